@@ -1,0 +1,57 @@
+"""One DSM training step: power iteration, loss and gradient, AdamW, EMA.
+
+`make_train_step(...)` returns a pure `train_step(state, batch) -> (state, metrics)`
+for `jax.jit` with the state donated. Nothing in it syncs with the host.
+"""
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from efjax.losses import dsm_loss
+from efjax.networks import EnergyNet, power_iteration
+from efjax.schedules import Schedule
+from efjax.train.state import TrainState
+
+Array = jax.Array
+
+
+def ema_decay(step: Array, decay: float) -> Array:
+  """EMA decay with warm-up, min(decay, (1 + step) / (10 + step)): early averages forget fast."""
+  step = step.astype(jnp.float32)
+  return jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+
+
+def make_train_step(net: EnergyNet, schedule: Schedule, optimizer: optax.GradientTransformation,
+                    num_levels: int = 1, ema: float = 0.9999) -> Callable:
+  """Returns train_step(state, batch) -> (state, metrics).
+
+  batch: {'actions': [B, Ha, act_dim] normalized, 'obs': [B, Ho, obs_dim]}.
+  metrics: {'loss', 'grad_norm', 'skipped_steps'} scalars (device arrays).
+  """
+
+  def train_step(state: TrainState, batch: dict):
+    rng, key = jax.random.split(state.rng)
+    spectral = power_iteration(state.params, state.spectral)
+
+    def loss_fn(params):
+      variables = {"params": params, "spectral": spectral}
+      return dsm_loss(net, variables, batch["actions"], batch["obs"], key, schedule,
+                      num_levels).mean()
+
+    loss, grads = jax.value_and_grad(loss_fn)(state.params)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    decay = ema_decay(state.step, ema)
+    mix = lambda e, p: decay * e + (1.0 - decay) * p  # noqa: E731
+    ema_params = jax.tree_util.tree_map(mix, state.ema_params, params)
+    ema_spectral = power_iteration(ema_params, state.ema_spectral)
+    new_state = state.replace(step=state.step + 1, params=params, spectral=spectral,
+                              ema_params=ema_params, ema_spectral=ema_spectral,
+                              opt_state=opt_state, rng=rng)
+    metrics = {"loss": loss, "grad_norm": optax.global_norm(grads),
+               "skipped_steps": opt_state.total_notfinite}
+    return new_state, metrics
+
+  return train_step

@@ -1,0 +1,66 @@
+"""Network construction: the paper's size, shapes, per-sample independence, config errors."""
+import jax
+import jax.numpy as jnp
+import pytest
+
+from efjax import networks
+from experiments.configs import paper
+from conftest import init_network, tiny_mlp_config, tiny_unet_config
+
+
+def test_paper_network_has_the_reference_parameter_count():
+  cfg = paper.get_config()
+  net = networks.make_network(cfg.model)
+  d = cfg.data
+  shapes = jax.eval_shape(net.init, jax.random.key(0), jnp.zeros((1, d.action_horizon, d.act_dim)),
+                          jnp.zeros((1, d.obs_horizon, d.obs_dim)), jnp.zeros((1,)))
+  assert networks.count_params(shapes["params"]) == 4_812_032
+  assert set(shapes) == {"params", "spectral"}   # u, v are buffers, not parameters
+
+
+@pytest.mark.parametrize("make_cfg", [tiny_unet_config, tiny_mlp_config])
+def test_energy_and_score_network_output_shapes(make_cfg):
+  net, variables, actions, obs, t = init_network(make_cfg("energy"))
+  out = jax.jit(net.apply)(variables, actions, obs, t)
+  assert out.shape == (actions.shape[0],) and out.dtype == jnp.float32
+  net, variables, actions, obs, t = init_network(make_cfg("score"))
+  assert jax.jit(net.apply)(variables, actions, obs, t).shape == actions.shape
+
+
+def test_samples_do_not_interact(tiny_energy):
+  """Changing one sample's inputs leaves every other sample's energy unchanged."""
+  net, variables, actions, obs, t = tiny_energy
+  base = net.apply(variables, actions, obs, t)
+  moved = net.apply(variables, actions.at[0].add(3.0), obs.at[0].add(1.0), t.at[0].set(0.9))
+  assert not jnp.allclose(base[0], moved[0])
+  assert jnp.allclose(base[1:], moved[1:], atol=1e-6)
+
+
+def test_bfloat16_compute_switch_is_close():
+  cfg = tiny_unet_config()
+  net, variables, actions, obs, t = init_network(cfg)
+  cfg.compute_dtype = "bfloat16"
+  bf16 = networks.make_network(cfg).apply(variables, actions, obs, t)
+  f32 = net.apply(variables, actions, obs, t)
+  assert bf16.dtype == jnp.float32
+  assert jnp.max(jnp.abs(bf16 - f32)) < 0.05 * (1 + jnp.max(jnp.abs(f32)))
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("backbone", "transformer", "unknown backbone 'transformer'; valid: mlp, unet"),
+    ("activation", "relu", "unknown activation 'relu'; valid: silu, softplus"),
+    ("parameterization", "eps", "model.parameterization"),
+    ("compute_dtype", "float16", "model.compute_dtype"),
+])
+def test_bad_model_config_names_the_key(key, value, match):
+  cfg = tiny_unet_config()
+  cfg[key] = value
+  with pytest.raises(ValueError, match=match):
+    networks.make_network(cfg)
+
+
+def test_unet_groups_must_divide_channels():
+  cfg = tiny_unet_config()
+  cfg.unet.down_dims = (6, 16)
+  with pytest.raises(ValueError, match="model.unet.down_dims"):
+    networks.make_network(cfg)
