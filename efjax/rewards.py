@@ -30,10 +30,13 @@ REWARDS: Registry[Callable] = Registry("reward kind")
 def default_reward_config() -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
       kind="centered",          # 'centered', 'multi_noise' or 'soft_bellman'
-      t=1e-3,                   # diffusion time the energy is read at (paper: 1e-3)
+      # Diffusion time the energy is read at. The paper reads at 1e-3; on the bandit
+      # (results/bandit.md) t = 0.4 (VE sigma 0.16 in normalized action units)
+      # recovered Q best at every learning rate tried: 0.94-0.96 vs 0.77-0.82 Pearson.
+      t=0.4,
       num_reference=16,         # M reference chunks (paper: 16)
       reference_seed=0,
-      multi_noise_t=(1e-3, 0.05, 0.1, 0.15, 0.2),
+      multi_noise_t=(0.3, 0.4, 0.5),
       alpha=1.0,                # soft-Bellman temperature
       gamma=0.99,               # soft-Bellman discount
   ))

@@ -18,12 +18,27 @@ def test_matmul_conv_equals_xla_conv(t, c_in, c_out, k, stride, padding):
   x = jax.random.normal(kx, (3, t, c_in))
   w = jax.random.normal(kw, (k, c_in, c_out))
   f = lambda impl: jax.jit(lambda x, w: conv._CONVS[impl](x, w, stride, padding))  # noqa: E731
-  assert_close(f("matmul")(x, w), f("xla")(x, w), rtol=1e-5, atol=1e-5)
   loss = lambda impl: lambda x, w: jnp.sum(jnp.sin(conv._CONVS[impl](x, w, stride, padding)))  # noqa: E731
-  g_mm = jax.jit(jax.grad(loss("matmul"), argnums=(0, 1)))(x, w)
   g_xla = jax.jit(jax.grad(loss("xla"), argnums=(0, 1)))(x, w)
-  for a, b in zip(g_mm, g_xla):
-    assert_close(a, b, rtol=1e-4, atol=1e-4)
+  for impl in ("matmul", "toeplitz"):
+    assert_close(f(impl)(x, w), f("xla")(x, w), rtol=1e-5, atol=1e-5)
+    g = jax.jit(jax.grad(loss(impl), argnums=(0, 1)))(x, w)
+    for a, b in zip(g, g_xla):
+      assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_second_derivatives_match_xla():
+  """DSM differentiates twice: the double backward must agree too."""
+  x = jax.random.normal(jax.random.key(5), (2, 4, 6))
+  w = jax.random.normal(jax.random.key(6), (5, 6, 6)) / 5
+
+  def dsm_like(impl):
+    def loss(w):
+      g = jax.grad(lambda x: jnp.sum(jnp.tanh(conv._CONVS[impl](x, w, 1, 2))))(x)
+      return jnp.sum(g**2)
+    return jax.jit(jax.grad(loss))(w)
+  for impl in ("matmul", "toeplitz"):
+    assert_close(dsm_like(impl), dsm_like("xla"), rtol=1e-4, atol=1e-4)
 
 
 def test_module_shares_parameters_across_impls():
@@ -36,8 +51,12 @@ def test_module_shares_parameters_across_impls():
   assert_close(mm.apply(variables, x), xla.apply(variables, x))
 
 
-def test_auto_picks_matmul_on_cpu_and_rejects_unknown():
+def test_auto_picks_by_backend_and_length_and_rejects_unknown():
   assert conv.resolve_impl("auto") == ("matmul" if jax.default_backend() == "cpu" else "xla")
+  if jax.default_backend() == "cpu":
+    assert conv.choose_conv("auto", 16, 5) == "matmul"
+    assert conv.choose_conv("auto", 4, 5) == "toeplitz"
+    assert conv.choose_conv("auto", 4, 1) == "matmul"
   with pytest.raises(ValueError, match="conv impl 'fft'"):
     conv.resolve_impl("fft")
 
@@ -46,6 +65,7 @@ def test_bfloat16_compute_is_close_to_float32():
   kx, kw = jax.random.split(jax.random.key(3))
   x, w = jax.random.normal(kx, (2, 8, 16)), jax.random.normal(kw, (5, 16, 32)) / 9
   exact = conv.conv1d_xla(x, w, 1, 2)
-  approx = conv.conv1d_matmul(x, w, 1, 2, compute_dtype=jnp.bfloat16)
-  assert approx.dtype == jnp.float32
-  assert float(jnp.max(jnp.abs(approx - exact))) < 0.05 * float(jnp.max(jnp.abs(exact)))
+  for fn in (conv.conv1d_matmul, conv.conv1d_toeplitz):
+    approx = fn(x, w, 1, 2, compute_dtype=jnp.bfloat16)
+    assert approx.dtype == jnp.float32
+    assert float(jnp.max(jnp.abs(approx - exact))) < 0.05 * float(jnp.max(jnp.abs(exact)))

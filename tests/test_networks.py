@@ -1,6 +1,7 @@
 """Network construction: the paper's size, shapes, per-sample independence, config errors."""
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from efjax import networks
@@ -64,3 +65,14 @@ def test_unet_groups_must_divide_channels():
   cfg.unet.down_dims = (6, 16)
   with pytest.raises(ValueError, match="model.unet.down_dims"):
     networks.make_network(cfg)
+
+
+def test_group_norm_matches_flax():
+  from flax import linen as nn
+  from efjax.networks.unet import GroupNorm
+  x = jax.random.normal(jax.random.key(0), (3, 4, 16)) * 2 + 1
+  ours, ref = GroupNorm(4), nn.GroupNorm(num_groups=4, epsilon=1e-5)
+  variables = ref.init(jax.random.key(1), x)
+  assert jax.tree_util.tree_map(jnp.shape, ours.init(jax.random.key(1), x)) == \
+      jax.tree_util.tree_map(jnp.shape, variables)
+  np.testing.assert_allclose(ours.apply(variables, x), ref.apply(variables, x), atol=1e-5)

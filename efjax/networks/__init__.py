@@ -79,7 +79,6 @@ def default_model_config() -> ml_collections.ConfigDict:
       parameterization="energy",    # 'energy' (conservative) or 'score' (direct, ablation)
       activation="softplus",
       emb_dim=128,                  # time embedding width
-      time_scale=1.0,               # t * time_scale into the sinusoids (paper: 1; DDPM: 1000)
       obs_hidden=(128, 128),        # observation-window encoder
       head_hidden=(256, 128),       # energy head after the backbone features
       spectral_norm=True,           # on the energy head
@@ -119,8 +118,7 @@ def make_network(cfg: ml_collections.ConfigDict) -> EnergyNet:
   return EnergyNet(
       obs_encoder=MLP(tuple(cfg.obs_hidden), activation, activate_last=True,
                       compute_dtype=dtype),
-      time_embedding=TimeEmbedding(cfg.emb_dim, activation, compute_dtype=dtype,
-                                   time_scale=cfg.time_scale),
+      time_embedding=TimeEmbedding(cfg.emb_dim, activation, compute_dtype=dtype),
       backbone=BACKBONES.get(cfg.backbone)(cfg, cfg.parameterization, activation, dtype))
 
 

@@ -17,7 +17,7 @@ from flax import linen as nn
 from efjax.networks.layers import matmul, torch_bias_init, torch_kernel_init
 
 Array = jax.Array
-IMPLEMENTATIONS = ("auto", "matmul", "xla")
+IMPLEMENTATIONS = ("auto", "matmul", "toeplitz", "xla")
 
 
 def resolve_impl(impl: str) -> str:
@@ -45,6 +45,39 @@ def conv1d_matmul(x: Array, kernel: Array, stride: int, padding: int,
   return matmul(taps, kernel.reshape(k * c_in, c_out), compute_dtype)
 
 
+def toeplitz_matrix(kernel: Array, t_in: int, stride: int, padding: int) -> Array:
+  """[K, C_in, C_out] -> [T_in * C_in, T_out * C_out] block-Toeplitz matrix of the conv.
+
+  Assembled from kernel taps and zero blocks by concatenation, so its gradient is a
+  sum of slices (an einsum with a 0/1 selector made the backward a large matmul).
+  """
+  k, c_in, c_out = kernel.shape
+  t_out = (t_in + 2 * padding - k) // stride + 1
+  zero = jnp.zeros((c_in, c_out), kernel.dtype)
+  rows = []
+  for i in range(t_in):
+    taps = [i - o * stride + padding for o in range(t_out)]
+    rows.append(jnp.concatenate([kernel[j] if 0 <= j < k else zero for j in taps], axis=1))
+  return jnp.concatenate(rows, axis=0)
+
+
+def conv1d_toeplitz(x: Array, kernel: Array, stride: int, padding: int,
+                    compute_dtype=None) -> Array:
+  """The convolution as one dense matmul with its block-Toeplitz matrix.
+
+  [B, T_in * C_in] @ [T_in * C_in, T_out * C_out]: no gathered copies of the input at
+  all, at T_in / K times the useful FLOPs (fewer than im2col when padding taps would be
+  wasted). The matrix is rebuilt from `kernel` at every call (cheap: parameters only).
+  """
+  k, c_in, c_out = kernel.shape
+  b, t_in, _ = x.shape
+  t_out = (t_in + 2 * padding - k) // stride + 1
+  if compute_dtype is not None:
+    kernel = kernel.astype(compute_dtype)   # build the big matrix in the narrow type
+  w = toeplitz_matrix(kernel, t_in, stride, padding)
+  return matmul(x.reshape(b, t_in * c_in), w, compute_dtype).reshape(b, t_out, c_out)
+
+
 def conv1d_xla(x: Array, kernel: Array, stride: int, padding: int,
                compute_dtype=None) -> Array:
   """The same convolution through `lax.conv_general_dilated`."""
@@ -56,7 +89,20 @@ def conv1d_xla(x: Array, kernel: Array, stride: int, padding: int,
       preferred_element_type=jnp.float32)
 
 
-_CONVS = {"matmul": conv1d_matmul, "xla": conv1d_xla}
+_CONVS = {"matmul": conv1d_matmul, "toeplitz": conv1d_toeplitz, "xla": conv1d_xla}
+TOEPLITZ_MAX_T = 8   # on CPU, sequences up to this length use the Toeplitz form
+
+
+def choose_conv(impl: str, t_in: int, kernel_size: int) -> str:
+  """The implementation for one layer: `auto` picks by backend and sequence length.
+
+  Measured on the 2-core CPU (DSM double backward of 4 conv layers, B=256, K=5):
+  Toeplitz beats im2col 1.45x at T=4 and 1.08x at T=8, and loses 0.94x at T=16.
+  """
+  impl = resolve_impl(impl)
+  if impl == "matmul" and kernel_size > 1 and t_in <= TOEPLITZ_MAX_T:
+    return "toeplitz"
+  return impl
 
 
 class Conv1D(nn.Module):
@@ -84,5 +130,6 @@ class Conv1D(nn.Module):
                         (self.kernel_size, c_in, self.features))
     bias = self.param("bias", torch_bias_init(fan_in), (self.features,))
     padding = self.kernel_size // 2 if self.padding is None else self.padding
-    conv = _CONVS[resolve_impl(self.impl)]
+    conv = _CONVS[choose_conv(self.impl, x.shape[1], self.kernel_size) if self.impl == "auto"
+                  else self.impl]
     return conv(x, kernel, self.stride, padding, self.compute_dtype) + bias

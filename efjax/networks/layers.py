@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from efjax.networks.mixed_matmul import bf16_matmul
+
 Array = jax.Array
 
 # Kaiming-uniform with a = sqrt(5): variance 1 / (3 fan_in), PyTorch's default.
@@ -37,8 +39,9 @@ def matmul(x: Array, w: Array, compute_dtype) -> Array:
   """
   if compute_dtype is None or jnp.dtype(compute_dtype) == x.dtype == w.dtype:
     return x @ w
-  return jnp.matmul(x.astype(compute_dtype), w.astype(compute_dtype),
-                    preferred_element_type=jnp.float32)
+  if jnp.dtype(compute_dtype) != jnp.bfloat16:
+    raise ValueError(f"compute dtype {compute_dtype} is not supported; use float32 or bfloat16")
+  return bf16_matmul(x, w)
 
 
 class Linear(nn.Module):
@@ -82,18 +85,12 @@ def sinusoidal_features(t: Array, dim: int, max_period: float = 10000.0) -> Arra
 
 
 class TimeEmbedding(nn.Module):
-  """Diffusion time t [B] in [0, 1] -> [B, dim]: sinusoidal features, Linear, act, Linear.
-
-  `time_scale` multiplies t before the features. The paper feeds t in [0, 1]
-  unscaled (time_scale 1), so every feature is a slow function of t; DDPM-style
-  code feeds t * 1000, which resolves noise levels far better (tests/test_losses.py).
-  """
+  """Diffusion time t [B] in [0, 1] -> [B, dim]: sinusoidal features, Linear, act, Linear."""
   dim: int = 128
   activation: Callable[[Array], Array] = nn.softplus
   compute_dtype: object = None
-  time_scale: float = 1.0
 
   @nn.compact
   def __call__(self, t: Array) -> Array:
-    x = sinusoidal_features(t * self.time_scale, self.dim)
+    x = sinusoidal_features(t, self.dim)
     return MLP((self.dim, self.dim), self.activation, compute_dtype=self.compute_dtype)(x)

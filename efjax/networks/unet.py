@@ -19,6 +19,29 @@ from efjax.networks.spectral_norm import SpectralLinear
 Array = jax.Array
 
 
+class GroupNorm(nn.Module):
+  """GroupNorm over [B, T, C] with per-sample statistics (PyTorch's GroupNorm semantics).
+
+  Parameters `scale`, `bias` [C] as flax's nn.GroupNorm. Written out because the
+  statistics as two fused means over a [B, T, G, C/G] view cost less in the DSM double
+  backward than flax's general implementation.
+  """
+  num_groups: int
+  epsilon: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    b, t, c = x.shape
+    g = x.reshape(b, t, self.num_groups, c // self.num_groups)
+    mean = jnp.mean(g, axis=(1, 3), keepdims=True)
+    centered = g - mean
+    var = jnp.mean(jnp.square(centered), axis=(1, 3), keepdims=True)
+    y = (centered * jax.lax.rsqrt(var + self.epsilon)).reshape(b, t, c)
+    scale = self.param("scale", nn.initializers.ones, (c,))
+    bias = self.param("bias", nn.initializers.zeros, (c,))
+    return y * scale + bias
+
+
 class ConvBlock(nn.Module):
   """Conv1D (same padding) -> GroupNorm -> activation."""
   features: int
@@ -33,7 +56,7 @@ class ConvBlock(nn.Module):
     x = Conv1D(self.features, self.kernel_size, impl=self.conv_impl,
                compute_dtype=self.compute_dtype)(x)
     # epsilon as PyTorch's GroupNorm; statistics are per sample, never across the batch.
-    x = nn.GroupNorm(num_groups=self.num_groups, epsilon=1e-5)(x)
+    x = GroupNorm(self.num_groups)(x)
     return self.activation(x)
 
 
