@@ -43,16 +43,44 @@ def score_from_features(net: EnergyNet, variables, actions: Array, obs_features:
   return -jax.grad(total_energy)(actions)
 
 
+# Batches larger than this are evaluated in chunks of it (lax.map): on the 2-core CPU
+# the paper network's energy at batch 4096 ran at 5,060 samples/s in one piece and
+# 7,200 in chunks of 512 (activations that stay in cache); 256 and 1024 were slower.
+CHUNK = 512
+
+
+def map_in_chunks(fn, *args, chunk: int = CHUNK):
+  """fn(*args) over the leading axis of every arg, `chunk` rows at a time, same result.
+
+  The batch is padded (by repeating its last row) to a multiple of `chunk`, the
+  chunks run in sequence with `lax.map`, and the padding is dropped.
+  """
+  batch = args[0].shape[0]
+  if batch <= chunk:
+    return fn(*args)
+  n = -(-batch // chunk)
+  pad = n * chunk - batch
+
+  def split(x):
+    x = jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]) if pad else x
+    return x.reshape((n, chunk) + x.shape[1:])
+
+  out = jax.lax.map(lambda xs: fn(*xs), tuple(split(x) for x in args))
+  return jax.tree_util.tree_map(lambda y: y.reshape((n * chunk,) + y.shape[2:])[:batch], out)
+
+
 def energy(net: EnergyNet, variables, actions: Array, obs: Array, t: Array) -> Array:
   """E(a, s, t): actions [B, Ha, act_dim], obs [B, Ho, obs_dim], t [B] -> [B]."""
   check_model_inputs(actions, obs, t)
-  return energy_from_features(net, variables, actions, encode_obs(net, variables, obs), t)
+  return map_in_chunks(lambda a, o, tt: energy_from_features(
+      net, variables, a, encode_obs(net, variables, o), tt), actions, obs, t)
 
 
 def score(net: EnergyNet, variables, actions: Array, obs: Array, t: Array) -> Array:
   """score(a, s, t) = -grad_a E: [B, Ha, act_dim] (same shape as actions)."""
   check_model_inputs(actions, obs, t)
-  return score_from_features(net, variables, actions, encode_obs(net, variables, obs), t)
+  return map_in_chunks(lambda a, o, tt: score_from_features(
+      net, variables, a, encode_obs(net, variables, o), tt), actions, obs, t)
 
 
 def broadcast_t(t, batch: int) -> Array:

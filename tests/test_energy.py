@@ -46,3 +46,15 @@ def test_direct_score_network_has_no_energy():
   net, variables, actions, obs, t = init_network(tiny_mlp_config("score"))
   with pytest.raises(ValueError, match="no energy"):
     energy.energy(net, variables, actions, obs, t)
+
+
+def test_chunked_evaluation_equals_one_piece(tiny_energy):
+  net, variables, actions, obs, t = tiny_energy
+  whole = energy.energy_from_features(net, variables, actions,
+                                      energy.encode_obs(net, variables, obs), t)
+  for chunk in (1, 2, 3, 5):   # 3 rows: exact chunks, a padded last chunk, one piece
+    chunked = energy.map_in_chunks(
+        lambda a, o, tt: energy.energy_from_features(
+            net, variables, a, energy.encode_obs(net, variables, o), tt),
+        actions, obs, t, chunk=chunk)
+    assert_close(chunked, whole, rtol=1e-5, atol=1e-6)

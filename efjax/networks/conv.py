@@ -90,17 +90,21 @@ def conv1d_xla(x: Array, kernel: Array, stride: int, padding: int,
 
 
 _CONVS = {"matmul": conv1d_matmul, "toeplitz": conv1d_toeplitz, "xla": conv1d_xla}
-TOEPLITZ_MAX_T = 8   # on CPU, sequences up to this length use the Toeplitz form
+TOEPLITZ_MAX_T = 8        # on CPU, sequences up to this length use the Toeplitz form,
+TOEPLITZ_MIN_BATCH = 32   # for batches at least this large
 
 
-def choose_conv(impl: str, t_in: int, kernel_size: int) -> str:
-  """The implementation for one layer: `auto` picks by backend and sequence length.
+def choose_conv(impl: str, t_in: int, kernel_size: int, batch: int) -> str:
+  """The implementation for one layer: `auto` picks by backend, length and batch.
 
   Measured on the 2-core CPU (DSM double backward of 4 conv layers, B=256, K=5):
   Toeplitz beats im2col 1.45x at T=4 and 1.08x at T=8, and loses 0.94x at T=16.
+  At batch 1 it is a matrix-vector product that rereads a rebuilt matrix per layer:
+  PF-ODE sampling at batch 1 went from 24 to 92 ms, so small batches keep im2col.
   """
   impl = resolve_impl(impl)
-  if impl == "matmul" and kernel_size > 1 and t_in <= TOEPLITZ_MAX_T:
+  if (impl == "matmul" and kernel_size > 1 and t_in <= TOEPLITZ_MAX_T
+      and batch >= TOEPLITZ_MIN_BATCH):
     return "toeplitz"
   return impl
 
@@ -130,6 +134,6 @@ class Conv1D(nn.Module):
                         (self.kernel_size, c_in, self.features))
     bias = self.param("bias", torch_bias_init(fan_in), (self.features,))
     padding = self.kernel_size // 2 if self.padding is None else self.padding
-    conv = _CONVS[choose_conv(self.impl, x.shape[1], self.kernel_size) if self.impl == "auto"
-                  else self.impl]
+    conv = _CONVS[choose_conv(self.impl, x.shape[1], self.kernel_size, x.shape[0])
+                  if self.impl == "auto" else self.impl]
     return conv(x, kernel, self.stride, padding, self.compute_dtype) + bias

@@ -5,10 +5,10 @@
 
 Expert actions are drawn from pi(a|s) ∝ exp(Q(s, a)), Q(s, a) = 3 cos(2.5 a - 1.5 s)
 - 0.8 a^2 (multi-modal in a). An MLP energy is trained by DSM; the centered energy is
-compared with Q on 256 held-out states x 32 expert actions. Expected on the 2-core
-CPU (see results/bandit.md for the measured figures and the sweep behind the
-defaults): offset-free Pearson >= 0.95 and preference accuracy >= 0.9 for the
-centered reward, in about a minute including compilation.
+compared with Q on 256 held-out states x 32 expert actions. Measured on the 2-core
+CPU (results/bandit.md, with the sweep behind the defaults): centered reward at
+t = 0.4, offset-free Pearson 0.944, Spearman 0.967, preference accuracy 0.986,
+EPIC 0.168; 38 s wall including compilation. The smoke variant runs in seconds.
 """
 import ml_collections
 
