@@ -40,6 +40,18 @@ class Schedule:
     """Training noise levels, t ~ U[0, 1] unless the schedule says otherwise."""
     return jax.random.uniform(key, shape)
 
+  def t_of_sigma(self, sigma: Array) -> Array:
+    """Inverse of sigma(t) on [0, 1] (bisection; sigma is increasing). Clipped to [0, 1]."""
+    sigma = jnp.asarray(sigma, jnp.float32)
+
+    def step(_, bounds):
+      lo, hi = bounds
+      mid = 0.5 * (lo + hi)
+      above = self.sigma(mid) > sigma
+      return jnp.where(above, lo, mid), jnp.where(above, mid, hi)
+    lo, hi = jax.lax.fori_loop(0, 40, step, (jnp.zeros_like(sigma), jnp.ones_like(sigma)))
+    return 0.5 * (lo + hi)
+
   def prior(self, key: Array, shape) -> Array:
     """A draw from (approximately) the marginal at t = 1: alpha(1) mean 0, sigma(1) noise."""
     return self.sigma(jnp.float32(1.0)) * jax.random.normal(key, shape)
@@ -66,6 +78,11 @@ class VESchedule(Schedule):
 
   def sigma(self, t):
     return self.sigma_min * (self.sigma_max / self.sigma_min) ** t
+
+  def t_of_sigma(self, sigma):
+    t = jnp.log(jnp.asarray(sigma, jnp.float32) / self.sigma_min) / jnp.log(
+        self.sigma_max / self.sigma_min)
+    return jnp.clip(t, 0.0, 1.0)
 
 
 @SCHEDULES.register("vp")

@@ -41,3 +41,10 @@ def test_unknown_schedule_and_bad_kwargs():
     make("ve", beta=1.0)
   with pytest.raises(ValueError, match="0 < sigma"):
     make("ve", sigma_min=1.0, sigma_max=0.5)
+
+
+@pytest.mark.parametrize("name", ["ve", "vp", "edm"])
+def test_t_of_sigma_inverts_sigma(name):
+  schedule = make(name)
+  t = jnp.linspace(0.05, 0.95, 7)
+  np.testing.assert_allclose(schedule.t_of_sigma(schedule.sigma(t)), t, atol=1e-4)

@@ -1,4 +1,4 @@
-"""Training: state, optimizer, the DSM step."""
+"""Training: state, optimizer, the DSM step, the scan loop (the trainer: efjax.train.trainer)."""
 from efjax.train.optimizer import default_optim_config, learning_rate_schedule, make_optimizer
 from efjax.train.state import TrainState, create_train_state
 from efjax.train.loop import make_multi_step, sample_batch

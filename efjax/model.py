@@ -1,0 +1,115 @@
+"""`efjax.load(workdir)`: a trained model whose methods take and return demo-file units.
+
+    model = efjax.load(workdir)
+    model.energy(obs, actions, sigma)                     # [B]
+    model.score(obs, actions, sigma)                      # [B, Ha, act_dim] = -grad_a energy
+    model.sample(obs, key)                                # [B, Ha, act_dim], PF-ODE
+    model.reward(obs, actions, next_obs=None, kind=None)  # [B]
+
+obs is [B, Ho, obs_dim] and actions [B, Ha, act_dim]; a horizon of 1 may be left out.
+Normalization happens inside; sigma is in normalized-action units. Every method is a
+pure function of its inputs (jit, vmap and grad work on it); inference uses the
+EMA parameters of the newest checkpoint that restores.
+"""
+import dataclasses
+import json
+import logging
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from efjax import energy as energy_lib
+from efjax import rewards, samplers
+from efjax.data.normalizer import Normalizer, fit_normalizer
+from efjax.train import checkpoint
+from efjax.train.trainer import DATASET_FILE, build
+
+Array = jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+  config: ml_collections.ConfigDict
+  params: dict                      # EMA variables {'params', 'spectral'}
+  net: object
+  schedule: object
+  normalizers: dict                 # 'obs', 'actions'
+  obs_dim: int
+  act_dim: int
+
+  def _obs(self, obs: Array) -> Array:
+    obs = jnp.asarray(obs, jnp.float32)
+    if obs.ndim == 2 and self.config.data.obs_horizon == 1:
+      obs = obs[:, None, :]
+    if obs.ndim != 3 or obs.shape[1:] != (self.config.data.obs_horizon, self.obs_dim):
+      raise ValueError(f"obs must be [B, {self.config.data.obs_horizon}, {self.obs_dim}], "
+                       f"got shape {tuple(obs.shape)}")
+    return self.normalizers["obs"].normalize(obs)
+
+  def _actions(self, actions: Array) -> Array:
+    actions = jnp.asarray(actions, jnp.float32)
+    if actions.ndim == 2 and self.config.data.action_horizon == 1:
+      actions = actions[:, None, :]
+    if actions.ndim != 3 or actions.shape[1:] != (self.config.data.action_horizon, self.act_dim):
+      raise ValueError(f"actions must be [B, {self.config.data.action_horizon}, {self.act_dim}], "
+                       f"got shape {tuple(actions.shape)}")
+    return self.normalizers["actions"].normalize(actions)
+
+  def energy(self, obs: Array, actions: Array, sigma) -> Array:
+    """E(a, s, sigma): [B]."""
+    a = self._actions(actions)
+    t = energy_lib.broadcast_t(self.schedule.t_of_sigma(sigma), a.shape[0])
+    return energy_lib.energy(self.net, self.params, a, self._obs(obs), t)
+
+  def score(self, obs: Array, actions: Array, sigma) -> Array:
+    """-grad_a E in demo units: [B, Ha, act_dim] (the shape actions came in)."""
+    return -jax.grad(lambda a: self.energy(obs, a, sigma).sum())(jnp.asarray(actions, jnp.float32))
+
+  def sample(self, obs: Array, key: Array) -> Array:
+    """Action chunks [B, Ha, act_dim] by the config's PF-ODE sampler."""
+    o = self._obs(obs)
+    features = energy_lib.encode_obs(self.net, self.params, o)
+    score = lambda x, t: energy_lib.score_from_features(self.net, self.params, x, features, t)  # noqa: E731
+    cfg = self.config.sampler
+    shape = (o.shape[0], self.config.data.action_horizon, self.act_dim)
+    a = samplers.sample(score, key, shape, self.schedule, cfg.method, cfg.num_steps, cfg.t_end)
+    return self.normalizers["actions"].unnormalize(a)
+
+  def reward(self, obs: Array, actions: Array, next_obs: Array | None = None,
+             kind: str | None = None) -> Array:
+    """The config's reward (`centered` by default): [B]."""
+    fn = rewards.make_reward_fn(self.net, self.config.reward,
+                                (self.config.data.action_horizon, self.act_dim))
+    next_o = None if next_obs is None else self._obs(next_obs)
+    return fn(self.params, self._obs(obs), self._actions(actions), next_o, kind)
+
+
+def load(workdir: str, step: int | None = None) -> Model:
+  """The model of a training workdir, from its newest checkpoint that restores."""
+  config_path = os.path.join(workdir, "config.json")
+  if not os.path.exists(config_path):
+    raise FileNotFoundError(f"{workdir}: no config.json (not a training workdir?)")
+  config = ml_collections.ConfigDict(json.load(open(config_path)))
+  spec = json.load(open(os.path.join(workdir, DATASET_FILE)))
+  net, schedule, _, template = build(config, spec["obs_dim"], spec["act_dim"])
+  manager = checkpoint.make_manager(os.path.join(os.path.abspath(workdir), "checkpoints"),
+                                    config.train.keep_checkpoints)
+  steps = sorted(manager.all_steps(), reverse=True) if step is None else [step]
+  if not steps:
+    raise FileNotFoundError(f"{workdir}: no checkpoints")
+  placeholder = {"obs": fit_normalizer(jnp.zeros((1, spec["obs_dim"])), "identity"),
+                 "actions": fit_normalizer(jnp.zeros((1, spec["act_dim"])), "identity")}
+  for candidate in steps:
+    try:
+      state, norms = checkpoint.restore(manager, template, placeholder, candidate)
+      break
+    except Exception as e:  # a partial or corrupt checkpoint: fall back to the previous one
+      logging.warning("checkpoint %d in %s does not restore (%s); trying an older one",
+                      candidate, workdir, e)
+  else:
+    raise FileNotFoundError(f"{workdir}: no checkpoint restores (tried {steps})")
+  norms = {k: Normalizer(jnp.asarray(v.shift), jnp.asarray(v.scale)) for k, v in norms.items()}
+  return Model(config=config, params=state.ema_variables, net=net, schedule=schedule,
+               normalizers=norms, obs_dim=spec["obs_dim"], act_dim=spec["act_dim"])

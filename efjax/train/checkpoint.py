@@ -1,0 +1,36 @@
+"""Orbax checkpoints of the train state and the data normalizers, with auto-resume."""
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from efjax.data.normalizer import Normalizer
+from efjax.train.state import TrainState
+
+
+def _to_saveable(state: TrainState, normalizers: dict) -> dict:
+  return {"state": state.replace(rng=jax.random.key_data(state.rng)),
+          "normalizers": {k: {"shift": n.shift, "scale": n.scale} for k, n in normalizers.items()}}
+
+
+def make_manager(directory: str, keep: int) -> ocp.CheckpointManager:
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
+  return ocp.CheckpointManager(directory, options=options)
+
+
+def save(manager: ocp.CheckpointManager, state: TrainState, normalizers: dict) -> None:
+  """Asynchronous save at the state's step (call `manager.wait_until_finished()` at exit)."""
+  manager.save(int(state.step), args=ocp.args.StandardSave(_to_saveable(state, normalizers)))
+
+
+def restore(manager: ocp.CheckpointManager, template: TrainState, normalizers: dict,
+            step: int | None = None):
+  """(state, normalizers) from the newest (or given) step, shaped like `template`."""
+  step = manager.latest_step() if step is None else step
+  abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct,
+                                    _to_saveable(template, normalizers))
+  restored = manager.restore(step, args=ocp.args.StandardRestore(abstract))
+  state = restored["state"]
+  state = state.replace(rng=jax.random.wrap_key_data(state.rng))
+  norms = {k: Normalizer(np.asarray(v["shift"]), np.asarray(v["scale"]))
+           for k, v in restored["normalizers"].items()}
+  return state, norms

@@ -1,0 +1,190 @@
+"""`train_and_evaluate(config, workdir)`: demos -> EnergyFlow checkpoints, resumable.
+
+The dataset lives on device (normalized flat arrays plus window index arrays);
+`train.steps_per_call` steps run per compiled call with batches drawn inside it.
+Re-running on the same workdir resumes from the newest checkpoint. SIGTERM saves
+a checkpoint and returns cleanly.
+"""
+import json
+import os
+import signal
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from efjax import networks, schedules
+from efjax.data import fit_normalizer, load_demos, window_indices
+from efjax.train import checkpoint
+from efjax.train.loop import make_multi_step
+from efjax.train.optimizer import learning_rate_schedule, make_optimizer
+from efjax.train.state import create_train_state
+from efjax.train.step import make_train_step
+
+DATASET_FILE = "dataset.json"
+
+
+class ConfigError(ValueError):
+  """A config value that cannot work; the message names the key."""
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+  """Refuses impossible values before anything is compiled."""
+  t, d = config.train, config.data
+  positive = {"train.num_steps": t.num_steps, "train.batch_size": t.batch_size,
+              "train.steps_per_call": t.steps_per_call, "train.checkpoint_every": t.checkpoint_every,
+              "train.log_every": t.log_every, "train.learning_rate": t.learning_rate,
+              "train.num_levels": t.num_levels, "data.obs_horizon": d.obs_horizon,
+              "data.action_horizon": d.action_horizon}
+  for key, value in positive.items():
+    if not value > 0:
+      raise ConfigError(f"config {key} must be positive, got {value!r}")
+  for key in ("checkpoint_every", "log_every"):
+    if t[key] % t.steps_per_call:
+      raise ConfigError(f"config train.{key}={t[key]} must be a multiple of "
+                        f"train.steps_per_call={t.steps_per_call}")
+  if not 0.0 <= t.ema < 1.0:
+    raise ConfigError(f"config train.ema must be in [0, 1), got {t.ema}")
+  if t.batch_size % jax.device_count():
+    raise ConfigError(f"config train.batch_size={t.batch_size} is not divisible by the "
+                      f"{jax.device_count()} devices")
+  multiple = networks.min_action_horizon_multiple(config.model)
+  if d.action_horizon % multiple:
+    raise ConfigError(f"config data.action_horizon={d.action_horizon} must be a multiple of "
+                      f"{multiple} for model.backbone='unet' with "
+                      f"{len(config.model.unet.down_dims)} levels")
+  if not d.path:
+    raise ConfigError("config data.path is empty: pass --config.data.path=DEMOS.npz")
+  try:
+    networks.validate_model_config(config.model)
+    schedules.make_schedule(config.schedule)
+  except ValueError as e:
+    raise ConfigError(f"config {e}") from None
+
+
+def optim_config(config):
+  optim = ml_collections.ConfigDict(config.optim.to_dict())
+  optim.learning_rate = config.train.learning_rate
+  optim.decay_steps = config.train.num_steps
+  return optim
+
+
+def prepare_data(config):
+  """Device arrays for in-jit batching, the normalizers and the dataset summary."""
+  demos = load_demos(config.data.path)
+  norms = {"obs": fit_normalizer(demos.observations, config.data.obs_normalizer),
+           "actions": fit_normalizer(demos.actions, config.data.action_normalizer)}
+  obs_idx, act_idx = window_indices(demos.episode_ends, config.data.obs_horizon,
+                                    config.data.action_horizon)
+  data = {"obs": norms["obs"].normalize(jnp.asarray(demos.observations)),
+          "actions": norms["actions"].normalize(jnp.asarray(demos.actions)),
+          "obs_idx": jnp.asarray(obs_idx), "act_idx": jnp.asarray(act_idx)}
+  summary = {"path": os.path.abspath(config.data.path), "obs_dim": demos.observations.shape[1],
+             "act_dim": demos.actions.shape[1], "num_steps": demos.num_steps,
+             "num_episodes": demos.num_episodes}
+  return data, norms, summary
+
+
+def window_batch(key, data, batch_size):
+  """Samples B windows: obs [B, Ho, obs_dim], actions [B, Ha, act_dim]."""
+  idx = jax.random.randint(key, (batch_size,), 0, data["obs_idx"].shape[0])
+  return {"obs": data["obs"][data["obs_idx"][idx]], "actions": data["actions"][data["act_idx"][idx]]}
+
+
+def build(config, obs_dim: int, act_dim: int):
+  """(net, schedule, optimizer, initial state) for these sizes."""
+  net = networks.make_network(config.model)
+  schedule = schedules.make_schedule(config.schedule)
+  optimizer = make_optimizer(optim_config(config))
+  k_init, k_train = jax.random.split(jax.random.key(config.seed))
+  d = config.data
+  variables = net.init(k_init, jnp.zeros((1, d.action_horizon, act_dim)),
+                       jnp.zeros((1, d.obs_horizon, obs_dim)), jnp.zeros((1,)))
+  return net, schedule, optimizer, create_train_state(variables, optimizer, k_train)
+
+
+def _check_compatible(workdir: str, config, summary: dict) -> None:
+  """Refuses to resume a workdir whose checkpoints come from another model or data shape."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    return
+  old = json.load(open(path))
+  new = json.loads(config.to_json_best_effort())
+  for section in ("model",):
+    if old.get(section) != new.get(section):
+      keys = sorted(k for k in set(old[section]) | set(new[section])
+                    if old[section].get(k) != new[section].get(k))
+      raise ConfigError(f"{workdir} holds a checkpoint from an incompatible config: "
+                        f"model.{keys[0]} was {old[section].get(keys[0])!r}, now "
+                        f"{new[section].get(keys[0])!r}")
+  for key in ("obs_horizon", "action_horizon"):
+    if old["data"][key] != new["data"][key]:
+      raise ConfigError(f"{workdir} holds a checkpoint from an incompatible config: "
+                        f"data.{key} was {old['data'][key]}, now {new['data'][key]}")
+  spec_path = os.path.join(workdir, DATASET_FILE)
+  if os.path.exists(spec_path):
+    spec = json.load(open(spec_path))
+    for key in ("obs_dim", "act_dim"):
+      if spec[key] != summary[key]:
+        raise ConfigError(f"{workdir} holds a checkpoint for {key}={spec[key]}, but "
+                          f"{config.data.path} has {key}={summary[key]}")
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=print):
+  """Trains (or resumes) and returns the final TrainState."""
+  validate_config(config)
+  data, norms, summary = prepare_data(config)
+  os.makedirs(workdir, exist_ok=True)
+  manager = checkpoint.make_manager(os.path.join(os.path.abspath(workdir), "checkpoints"),
+                                    config.train.keep_checkpoints)
+  if manager.latest_step() is not None:
+    _check_compatible(workdir, config, summary)
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    f.write(config.to_json_best_effort(indent=2))
+  with open(os.path.join(workdir, DATASET_FILE), "w") as f:
+    json.dump(summary, f, indent=2)
+
+  net, schedule, optimizer, state = build(config, summary["obs_dim"], summary["act_dim"])
+  if manager.latest_step() is not None:
+    state, _ = checkpoint.restore(manager, state, norms)
+    log(f"resumed from step {int(state.step)}")
+  t = config.train
+  step_fn = make_train_step(net, schedule, optimizer, t.num_levels, t.ema)
+  multi_step = jax.jit(make_multi_step(step_fn, t.batch_size, t.steps_per_call, window_batch),
+                       donate_argnums=0)
+  lr = learning_rate_schedule(optim_config(config))
+
+  stop = {"requested": False}
+  previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(requested=True))
+  step = int(state.step)
+  start, start_step = time.perf_counter(), step
+  metrics_path = os.path.join(workdir, "metrics.jsonl")
+  try:
+    while step < t.num_steps and not stop["requested"]:
+      state, metrics = multi_step(state, data)
+      step += t.steps_per_call
+      if step % t.log_every == 0 or step >= t.num_steps:
+        loss = float(metrics["loss"].mean())
+        if not np.isfinite(loss):
+          raise FloatingPointError(f"non-finite loss {loss} at step {step}")
+        elapsed = time.perf_counter() - start
+        rate = (step - start_step) / max(elapsed, 1e-9)
+        record = {"step": step, "loss": loss, "grad_norm": float(metrics["grad_norm"].mean()),
+                  "learning_rate": float(lr(step)),
+                  "skipped_steps": int(metrics["skipped_steps"][-1]),
+                  "samples_per_s": rate * t.batch_size}
+        with open(metrics_path, "a") as f:
+          f.write(json.dumps(record) + "\n")
+        log(f"step {step:7d}/{t.num_steps}  loss {loss:.4f}  {record['samples_per_s']:8.0f} "
+            f"samples/s  ETA {(t.num_steps - step) / max(rate, 1e-9):6.0f}s")
+      if step % t.checkpoint_every == 0 or step >= t.num_steps:
+        checkpoint.save(manager, state, norms)
+    if stop["requested"]:
+      checkpoint.save(manager, state, norms)
+      log(f"SIGTERM: saved step {step} and stopped")
+  finally:
+    manager.wait_until_finished()
+    signal.signal(signal.SIGTERM, previous)
+  return state

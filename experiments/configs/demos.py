@@ -1,0 +1,46 @@
+"""EnergyFlow on any demo file in the DESIGN.md npz layout.
+
+    python -m experiments.train --config=experiments/configs/demos.py \
+        --config.data.path=demos.npz --workdir=/tmp/run
+    python -m experiments.train --config=experiments/configs/demos.py:smoke \
+        --config.data.path=demos.npz --workdir=/tmp/smoke      # a tiny MLP, seconds
+
+Observation and action sizes come from the file. Running the same command on the
+same workdir resumes from the newest checkpoint. Prints a progress line (step,
+loss, samples/s, ETA) and writes WORKDIR/config.json, WORKDIR/metrics.jsonl and
+orbax checkpoints under WORKDIR/checkpoints; `efjax.load(WORKDIR)` gives the model.
+"""
+import ml_collections
+
+from efjax.networks import default_model_config
+from efjax.rewards import default_reward_config
+from efjax.samplers import default_sampler_config
+from efjax.schedules import default_schedule_config
+from efjax.train import default_optim_config
+
+
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.data = dict(path="", obs_horizon=2, action_horizon=16, obs_normalizer="identity",
+                action_normalizer="zscore")
+  c.model = default_model_config()
+  c.schedule = default_schedule_config()
+  c.optim = default_optim_config()
+  c.train = dict(num_steps=100_000, batch_size=256, learning_rate=1e-4, steps_per_call=50,
+                 checkpoint_every=5_000, keep_checkpoints=3, log_every=500, num_levels=1,
+                 ema=0.9999)
+  c.sampler = default_sampler_config()
+  c.reward = default_reward_config()
+  if arg == "smoke":
+    c.data.obs_horizon, c.data.action_horizon = 1, 4
+    c.model.backbone = "mlp"
+    c.model.mlp.hidden = (64, 64)
+    c.model.obs_hidden, c.model.emb_dim, c.model.head_hidden = (32,), 32, ()
+    c.model.spectral_norm = False
+    c.train.update(num_steps=200, batch_size=64, learning_rate=3e-3, steps_per_call=20,
+                   checkpoint_every=100, log_every=100)
+    c.optim.warmup_steps = 20
+  elif arg:
+    raise ValueError(f"unknown variant {arg!r} of demos.py; valid: '' or 'smoke'")
+  return c

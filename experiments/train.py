@@ -1,0 +1,30 @@
+"""Train EnergyFlow on demonstrations; re-running on the same workdir resumes.
+
+    python -m experiments.train --config=experiments/configs/demos.py \
+        --config.data.path=demos.npz --workdir=DIR
+"""
+import sys
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from efjax.data import DemoFileError
+from efjax.train.trainer import ConfigError, train_and_evaluate
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, config.json and metrics go here.")
+
+
+def main(argv):
+  del argv
+  try:
+    train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except (DemoFileError, ConfigError) as e:    # the user's input: one line, no traceback
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["config", "workdir"])
+  app.run(main)

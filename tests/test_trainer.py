@@ -1,0 +1,124 @@
+"""experiments.train's library call: metrics, checkpoints, exact resume, refusals, efjax.load."""
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import efjax
+from efjax.data import save_demos
+from efjax.train.trainer import ConfigError, train_and_evaluate
+from experiments.configs import demos as demos_config
+
+
+@pytest.fixture(scope="module")
+def demo_path(tmp_path_factory):
+  rng = np.random.default_rng(0)
+  obs = rng.normal(size=(120, 3)).astype(np.float32)
+  actions = np.tanh(obs[:, :2]) + 0.05 * rng.normal(size=(120, 2)).astype(np.float32)
+  path = str(tmp_path_factory.mktemp("data") / "demos.npz")
+  save_demos(path, obs, actions, np.array([50, 120]))
+  return path
+
+
+def _config(path, **train):
+  c = demos_config.get_config("smoke")
+  c.data.path = path
+  c.train.update(num_steps=60, steps_per_call=10, checkpoint_every=20, log_every=20)
+  c.train.update(train)
+  return c
+
+
+def _leaves(state):
+  return [np.asarray(x) for x in jax.tree_util.tree_leaves(state.params)]
+
+
+def test_train_writes_metrics_checkpoints_and_loads(demo_path, tmp_path):
+  workdir = str(tmp_path / "run")
+  train_and_evaluate(_config(demo_path), workdir, log=lambda *_: None)
+  records = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+  assert [r["step"] for r in records] == [20, 40, 60]
+  assert {"step", "loss", "grad_norm", "learning_rate", "skipped_steps",
+          "samples_per_s"} <= set(records[0])
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["20", "40", "60"]
+  model = efjax.load(workdir)
+  obs = jnp.ones((5, 3))                               # horizon 1: the axis may be left out
+  actions = jnp.zeros((5, 4, 2))
+  assert model.energy(obs, actions, 0.1).shape == (5,)
+  assert model.score(obs, actions, 0.1).shape == (5, 4, 2)
+  assert model.sample(obs, jax.random.key(0)).shape == (5, 4, 2)
+  assert jnp.array_equal(model.sample(obs, jax.random.key(0)), model.sample(obs, jax.random.key(0)))
+  r = jax.jit(lambda o, a: model.reward(o, a))(obs, actions)
+  assert r.shape == (5,) and bool(jnp.all(jnp.isfinite(r)))
+  with pytest.raises(ValueError, match=r"obs must be \[B, 1, 3\]"):
+    model.energy(jnp.ones((5, 4)), actions, 0.1)
+
+
+def test_resume_is_exact(demo_path, tmp_path):
+  straight = train_and_evaluate(_config(demo_path), str(tmp_path / "a"), log=lambda *_: None)
+
+  def crash_at_60(message):
+    if message.startswith("step      60"):
+      raise KeyboardInterrupt                           # killed before step 60 is saved
+  workdir = str(tmp_path / "b")
+  with pytest.raises(KeyboardInterrupt):
+    train_and_evaluate(_config(demo_path), workdir, log=crash_at_60)
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["20", "40"]
+  messages = []
+  resumed = train_and_evaluate(_config(demo_path), workdir, log=messages.append)
+  assert messages[0] == "resumed from step 40"
+  for a, b in zip(_leaves(straight), _leaves(resumed)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_incompatible_workdir_is_refused_and_kept(demo_path, tmp_path):
+  workdir = str(tmp_path / "run")
+  train_and_evaluate(_config(demo_path, num_steps=20), workdir, log=lambda *_: None)
+  before = sorted(os.listdir(os.path.join(workdir, "checkpoints")))
+  config = _config(demo_path)
+  config.model.mlp.hidden = (16, 16)
+  with pytest.raises(ConfigError, match="incompatible config: model.mlp"):
+    train_and_evaluate(config, workdir, log=lambda *_: None)
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == before
+  assert json.load(open(os.path.join(workdir, "config.json")))["model"]["mlp"]["hidden"] == [64, 64]
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("train.num_steps", -1, "train.num_steps must be positive"),
+    ("train.checkpoint_every", 15, "train.checkpoint_every=15 must be a multiple"),
+    ("data.obs_horizon", 0, "data.obs_horizon must be positive"),
+    ("train.ema", 1.5, "train.ema must be in"),
+])
+def test_bad_config_values_name_the_key(demo_path, tmp_path, key, value, match):
+  config = _config(demo_path)
+  section, name = key.split(".")
+  config[section][name] = value
+  with pytest.raises(ConfigError, match=match):
+    train_and_evaluate(config, str(tmp_path / "run"), log=lambda *_: None)
+  assert not os.path.exists(tmp_path / "run")
+
+
+def test_unet_action_horizon_must_fit_its_levels(demo_path, tmp_path):
+  config = _config(demo_path)
+  config.model.backbone = "unet"
+  config.data.action_horizon = 6
+  with pytest.raises(ConfigError, match="data.action_horizon=6 must be a multiple of 4"):
+    train_and_evaluate(config, str(tmp_path / "run"), log=lambda *_: None)
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path):
+  import subprocess
+  import sys
+  bad = tmp_path / "bad.npz"
+  np.savez(bad, observations=np.zeros((4, 2)), actions=np.full((4, 1), np.nan),
+           episode_ends=np.array([4]))
+  proc = subprocess.run(
+      [sys.executable, "-m", "experiments.train", "--config=experiments/configs/demos.py:smoke",
+       f"--config.data.path={bad}", f"--workdir={tmp_path / 'run'}"],
+      capture_output=True, text=True, cwd=os.path.join(os.path.dirname(__file__), ".."))
+  assert proc.returncode == 2
+  errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+  assert errors == [f"error: {bad}: field 'actions': has 4 NaN or inf values (first at row 0)"]
+  assert "Traceback" not in proc.stderr
