@@ -13,7 +13,6 @@ EMA parameters of the newest checkpoint that restores.
 """
 import dataclasses
 import json
-import logging
 import os
 
 import jax
@@ -96,20 +95,14 @@ def load(workdir: str, step: int | None = None) -> Model:
   net, schedule, _, template = build(config, spec["obs_dim"], spec["act_dim"])
   manager = checkpoint.make_manager(os.path.join(os.path.abspath(workdir), "checkpoints"),
                                     config.train.keep_checkpoints)
-  steps = sorted(manager.all_steps(), reverse=True) if step is None else [step]
-  if not steps:
+  if manager.latest_step() is None:
     raise FileNotFoundError(f"{workdir}: no checkpoints")
   placeholder = {"obs": fit_normalizer(jnp.zeros((1, spec["obs_dim"])), "identity"),
                  "actions": fit_normalizer(jnp.zeros((1, spec["act_dim"])), "identity")}
-  for candidate in steps:
-    try:
-      state, norms = checkpoint.restore(manager, template, placeholder, candidate)
-      break
-    except Exception as e:  # a partial or corrupt checkpoint: fall back to the previous one
-      logging.warning("checkpoint %d in %s does not restore (%s); trying an older one",
-                      candidate, workdir, e)
+  if step is None:
+    state, norms = checkpoint.restore_newest_good(manager, template, placeholder)
   else:
-    raise FileNotFoundError(f"{workdir}: no checkpoint restores (tried {steps})")
+    state, norms = checkpoint.restore(manager, template, placeholder, step)
   norms = {k: Normalizer(jnp.asarray(v.shift), jnp.asarray(v.scale)) for k, v in norms.items()}
   return Model(config=config, params=state.ema_variables, net=net, schedule=schedule,
                normalizers=norms, obs_dim=spec["obs_dim"], act_dim=spec["act_dim"])

@@ -122,3 +122,32 @@ def test_cli_reports_bad_input_in_one_line(tmp_path):
   errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
   assert errors == [f"error: {bad}: field 'actions': has 4 NaN or inf values (first at row 0)"]
   assert "Traceback" not in proc.stderr
+
+
+def test_sigterm_saves_and_stops(demo_path, tmp_path):
+  import signal
+  workdir = str(tmp_path / "run")
+
+  def terminate_at_20(message):
+    if message.startswith("step      20"):
+      os.kill(os.getpid(), signal.SIGTERM)
+  config = _config(demo_path, checkpoint_every=40, log_every=10)
+  state = train_and_evaluate(config, workdir, log=terminate_at_20)
+  assert int(state.step) == 20
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["20"]
+
+
+def test_corrupt_newest_checkpoint_falls_back_with_a_warning(demo_path, tmp_path):
+  workdir = str(tmp_path / "run")
+  train_and_evaluate(_config(demo_path), workdir, log=lambda *_: None)
+  newest = os.path.join(workdir, "checkpoints", "60")
+  for root, _, files in os.walk(newest):               # truncate every data file
+    for name in files:
+      if name != "_CHECKPOINT_METADATA":
+        open(os.path.join(root, name), "wb").close()
+  messages = []
+  state = train_and_evaluate(_config(demo_path, num_steps=80), workdir, log=messages.append)
+  assert any("checkpoint 60 does not restore" in m for m in messages)
+  assert "resumed from step 40" in messages
+  assert int(state.step) == 80
+  assert efjax.load(workdir).sample(jnp.ones((2, 3)), jax.random.key(0)).shape == (2, 4, 2)

@@ -1,4 +1,6 @@
 """Orbax checkpoints of the train state and the data normalizers, with auto-resume."""
+import logging
+
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
@@ -20,6 +22,19 @@ def make_manager(directory: str, keep: int) -> ocp.CheckpointManager:
 def save(manager: ocp.CheckpointManager, state: TrainState, normalizers: dict) -> None:
   """Asynchronous save at the state's step (call `manager.wait_until_finished()` at exit)."""
   manager.save(int(state.step), args=ocp.args.StandardSave(_to_saveable(state, normalizers)))
+
+
+def restore_newest_good(manager: ocp.CheckpointManager, template: TrainState,
+                        normalizers: dict, warn=logging.warning):
+  """Restores the newest checkpoint that restores; a partial or corrupt one is skipped
+  with a warning (it is left on disk, never deleted)."""
+  steps = sorted(manager.all_steps(), reverse=True)
+  for step in steps:
+    try:
+      return restore(manager, template, normalizers, step)
+    except Exception as e:  # noqa: BLE001  (orbax raises many types for damaged files)
+      warn(f"checkpoint {step} does not restore ({type(e).__name__}: {e}); using an older one")
+  raise FileNotFoundError(f"no checkpoint restores in {manager.directory} (tried {steps})")
 
 
 def restore(manager: ocp.CheckpointManager, template: TrainState, normalizers: dict,

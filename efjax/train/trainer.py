@@ -148,7 +148,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
 
   net, schedule, optimizer, state = build(config, summary["obs_dim"], summary["act_dim"])
   if manager.latest_step() is not None:
-    state, _ = checkpoint.restore(manager, state, norms)
+    state, _ = checkpoint.restore_newest_good(manager, state, norms, warn=log)
     log(f"resumed from step {int(state.step)}")
   t = config.train
   step_fn = make_train_step(net, schedule, optimizer, t.num_levels, t.ema)
