@@ -21,7 +21,7 @@ def sample_batch(key: Array, data: dict, batch_size: int) -> dict:
 
 
 def make_multi_step(train_step: Callable, batch_size: int, steps_per_call: int,
-                    batch_fn: Callable = sample_batch) -> Callable:
+                    batch_fn: Callable = sample_batch, batch_sharding=None) -> Callable:
   """Returns multi_step(state, data) -> (state, metrics [steps_per_call]) for jax.jit.
 
   `batch_fn(key, data, batch_size)` builds one batch; the default samples rows of
@@ -33,7 +33,10 @@ def make_multi_step(train_step: Callable, batch_size: int, steps_per_call: int,
     def body(state, _):
       rng, key = jax.random.split(state.rng)
       state = state.replace(rng=rng)
-      return train_step(state, batch_fn(key, data, batch_size))
+      batch = batch_fn(key, data, batch_size)
+      if batch_sharding is not None:
+        batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+      return train_step(state, batch)
     return jax.lax.scan(body, state, None, length=steps_per_call)
 
   return multi_step

@@ -17,7 +17,7 @@ import numpy as np
 
 from efjax import networks, schedules
 from efjax.data import fit_normalizer, load_demos, window_indices
-from efjax.train import checkpoint
+from efjax.train import checkpoint, sharding
 from efjax.train.loop import make_multi_step
 from efjax.train.optimizer import learning_rate_schedule, make_optimizer
 from efjax.train.state import create_train_state
@@ -151,9 +151,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
     state, _ = checkpoint.restore_newest_good(manager, state, norms, warn=log)
     log(f"resumed from step {int(state.step)}")
   t = config.train
+  mesh = sharding.data_mesh()
+  state, data = sharding.replicate(state, mesh), sharding.replicate(data, mesh)
   step_fn = make_train_step(net, schedule, optimizer, t.num_levels, t.ema)
-  multi_step = jax.jit(make_multi_step(step_fn, t.batch_size, t.steps_per_call, window_batch),
-                       donate_argnums=0)
+  multi_step = jax.jit(make_multi_step(step_fn, t.batch_size, t.steps_per_call, window_batch,
+                                       sharding.batch_sharding(mesh)), donate_argnums=0)
   lr = learning_rate_schedule(optim_config(config))
 
   stop = {"requested": False}
