@@ -3,7 +3,10 @@
     python -m experiments.train --config=experiments/configs/demos.py \
         --config.data.path=demos.npz --workdir=DIR
 """
+import os
 import sys
+
+import jax
 
 from absl import app, flags
 from ml_collections import config_flags
@@ -16,8 +19,23 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config fil
 _WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, config.json and metrics go here.")
 
 
+def initialize_distributed() -> None:
+  """Joins a multi-process run when launch/ set EFJAX_COORDINATOR (and the process count/id).
+
+  On a pod or SLURM, jax.distributed.initialize() with no arguments finds its peers.
+  """
+  if "EFJAX_COORDINATOR" in os.environ:
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(os.environ["EFJAX_COORDINATOR"],
+                               int(os.environ["EFJAX_NUM_PROCESSES"]),
+                               int(os.environ["EFJAX_PROCESS_ID"]))
+  elif os.environ.get("EFJAX_AUTO_DISTRIBUTED"):
+    jax.distributed.initialize()
+
+
 def main(argv):
   del argv
+  initialize_distributed()
   try:
     train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   except (DemoFileError, ConfigError) as e:    # the user's input: one line, no traceback

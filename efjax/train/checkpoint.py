@@ -11,7 +11,9 @@ from efjax.train.state import TrainState
 
 def _to_saveable(state: TrainState, normalizers: dict) -> dict:
   return {"state": state.replace(rng=jax.random.key_data(state.rng)),
-          "normalizers": {k: {"shift": n.shift, "scale": n.scale} for k, n in normalizers.items()}}
+          # numpy, not jax, arrays: host values every process holds alike.
+          "normalizers": {k: {"shift": np.asarray(n.shift), "scale": np.asarray(n.scale)}
+                          for k, n in normalizers.items()}}
 
 
 def make_manager(directory: str, keep: int) -> ocp.CheckpointManager:

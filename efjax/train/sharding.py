@@ -12,8 +12,20 @@ def data_mesh(devices=None) -> Mesh:
 
 
 def replicate(tree, mesh: Mesh):
-  """Places every leaf of `tree` on every device of `mesh`."""
-  return jax.device_put(tree, NamedSharding(mesh, P()))
+  """Places every leaf of `tree` on every device of `mesh` (of every process).
+
+  With several processes each one passes the same full values (every process
+  builds the same initial state from the same seed and data).
+  """
+  sharding = NamedSharding(mesh, P())
+  if sharding.is_fully_addressable:
+    return jax.device_put(tree, sharding)
+
+  def leaf(x):
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+      return jax.random.wrap_key_data(leaf(jax.random.key_data(x)))
+    return jax.make_array_from_process_local_data(sharding, np.asarray(x))
+  return jax.tree_util.tree_map(leaf, tree)
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:

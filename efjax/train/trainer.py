@@ -136,15 +136,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
   """Trains (or resumes) and returns the final TrainState."""
   validate_config(config)
   data, norms, summary = prepare_data(config)
+  primary = jax.process_index() == 0      # one process writes files and logs
+  if not primary:
+    log = lambda *_: None  # noqa: E731
   os.makedirs(workdir, exist_ok=True)
   manager = checkpoint.make_manager(os.path.join(os.path.abspath(workdir), "checkpoints"),
                                     config.train.keep_checkpoints)
   if manager.latest_step() is not None:
     _check_compatible(workdir, config, summary)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json_best_effort(indent=2))
-  with open(os.path.join(workdir, DATASET_FILE), "w") as f:
-    json.dump(summary, f, indent=2)
+  if primary:
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json_best_effort(indent=2))
+    with open(os.path.join(workdir, DATASET_FILE), "w") as f:
+      json.dump(summary, f, indent=2)
 
   net, schedule, optimizer, state = build(config, summary["obs_dim"], summary["act_dim"])
   if manager.latest_step() is not None:
@@ -177,8 +181,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
                   "learning_rate": float(lr(step)),
                   "skipped_steps": int(metrics["skipped_steps"][-1]),
                   "samples_per_s": rate * t.batch_size}
-        with open(metrics_path, "a") as f:
-          f.write(json.dumps(record) + "\n")
+        if primary:
+          with open(metrics_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
         log(f"step {step:7d}/{t.num_steps}  loss {loss:.4f}  {record['samples_per_s']:8.0f} "
             f"samples/s  ETA {(t.num_steps - step) / max(rate, 1e-9):6.0f}s")
       if step % t.checkpoint_every == 0 or step >= t.num_steps:
