@@ -38,23 +38,20 @@ class Model:
   obs_dim: int
   act_dim: int
 
+  def _prepare(self, x: Array, name: str, horizon: int, dim: int) -> Array:
+    """Demo units [B, H, dim] (or [B, dim] when H == 1) -> normalized [B, H, dim]."""
+    x = jnp.asarray(x, jnp.float32)
+    if x.ndim == 2 and horizon == 1:
+      x = x[:, None, :]
+    if x.ndim != 3 or x.shape[1:] != (horizon, dim):
+      raise ValueError(f"{name} must be [B, {horizon}, {dim}], got shape {tuple(x.shape)}")
+    return self.normalizers[name].normalize(x)
+
   def _obs(self, obs: Array) -> Array:
-    obs = jnp.asarray(obs, jnp.float32)
-    if obs.ndim == 2 and self.config.data.obs_horizon == 1:
-      obs = obs[:, None, :]
-    if obs.ndim != 3 or obs.shape[1:] != (self.config.data.obs_horizon, self.obs_dim):
-      raise ValueError(f"obs must be [B, {self.config.data.obs_horizon}, {self.obs_dim}], "
-                       f"got shape {tuple(obs.shape)}")
-    return self.normalizers["obs"].normalize(obs)
+    return self._prepare(obs, "obs", self.config.data.obs_horizon, self.obs_dim)
 
   def _actions(self, actions: Array) -> Array:
-    actions = jnp.asarray(actions, jnp.float32)
-    if actions.ndim == 2 and self.config.data.action_horizon == 1:
-      actions = actions[:, None, :]
-    if actions.ndim != 3 or actions.shape[1:] != (self.config.data.action_horizon, self.act_dim):
-      raise ValueError(f"actions must be [B, {self.config.data.action_horizon}, {self.act_dim}], "
-                       f"got shape {tuple(actions.shape)}")
-    return self.normalizers["actions"].normalize(actions)
+    return self._prepare(actions, "actions", self.config.data.action_horizon, self.act_dim)
 
   def energy(self, obs: Array, actions: Array, sigma) -> Array:
     """E(a, s, sigma): [B]."""
