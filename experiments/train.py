@@ -43,6 +43,19 @@ def main(argv):
     sys.exit(2)
 
 
+def parse_flags_or_exit(argv):
+  """app.run's flag parser: override errors (unknown key, wrong type) as one line, exit 2."""
+  try:
+    return flags.FLAGS(argv)
+  except (AttributeError, KeyError) as e:     # ml_collections: a key the config lacks
+    print(f"error: --config override names a key the config does not have: {e}",
+          file=sys.stderr)
+    sys.exit(2)
+  except flags.Error as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+
+
 if __name__ == "__main__":
   flags.mark_flags_as_required(["config", "workdir"])
-  app.run(main)
+  app.run(main, flags_parser=parse_flags_or_exit)

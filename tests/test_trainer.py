@@ -151,3 +151,19 @@ def test_corrupt_newest_checkpoint_falls_back_with_a_warning(demo_path, tmp_path
   assert "resumed from step 40" in messages
   assert int(state.step) == 80
   assert efjax.load(workdir).sample(jnp.ones((2, 3)), jax.random.key(0)).shape == (2, 4, 2)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("--config.train.bogus=3", "names a key the config does not have"),
+    ("--config.train.num_steps=abc", "invalid literal for int"),
+])
+def test_cli_refuses_unknown_keys_and_wrong_types(tmp_path, override, message):
+  import subprocess
+  import sys
+  proc = subprocess.run(
+      [sys.executable, "-m", "experiments.train", "--config=experiments/configs/demos.py:smoke",
+       "--config.data.path=unused.npz", f"--workdir={tmp_path / 'run'}", override],
+      capture_output=True, text=True, cwd=os.path.join(os.path.dirname(__file__), ".."))
+  assert proc.returncode == 2
+  assert message in proc.stderr and "Traceback" not in proc.stderr
+  assert not os.path.exists(tmp_path / "run")
