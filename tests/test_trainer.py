@@ -43,6 +43,8 @@ def test_train_writes_metrics_checkpoints_and_loads(demo_path, tmp_path):
   assert {"step", "loss", "grad_norm", "learning_rate", "skipped_steps",
           "samples_per_s"} <= set(records[0])
   assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["20", "40", "60"]
+  events = os.listdir(os.path.join(workdir, "tensorboard"))
+  assert len(events) == 1 and events[0].startswith("events.out.tfevents")
   model = efjax.load(workdir)
   obs = jnp.ones((5, 3))                               # horizon 1: the axis may be left out
   actions = jnp.zeros((5, 4, 2))

@@ -132,6 +132,15 @@ def _check_compatible(workdir: str, config, summary: dict) -> None:
                           f"{config.data.path} has {key}={summary[key]}")
 
 
+def _tensorboard_writer(workdir: str):
+  """TensorBoard event files in WORKDIR/tensorboard (None without tensorboardX)."""
+  try:
+    from tensorboardX import SummaryWriter
+  except ImportError:
+    return None
+  return SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=print):
   """Trains (or resumes) and returns the final TrainState."""
   validate_config(config)
@@ -165,27 +174,38 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
   stop = {"requested": False}
   previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(requested=True))
   step = int(state.step)
-  start, start_step = time.perf_counter(), step
+  start, start_step = None, step      # timed from the end of the first (compiling) call
   metrics_path = os.path.join(workdir, "metrics.jsonl")
+  writer = _tensorboard_writer(workdir) if primary else None
   try:
     while step < t.num_steps and not stop["requested"]:
       state, metrics = multi_step(state, data)
       step += t.steps_per_call
+      if start is None:
+        jax.block_until_ready(metrics["loss"])
+        start, start_step = time.perf_counter(), step
       if step % t.log_every == 0 or step >= t.num_steps:
         loss = float(metrics["loss"].mean())
         if not np.isfinite(loss):
           raise FloatingPointError(f"non-finite loss {loss} at step {step}")
         elapsed = time.perf_counter() - start
-        rate = (step - start_step) / max(elapsed, 1e-9)
+        rate = (step - start_step) / elapsed if step > start_step else None
         record = {"step": step, "loss": loss, "grad_norm": float(metrics["grad_norm"].mean()),
                   "learning_rate": float(lr(step)),
                   "skipped_steps": int(metrics["skipped_steps"][-1]),
-                  "samples_per_s": rate * t.batch_size}
+                  # null until one call after the compiling one has run
+                  "samples_per_s": None if rate is None else rate * t.batch_size}
         if primary:
           with open(metrics_path, "a") as f:
             f.write(json.dumps(record) + "\n")
-        log(f"step {step:7d}/{t.num_steps}  loss {loss:.4f}  {record['samples_per_s']:8.0f} "
-            f"samples/s  ETA {(t.num_steps - step) / max(rate, 1e-9):6.0f}s")
+        if writer is not None:
+          for key, value in record.items():
+            if key != "step" and value is not None:
+              writer.add_scalar(f"train/{key}", value, step)
+          writer.flush()
+        speed = "" if rate is None else (f"  {rate * t.batch_size:8.0f} samples/s  "
+                                         f"ETA {(t.num_steps - step) / rate:6.0f}s")
+        log(f"step {step:7d}/{t.num_steps}  loss {loss:.4f}{speed}")
       if step % t.checkpoint_every == 0 or step >= t.num_steps:
         checkpoint.save(manager, state, norms)
     if stop["requested"]:
@@ -193,5 +213,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
       log(f"SIGTERM: saved step {step} and stopped")
   finally:
     manager.wait_until_finished()
+    if writer is not None:
+      writer.close()
     signal.signal(signal.SIGTERM, previous)
   return state
