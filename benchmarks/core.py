@@ -10,7 +10,8 @@ Workloads (shapes of ../shared/anchors/: obs 39 x 2, actions 4 x 16, 4,812,032 p
   matmul_peak  jitted float32 2048^2 matmul (and bf16 inputs with f32 accumulation), GFLOP/s
   train        one full train step at batch 256: power iteration, DSM (t ~ U[0,1], K=1),
                AdamW with clipping and non-finite skipping, EMA; samples/s, achieved
-               GFLOP/s (XLA cost analysis / time) and its fraction of the matmul peak
+               GFLOP/s (XLA cost analysis / time) and its fraction of the matmul peak;
+               then the same step 10 times in one lax.scan call (train.steps_per_call)
   k_levels     DSM gradient with K=4 levels in one call vs 4 calls of K=1, ms
   sample_b1    Euler PF-ODE, 20 steps, batch 1, ms per chunk
   sample_b256  the same at batch 256, chunks/s
@@ -31,7 +32,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from efjax import energy, losses, networks, samplers, schedules  # noqa: E402
-from efjax.train import create_train_state, make_optimizer, make_train_step  # noqa: E402
+from efjax.train import (create_train_state, make_multi_step, make_optimizer,  # noqa: E402
+                         make_train_step)
 from experiments.configs import paper  # noqa: E402
 
 WORKLOADS = ("matmul_peak", "train", "k_levels", "sample_b1", "sample_b256", "energy", "accuracy")
@@ -98,10 +100,21 @@ class Bench:
                                 (state, {"actions": actions, "obs": obs}),
                                 self.warmup, self.repeats)
     achieved = flops / t / 1e9
-    return self.emit(workload="train_step", batch=batch, samples_per_s=batch / t,
-                     step_ms=1e3 * t, compile_s=compile_s, step_gflop=flops / 1e9,
-                     achieved_gflops=achieved,
-                     fraction_of_matmul_peak=achieved / self.peak if self.peak else None)
+    self.emit(workload="train_step", batch=batch, samples_per_s=batch / t,
+              step_ms=1e3 * t, compile_s=compile_s, step_gflop=flops / 1e9,
+              achieved_gflops=achieved,
+              fraction_of_matmul_peak=achieved / self.peak if self.peak else None)
+    # How training runs (train.steps_per_call): 10 steps in one lax.scan per call, here
+    # on the same fixed batch as above.
+    k = 10
+    multi = make_multi_step(step, batch, k, batch_fn=lambda key, data, size: data)
+    t_call, compile_scan, _ = timed(multi, (state, {"actions": actions, "obs": obs}),
+                                    1, max(3, self.repeats // 3))
+    t_scan = t_call / k
+    achieved_scan = flops / t_scan / 1e9
+    return self.emit(workload="train_step_scan10", batch=batch, samples_per_s=batch / t_scan,
+                     step_ms=1e3 * t_scan, compile_s=compile_scan, achieved_gflops=achieved_scan,
+                     fraction_of_matmul_peak=achieved_scan / self.peak if self.peak else None)
 
   def k_levels(self):
     batch, k = 256, 4
@@ -210,6 +223,7 @@ def markdown_report(results, command: str) -> str:
   torch = {r["workload"]: r for r in results if r.get("framework") == "torch"}
   ours = {(r["workload"], r["dtype"]): r for r in results if r.get("framework") == "jax"}
   rows = [("train_step", "samples_per_s", "samples/s, batch 256", True),
+          ("train_step_scan10", "samples_per_s", "samples/s, 10 steps per call", True),
           ("sample_latency", "ms", "ms per chunk, batch 1", False),
           ("sample_throughput", "chunks_per_s", "chunks/s, batch 256", True),
           ("energy_eval", "samples_per_s", "samples/s, batch 4096", True)]
@@ -218,7 +232,7 @@ def markdown_report(results, command: str) -> str:
            "| workload | torch eager | efjax f32 | ratio | efjax bf16 | ratio |",
            "|---|---|---|---|---|---|"]
   for workload, key, unit, higher_better in rows:
-    ref = torch.get(workload, {}).get(key)
+    ref = torch.get("train_step" if workload == "train_step_scan10" else workload, {}).get(key)
     cells = [f"{workload} ({unit})", f"{ref:,.1f}" if ref else "-"]
     for dtype in ("float32", "bfloat16"):
       val = ours.get((workload, dtype), {}).get(key)
