@@ -8,9 +8,9 @@ import jax.numpy as jnp
 
 
 def check_floating(name: str, x) -> None:
-  if not jnp.issubdtype(jnp.asarray(x).dtype if not hasattr(x, "dtype") else x.dtype,
-                        jnp.floating):
-    raise ValueError(f"{name} must be a floating-point array, got dtype {x.dtype}")
+  dtype = jnp.result_type(x)
+  if not jnp.issubdtype(dtype, jnp.floating):
+    raise ValueError(f"{name} must be a floating-point array, got dtype {dtype}")
 
 
 def check_rank(name: str, x, rank: int, layout: str) -> None:

@@ -98,9 +98,8 @@ def validate_model_config(cfg: ml_collections.ConfigDict) -> None:
   if cfg.compute_dtype not in COMPUTE_DTYPES:
     raise ValueError(f"model.compute_dtype {cfg.compute_dtype!r} is not one of "
                      f"{tuple(COMPUTE_DTYPES)}")
-  for key in ("emb_dim",):
-    if cfg[key] <= 0:
-      raise ValueError(f"model.{key} must be positive, got {cfg[key]}")
+  if cfg.emb_dim <= 0:
+    raise ValueError(f"model.emb_dim must be positive, got {cfg.emb_dim}")
   if cfg.backbone == "unet":
     if cfg.unet.kernel_size % 2 != 1:
       raise ValueError(f"model.unet.kernel_size must be odd, got {cfg.unet.kernel_size}")

@@ -112,13 +112,12 @@ def _check_compatible(workdir: str, config, summary: dict) -> None:
     return
   old = json.load(open(path))
   new = json.loads(config.to_json_best_effort())
-  for section in ("model",):
-    if old.get(section) != new.get(section):
-      keys = sorted(k for k in set(old[section]) | set(new[section])
-                    if old[section].get(k) != new[section].get(k))
-      raise ConfigError(f"{workdir} holds a checkpoint from an incompatible config: "
-                        f"model.{keys[0]} was {old[section].get(keys[0])!r}, now "
-                        f"{new[section].get(keys[0])!r}")
+  if old["model"] != new["model"]:
+    key = sorted(k for k in set(old["model"]) | set(new["model"])
+                 if old["model"].get(k) != new["model"].get(k))[0]
+    raise ConfigError(f"{workdir} holds a checkpoint from an incompatible config: "
+                      f"model.{key} was {old['model'].get(key)!r}, now "
+                      f"{new['model'].get(key)!r}")
   for key in ("obs_horizon", "action_horizon"):
     if old["data"][key] != new["data"][key]:
       raise ConfigError(f"{workdir} holds a checkpoint from an incompatible config: "
