@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from efjax.data import (DemoFileError, fit_normalizer, load_demos, save_demos, validate,
-                        window_indices)
+from efjax.data import (DemoFileError, fit_normalizer, load_demos, save_demos, split_episodes,
+                        validate, window_indices)
 
 
 def _fields(t=10, obs_dim=3, act_dim=2):
@@ -66,6 +66,18 @@ def test_save_refuses_bad_data_and_writes_nothing(tmp_path):
   with pytest.raises(DemoFileError):
     save_demos(str(path), **fields)
   assert not path.exists()
+
+
+def test_split_holds_out_whole_final_episodes():
+  fields = _fields()
+  demos = validate(fields)
+  train, val = split_episodes(demos, 0.5)
+  ends = fields["episode_ends"]
+  assert train.num_episodes + val.num_episodes == demos.num_episodes and val.num_episodes >= 1
+  assert train.episode_ends[-1] == train.num_steps and val.episode_ends[-1] == val.num_steps
+  assert train.num_steps + val.num_steps == demos.num_steps
+  np.testing.assert_array_equal(val.actions[0], demos.actions[ends[train.num_episodes - 1]])
+  assert split_episodes(demos, 0.0)[0] is demos and split_episodes(demos, 0.0)[1] is None
 
 
 def test_windows_pad_within_episodes():

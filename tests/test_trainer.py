@@ -92,6 +92,9 @@ def test_incompatible_workdir_is_refused_and_kept(demo_path, tmp_path):
     ("train.checkpoint_every", 15, "train.checkpoint_every=15 must be a multiple"),
     ("data.obs_horizon", 0, "data.obs_horizon must be positive"),
     ("train.ema", 1.5, "train.ema must be in"),
+    ("train.eval_every", 30, "train.eval_every=30 must be 0 .off. or a positive multiple"),
+    ("data.val_fraction", 1.0, "data.val_fraction must be in"),
+    ("train.param_sharding", "zero3", "train.param_sharding must be one of"),
 ])
 def test_bad_config_values_name_the_key(demo_path, tmp_path, key, value, match):
   config = _config(demo_path)
@@ -100,6 +103,25 @@ def test_bad_config_values_name_the_key(demo_path, tmp_path, key, value, match):
   with pytest.raises(ConfigError, match=match):
     train_and_evaluate(config, str(tmp_path / "run"), log=lambda *_: None)
   assert not os.path.exists(tmp_path / "run")
+
+
+def test_held_out_episodes_are_evaluated(demo_path, tmp_path):
+  workdir = str(tmp_path / "run")
+  train_and_evaluate(_config(demo_path, eval_every=20), workdir, log=lambda *_: None)
+  records = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+  assert [r["eval_split"] for r in records] == ["train"] * 3     # no held-out episodes
+  config = _config(demo_path, eval_every=20)
+  config.data.val_fraction = 0.5
+  workdir = str(tmp_path / "val")
+  train_and_evaluate(config, workdir, log=lambda *_: None)
+  summary = json.load(open(os.path.join(workdir, "dataset.json")))
+  assert (summary["num_episodes"], summary["val_episodes"], summary["num_steps"]) == (1, 1, 50)
+  records = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+  assert [r["eval_split"] for r in records] == ["val"] * 3
+  assert all(np.isfinite(r["eval_loss"]) for r in records)
+  config.data.val_fraction = 0.9           # would hold out both episodes
+  with pytest.raises(efjax.data.DemoFileError, match="holds out all 2 episodes"):
+    train_and_evaluate(config, str(tmp_path / "all"), log=lambda *_: None)
 
 
 def test_unet_action_horizon_must_fit_its_levels(demo_path, tmp_path):

@@ -136,3 +136,27 @@ def save_demos(path: str, observations, actions, episode_ends, rewards=None, suc
   fields.update({k: np.asarray(v) for k, v in extra.items()})
   validate(fields, path)
   np.savez(path, **fields)
+
+
+def split_episodes(demos: Demos, val_fraction: float) -> tuple[Demos, Demos | None]:
+  """(train, validation): the last round(val_fraction * E) episodes (at least one) held out.
+
+  Whole episodes are held out so that no validation window shares frames with a
+  training window. val_fraction = 0 returns (demos, None).
+  """
+  if val_fraction <= 0:
+    return demos, None
+  num_val = max(1, int(round(val_fraction * demos.num_episodes)))
+  if num_val >= demos.num_episodes:
+    raise DemoFileError(f"data.val_fraction={val_fraction} holds out all {demos.num_episodes} "
+                        "episodes; use a smaller fraction or a file with more episodes")
+  cut_episode = demos.num_episodes - num_val
+  cut = int(demos.episode_ends[cut_episode - 1])
+
+  def part(rows: slice, episodes: slice, offset: int) -> Demos:
+    pick = lambda x: None if x is None else x[rows]  # noqa: E731
+    return Demos(demos.observations[rows], demos.actions[rows],
+                 demos.episode_ends[episodes] - offset, pick(demos.rewards),
+                 None if demos.successes is None else demos.successes[episodes], {})
+  return (part(slice(0, cut), slice(0, cut_episode), 0),
+          part(slice(cut, None), slice(cut_episode, None), cut))

@@ -16,12 +16,13 @@ import ml_collections
 import numpy as np
 
 from efjax import networks, schedules
-from efjax.data import fit_normalizer, load_demos, window_indices
+from efjax.data import fit_normalizer, load_demos, split_episodes, window_indices
 from efjax.train import checkpoint, sharding
 from efjax.train.loop import make_multi_step
 from efjax.train.optimizer import learning_rate_schedule, make_optimizer
 from efjax.train.state import create_train_state
 from efjax.train.step import make_train_step
+from efjax.train.validation import make_eval_batch, make_eval_loss
 
 DATASET_FILE = "dataset.json"
 
@@ -47,6 +48,14 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
                         f"train.steps_per_call={t.steps_per_call}")
   if not 0.0 <= t.ema < 1.0:
     raise ConfigError(f"config train.ema must be in [0, 1), got {t.ema}")
+  if t.get("eval_every", 0) < 0 or t.get("eval_every", 0) % t.log_every:
+    raise ConfigError(f"config train.eval_every={t.eval_every} must be 0 (off) or a positive "
+                      f"multiple of train.log_every={t.log_every}")
+  if not 0.0 <= d.get("val_fraction", 0.0) < 1.0:
+    raise ConfigError(f"config data.val_fraction must be in [0, 1), got {d.val_fraction}")
+  if t.get("param_sharding", "replicated") not in sharding.PARAM_SHARDING:
+    raise ConfigError(f"config train.param_sharding must be one of {sharding.PARAM_SHARDING}, "
+                      f"got {t.param_sharding!r}")
   if t.batch_size % jax.device_count():
     raise ConfigError(f"config train.batch_size={t.batch_size} is not divisible by the "
                       f"{jax.device_count()} devices")
@@ -71,11 +80,18 @@ def optim_config(config):
   return optim
 
 
-def prepare_data(config):
-  """Device arrays for in-jit batching, the normalizers and the dataset summary."""
-  demos = load_demos(config.data.path)
-  norms = {"obs": fit_normalizer(demos.observations, config.data.obs_normalizer),
-           "actions": fit_normalizer(demos.actions, config.data.action_normalizer)}
+def prepare_data(config, split: str = "train"):
+  """Device arrays of one split for in-jit batching, the normalizers and the dataset summary.
+
+  split: 'train', or 'val' (the episodes held out by data.val_fraction; None when
+  there are none). The normalizers are always fitted on the training split.
+  """
+  train, val = split_episodes(load_demos(config.data.path), config.data.get("val_fraction", 0.0))
+  norms = {"obs": fit_normalizer(train.observations, config.data.obs_normalizer),
+           "actions": fit_normalizer(train.actions, config.data.action_normalizer)}
+  demos = {"train": train, "val": val}[split]
+  if demos is None:
+    return None, norms, None
   obs_idx, act_idx = window_indices(demos.episode_ends, config.data.obs_horizon,
                                     config.data.action_horizon)
   data = {"obs": norms["obs"].normalize(jnp.asarray(demos.observations)),
@@ -83,7 +99,8 @@ def prepare_data(config):
           "obs_idx": jnp.asarray(obs_idx), "act_idx": jnp.asarray(act_idx)}
   summary = {"path": os.path.abspath(config.data.path), "obs_dim": demos.observations.shape[1],
              "act_dim": demos.actions.shape[1], "num_steps": demos.num_steps,
-             "num_episodes": demos.num_episodes}
+             "num_episodes": demos.num_episodes,
+             "val_episodes": 0 if val is None else val.num_episodes}
   return data, norms, summary
 
 
@@ -103,6 +120,18 @@ def build(config, obs_dim: int, act_dim: int):
   variables = net.init(k_init, jnp.zeros((1, d.action_horizon, act_dim)),
                        jnp.zeros((1, d.obs_horizon, obs_dim)), jnp.zeros((1,)))
   return net, schedule, optimizer, create_train_state(variables, optimizer, k_train)
+
+
+def _make_evaluate(config, net, schedule, train_data, mesh):
+  """Returns evaluate(state) -> {'eval_loss', 'eval_split'}: the EMA model's fixed-batch DSM loss."""
+  val_data, _, _ = prepare_data(config, "val")
+  split, data = ("val", val_data) if val_data is not None else ("train", train_data)
+  batch = make_eval_batch(jax.random.key(config.seed + 1), data,
+                          config.train.get("eval_batch_size", 1024), schedule)
+  batch = sharding.replicate(batch, mesh)
+  eval_loss = jax.jit(make_eval_loss(net, schedule))
+  return lambda state: {"eval_loss": float(eval_loss(state.ema_variables, batch)),
+                        "eval_split": split}
 
 
 def _check_compatible(workdir: str, config, summary: dict) -> None:
@@ -164,10 +193,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
     log(f"resumed from step {int(state.step)}")
   t = config.train
   mesh = sharding.data_mesh()
-  state, data = sharding.replicate(state, mesh), sharding.replicate(data, mesh)
+  state_shardings = sharding.state_shardings(state, mesh, t.get("param_sharding", "replicated"))
+  state, data = sharding.place(state, state_shardings), sharding.replicate(data, mesh)
   step_fn = make_train_step(net, schedule, optimizer, t.num_levels, t.ema)
   multi_step = jax.jit(make_multi_step(step_fn, t.batch_size, t.steps_per_call, window_batch,
-                                       sharding.batch_sharding(mesh)), donate_argnums=0)
+                                       sharding.batch_sharding(mesh)), donate_argnums=0,
+                       out_shardings=(state_shardings, None))
+  evaluate = _make_evaluate(config, net, schedule, data, mesh) if t.get("eval_every", 0) else None
   lr = learning_rate_schedule(optim_config(config))
 
   stop = {"requested": False}
@@ -194,17 +226,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
                   "skipped_steps": int(metrics["skipped_steps"][-1]),
                   # null until one call after the compiling one has run
                   "samples_per_s": None if rate is None else rate * t.batch_size}
+        if evaluate is not None and (step % t.eval_every == 0 or step >= t.num_steps):
+          record.update(evaluate(state))
         if primary:
           with open(metrics_path, "a") as f:
             f.write(json.dumps(record) + "\n")
         if writer is not None:
           for key, value in record.items():
-            if key != "step" and value is not None:
+            if key != "step" and isinstance(value, (int, float)):
               writer.add_scalar(f"train/{key}", value, step)
           writer.flush()
         speed = "" if rate is None else (f"  {rate * t.batch_size:8.0f} samples/s  "
                                          f"ETA {(t.num_steps - step) / rate:6.0f}s")
-        log(f"step {step:7d}/{t.num_steps}  loss {loss:.4f}{speed}")
+        evaluated = f"  eval_loss[{record['eval_split']}] {record['eval_loss']:.4f}" if "eval_loss" in record else ""
+        log(f"step {step:7d}/{t.num_steps}  loss {loss:.4f}{evaluated}{speed}")
       if step % t.checkpoint_every == 0 or step >= t.num_steps:
         checkpoint.save(manager, state, norms)
     if stop["requested"]:
