@@ -12,6 +12,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from efjax.data import DemoFileError
+from efjax.export import export_after_training
 from efjax.train.trainer import ConfigError, train_and_evaluate
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
@@ -37,10 +38,15 @@ def main(argv):
   del argv
   initialize_distributed()
   try:
-    train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    state = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   except (DemoFileError, ConfigError) as e:    # the user's input: one line, no traceback
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
+  # WORKDIR/export for jax-only users, once the run is complete (not after a SIGTERM stop,
+  # where the grace period is for saving); a failed export is a warning, never fatal.
+  finished = int(jax.device_get(state.step.addressable_data(0))) >= _CONFIG.value.train.num_steps
+  if finished and jax.process_index() == 0:
+    export_after_training(_WORKDIR.value)
 
 
 def parse_flags_or_exit(argv):
