@@ -1,0 +1,83 @@
+"""Meta-World v3 imitation: scripted-expert demos, EnergyFlow training, evaluation.
+
+The argument is `<task>[,<variant>]`, the task a v3 name ('button-press-v3'; the
+'-v3' may be left out); variants: '' (the paper's UNet and budget, for accelerators),
+'cpu' (a small model that trains in minutes on a 2-core CPU), 'smoke' (tests).
+
+    python -m experiments.collect_demos --config=experiments/configs/metaworld.py:button-press-v3 \
+        --workdir=/tmp/mw/button-press
+      -> /tmp/mw/button-press/demos.npz (100 successful episodes) and collect_summary.json;
+         prints "expert success 100.0% (100/100 tried), kept 100 episodes, mean length 70"
+    python -m experiments.train --config=experiments/configs/metaworld.py:button-press-v3,cpu \
+        --config.data.path=/tmp/mw/button-press/demos.npz --workdir=/tmp/mw/button-press/cpu
+    python -m experiments.evaluate --config=experiments/configs/metaworld.py:button-press-v3,cpu \
+        --workdir=/tmp/mw/button-press/cpu [--episodes=50] [--video]
+      -> /tmp/mw/button-press/cpu/eval_button-press-v3.json (success rate, Wilson 95% CI)
+    ... --config.env.ood=True   # starts outside the demonstrations' range -> eval_<task>_ood.json
+
+Expert success and collection speed for the paper's five tasks: results/metaworld.md.
+The training keys are experiments/configs/demos.py's (this config starts from it).
+"""
+import ml_collections
+
+from experiments.configs import demos
+
+PAPER_TASKS = ("button-press-v3", "drawer-open-v3", "assembly-v3", "bin-picking-v3", "hammer-v3")
+VARIANTS = ("", "cpu", "smoke")
+
+
+def get_config(arg: str = "button-press-v3") -> ml_collections.ConfigDict:
+  task, _, variant = arg.partition(",")
+  task = task if task.endswith("-v3") else f"{task}-v3"
+  if variant not in VARIANTS:
+    raise ValueError(f"unknown variant {variant!r} of metaworld.py; valid: {VARIANTS}")
+  from efjax.envs.metaworld_envs import check_task
+  check_task(task)                       # an unknown task lists the valid ones
+  c = demos.get_config("smoke" if variant == "smoke" else "")
+  # Every v3 task: obs 39 (hand, gripper, two objects, the previous frame's 18, goal),
+  # action 4 (xyz delta, gripper). A demo file of other sizes is refused.
+  c.data.obs_dim, c.data.act_dim = 39, 4
+
+  c.env = dict(
+      task=task,
+      # Meta-World v3's own episode limit; an episode the expert has not solved by then
+      # is a failure (and is dropped from the demos unless collect.keep_failures).
+      max_path_length=500,
+      # Demos stop this many steps after the first success: running on to
+      # max_path_length would fill them with hundreds of idle post-success frames,
+      # stopping at success would leave the last action chunks without what follows.
+      steps_after_success=10,
+      # Out-of-distribution starts: object/goal positions drawn from the randomization
+      # box widened by ood_scale about its centre, outside the original box
+      # (efjax/envs/metaworld_envs.py). Written to eval_<task>_ood.json.
+      ood=False,
+      ood_scale=1.5,
+  )
+  c.collect = dict(num_episodes=100, seed=0, keep_failures=False,
+                   max_tries=0)          # 0: 2 * num_episodes + 10 before giving up
+  c.eval = dict(
+      num_episodes=50,
+      seed=1_000_000,       # episode i starts from seed + i: disjoint from the demos' seeds
+      sampler_seed=0,
+      num_envs=10,          # envs stepped in lockstep, one jitted sampler call for all
+      action_steps=8,       # of each sampled chunk of data.action_horizon actions
+      video=False, video_episodes=3, video_size=224, video_fps=40,
+  )
+
+  if variant == "cpu":
+    # An MLP energy: on the 2-core CPU it trains at ~10k samples/s while the smallest
+    # UNet (down_dims 32-64-128) manages ~600 (results/metaworld.md), so 25k steps of
+    # 256 take ~11 min. Higher learning rate and shorter EMA for the shorter run.
+    c.model.backbone = "mlp"
+    c.model.mlp.hidden = (256, 256, 256)
+    c.model.obs_hidden, c.model.emb_dim, c.model.head_hidden = (128,), 64, (128,)
+    c.train.update(num_steps=25_000, batch_size=256, learning_rate=1e-3, steps_per_call=100,
+                   checkpoint_every=2_500, log_every=500, ema=0.999)
+    c.optim.warmup_steps = 200
+  elif variant == "smoke":
+    c.data.obs_horizon, c.data.action_horizon = 2, 4
+    c.sampler.num_steps = 4
+    c.env.max_path_length = 100        # the button-press expert needs ~60 steps
+    c.collect.num_episodes = 3
+    c.eval.update(num_episodes=2, num_envs=2, action_steps=2, video_size=64)
+  return c
