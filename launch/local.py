@@ -7,12 +7,10 @@
 Each process gets EFJAX_COORDINATOR, EFJAX_NUM_PROCESSES and EFJAX_PROCESS_ID; the
 main calls jax.distributed.initialize with them. Exits with the first non-zero code.
 """
-import argparse
-import os
-import shlex
 import socket
-import subprocess
 import sys
+
+from launch import common
 
 
 def free_port() -> int:
@@ -28,23 +26,17 @@ def commands(num_processes: int, args: list[str], port: int):
             "EFJAX_PROCESS_ID": str(i)}, [sys.executable] + args) for i in range(num_processes)]
 
 
-def main():
-  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None):
+  p = common.parser(__doc__, "launch.local")
   p.add_argument("--num_processes", type=int, default=2)
-  p.add_argument("--dry_run", action="store_true", help="print the commands, run nothing")
-  p.add_argument("args", nargs=argparse.REMAINDER, help="after --: the python arguments")
-  ns = p.parse_args()
-  args = ns.args[1:] if ns.args[:1] == ["--"] else ns.args
-  if not args:
-    p.error("give the command after --, e.g. -- -m experiments.train --config=...")
+  ns = p.parse_args(argv)
+  args = common.python_args(p, ns)
+  if ns.num_processes < 1:
+    p.error(f"--num_processes must be >= 1, got {ns.num_processes}")
   plan = commands(ns.num_processes, args, free_port())
-  for env, argv in plan:
-    print(" ".join(f"{k}={v}" for k, v in env.items()) + " " + shlex.join(argv))
-  if ns.dry_run:
-    return 0
-  procs = [subprocess.Popen(argv, env=dict(os.environ, **env)) for env, argv in plan]
-  codes = [proc.wait() for proc in procs]
-  return next((c for c in codes if c), 0)
+  for env, cmd in plan:
+    print(common.shell_line(env, cmd), flush=True)
+  return 0 if ns.dry_run else common.run(plan)
 
 
 if __name__ == "__main__":
