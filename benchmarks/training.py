@@ -8,7 +8,8 @@ In one process, on a synthetic demo file of 20,000 steps:
                    10 steps per call (train.steps_per_call = 10)
   pipeline_k1      the same with 1 step per call
   checkpoint       time for an async save to return, and until it is on disk
-Prints JSON lines; ratios are against bare_step in the same run.
+Prints JSON lines; ratios are against bare_step in the same run. benchmarks/run_all.py
+calls run(args) (quick: the demos.py:smoke MLP on 2,000 steps).
 """
 import json
 import os
@@ -27,6 +28,8 @@ from efjax.train.step import make_train_step  # noqa: E402
 from efjax.train.trainer import build, prepare_data, window_batch  # noqa: E402
 from experiments.configs import demos as demos_config  # noqa: E402
 
+TITLE = "The training pipeline (`benchmarks/training.py`)"
+
 
 def median_time(fn, repeats):
   times = []
@@ -37,42 +40,78 @@ def median_time(fn, repeats):
   return float(np.median(times))
 
 
+def measure(quick=False, emit=lambda **kw: print(json.dumps(kw), flush=True)):
+  """The four workloads as result dicts (also passed to `emit`); quick: a tiny MLP, seconds."""
+  steps = 2_000 if quick else 20_000
+  results = []
+
+  def record(**kw):
+    emit(**kw)
+    results.append(kw)
+  with tempfile.TemporaryDirectory() as tmp:
+    rng = np.random.default_rng(0)
+    path = os.path.join(tmp, "demos.npz")
+    save_demos(path, rng.normal(size=(steps, 39)), rng.normal(size=(steps, 4)),
+               np.arange(200, steps + 1, 200))
+    config = demos_config.get_config("smoke" if quick else "")
+    config.data.path = path
+    data, norms, summary = prepare_data(config)
+    net, schedule, optimizer, state = build(config, summary["obs_dim"], summary["act_dim"])
+    step = make_train_step(net, schedule, optimizer, 1, config.train.ema)
+    batch_size = config.train.batch_size
+
+    batch = window_batch(jax.random.key(0), data, batch_size)
+    bare = jax.jit(step)
+    jax.block_until_ready(bare(state, batch))
+    t_bare = median_time(lambda: bare(state, batch)[1]["loss"], 5)
+    record(workload="bare_step", batch=batch_size, samples_per_s=batch_size / t_bare)
+
+    for k in (10, 1):
+      multi = jax.jit(make_multi_step(step, batch_size, k, window_batch))
+      jax.block_until_ready(multi(state, data))
+      t = median_time(lambda: multi(state, data)[1]["loss"], 3 if k == 10 else 10) / k
+      record(workload=f"pipeline_k{k}", steps_per_call=k, samples_per_s=batch_size / t,
+             ratio_to_bare_step=t_bare / t)
+
+    manager = checkpoint.make_manager(os.path.join(tmp, "checkpoints"), 3)
+    t0 = time.perf_counter()
+    checkpoint.save(manager, state, norms)
+    t_return = time.perf_counter() - t0
+    manager.wait_until_finished()
+    t_done = time.perf_counter() - t0
+    manager.close()
+    record(workload="checkpoint", params=int(sum(x.size for x in jax.tree_util.tree_leaves(
+        state.params))), save_returns_s=t_return, on_disk_s=t_done,
+        cost_per_10k_steps_at_5k_interval=2 * t_return / (10_000 * t_bare))
+  return results
+
+
+def run(args) -> str:
+  """benchmarks/run_all.py's section: the table of BENCHMARKS.md's training part."""
+  quick = getattr(args, "quick", False)
+  r = {x["workload"]: x for x in measure(quick)}
+  bare, ckpt = r["bare_step"], r["checkpoint"]
+  model = ("--quick: the `demos.py:smoke` MLP, synthetic demo file of 2,000 steps" if quick else
+           "the `demos.py` default network (the paper's UNet) at batch 256, synthetic demo "
+           "file of 20,000 steps (obs 39, actions 4)")
+  lines = [f"{model}, {ckpt['params']:,} parameters, batch {bare['batch']}. The same alone: "
+           "`python benchmarks/training.py`.", "",
+           "| workload | samples/s | vs bare step |", "|---|---|---|",
+           f"| bare step (jit(train_step), fixed batch) | {bare['samples_per_s']:,.0f} | 1.00x |",
+           "| experiments.train's call, window batches drawn in the jit, `steps_per_call=10` | "
+           f"{r['pipeline_k10']['samples_per_s']:,.0f} | "
+           f"{r['pipeline_k10']['ratio_to_bare_step']:.2f}x |",
+           f"| the same, `steps_per_call=1` | {r['pipeline_k1']['samples_per_s']:,.0f} | "
+           f"{r['pipeline_k1']['ratio_to_bare_step']:.2f}x |", "",
+           f"Checkpoint (params + EMA + Adam state + normalizers): the async save returns in "
+           f"{ckpt['save_returns_s']:.2f} s and is on disk after {ckpt['on_disk_s']:.2f} s; at "
+           "an interval of 5,000 steps that is "
+           f"{100 * ckpt['cost_per_10k_steps_at_5k_interval']:.3f} % of training time."]
+  return "\n".join(lines) + "\n"
+
+
 def main():
-  tmp = tempfile.mkdtemp()
-  rng = np.random.default_rng(0)
-  path = os.path.join(tmp, "demos.npz")
-  save_demos(path, rng.normal(size=(20_000, 39)), rng.normal(size=(20_000, 4)),
-             np.arange(200, 20_001, 200))
-  config = demos_config.get_config()
-  config.data.path = path
-  data, norms, summary = prepare_data(config)
-  net, schedule, optimizer, state = build(config, summary["obs_dim"], summary["act_dim"])
-  step = make_train_step(net, schedule, optimizer, 1, config.train.ema)
-  batch_size = config.train.batch_size
-  emit = lambda **kw: print(json.dumps(kw), flush=True)  # noqa: E731
-
-  batch = window_batch(jax.random.key(0), data, batch_size)
-  bare = jax.jit(step)
-  jax.block_until_ready(bare(state, batch))
-  t_bare = median_time(lambda: bare(state, batch)[1]["loss"], 5)
-  emit(workload="bare_step", samples_per_s=batch_size / t_bare)
-
-  for k in (10, 1):
-    multi = jax.jit(make_multi_step(step, batch_size, k, window_batch))
-    jax.block_until_ready(multi(state, data))
-    t = median_time(lambda: multi(state, data)[1]["loss"], 3 if k == 10 else 10) / k
-    emit(workload=f"pipeline_k{k}", steps_per_call=k, samples_per_s=batch_size / t,
-         ratio_to_bare_step=t_bare / t)
-
-  manager = checkpoint.make_manager(os.path.join(tmp, "checkpoints"), 3)
-  t0 = time.perf_counter()
-  checkpoint.save(manager, state, norms)
-  t_return = time.perf_counter() - t0
-  manager.wait_until_finished()
-  t_done = time.perf_counter() - t0
-  emit(workload="checkpoint", params=int(sum(x.size for x in jax.tree_util.tree_leaves(
-      state.params))), save_returns_s=t_return, on_disk_s=t_done,
-       cost_per_10k_steps_at_5k_interval=2 * t_return / (10_000 * t_bare))
+  measure()
 
 
 if __name__ == "__main__":
