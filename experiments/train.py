@@ -8,7 +8,7 @@ import sys
 
 import jax
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 from efjax.data import DemoFileError
@@ -36,6 +36,8 @@ def initialize_distributed() -> None:
 
 def main(argv):
   del argv
+  if not flags.FLAGS["verbosity"].present:   # orbax logs every save at INFO: keep progress readable
+    logging.set_verbosity(logging.WARNING)
   initialize_distributed()
   try:
     state = train_and_evaluate(_CONFIG.value, _WORKDIR.value)

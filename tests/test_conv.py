@@ -20,7 +20,7 @@ def test_matmul_conv_equals_xla_conv(t, c_in, c_out, k, stride, padding):
   f = lambda impl: jax.jit(lambda x, w: conv._CONVS[impl](x, w, stride, padding))  # noqa: E731
   loss = lambda impl: lambda x, w: jnp.sum(jnp.sin(conv._CONVS[impl](x, w, stride, padding)))  # noqa: E731
   g_xla = jax.jit(jax.grad(loss("xla"), argnums=(0, 1)))(x, w)
-  for impl in ("matmul", "toeplitz"):
+  for impl in ("matmul", "toeplitz", "portable"):
     assert_close(f(impl)(x, w), f("xla")(x, w), rtol=1e-5, atol=1e-5)
     g = jax.jit(jax.grad(loss(impl), argnums=(0, 1)))(x, w)
     for a, b in zip(g, g_xla):
@@ -39,6 +39,16 @@ def test_second_derivatives_match_xla():
     return jax.jit(jax.grad(loss))(w)
   for impl in ("matmul", "toeplitz"):
     assert_close(dsm_like(impl), dsm_like("xla"), rtol=1e-4, atol=1e-4)
+
+
+def test_portable_conv_lowers_for_every_platform_with_a_symbolic_batch():
+  x = jax.ShapeDtypeStruct(jax.export.symbolic_shape("b, 4, 6"), jnp.float32)
+  w = jnp.ones((5, 6, 3))
+  fn = jax.jit(lambda x: conv.conv1d_portable(x, w, 1, 2))
+  exported = jax.export.export(fn, platforms=("cpu", "cuda", "tpu"))(x)
+  assert exported.platforms == ("cpu", "cuda", "tpu")
+  xs = jax.random.normal(jax.random.key(0), (7, 4, 6))
+  assert_close(exported.call(xs), conv.conv1d_xla(xs, w, 1, 2))
 
 
 def test_module_shares_parameters_across_impls():

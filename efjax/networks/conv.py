@@ -17,7 +17,7 @@ from flax import linen as nn
 from efjax.networks.layers import matmul, torch_bias_init, torch_kernel_init
 
 Array = jax.Array
-IMPLEMENTATIONS = ("auto", "matmul", "toeplitz", "xla")
+IMPLEMENTATIONS = ("auto", "matmul", "toeplitz", "xla", "portable")
 
 
 def resolve_impl(impl: str) -> str:
@@ -89,7 +89,20 @@ def conv1d_xla(x: Array, kernel: Array, stride: int, padding: int,
       preferred_element_type=jnp.float32)
 
 
-_CONVS = {"matmul": conv1d_matmul, "toeplitz": conv1d_toeplitz, "xla": conv1d_xla}
+def conv1d_portable(x: Array, kernel: Array, stride: int, padding: int,
+                    compute_dtype=None) -> Array:
+  """im2col on CPU, XLA's convolution elsewhere, decided when the function is lowered.
+
+  For code lowered for several platforms at once (jax.export): `auto` decides from
+  the machine that traces, and its Toeplitz choice needs a concrete batch size.
+  """
+  args = (x, kernel)
+  on = lambda conv: lambda x, kernel: conv(x, kernel, stride, padding, compute_dtype)  # noqa: E731
+  return jax.lax.platform_dependent(*args, cpu=on(conv1d_matmul), default=on(conv1d_xla))
+
+
+_CONVS = {"matmul": conv1d_matmul, "toeplitz": conv1d_toeplitz, "xla": conv1d_xla,
+          "portable": conv1d_portable}
 TOEPLITZ_MAX_T = 8        # on CPU, sequences up to this length use the Toeplitz form,
 TOEPLITZ_MIN_BATCH = 32   # for batches at least this large
 
@@ -117,7 +130,8 @@ class Conv1D(nn.Module):
     kernel_size: K.
     stride: step between output positions.
     padding: zeros added at each end of T (None: K // 2, "same" for stride 1).
-    impl: 'auto' (per backend), 'matmul' or 'xla'.
+    impl: 'auto' (per backend, length and batch), 'matmul', 'toeplitz', 'xla' or
+      'portable' (per platform at lowering time: for multi-platform export).
   """
   features: int
   kernel_size: int
