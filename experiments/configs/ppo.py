@@ -1,0 +1,53 @@
+"""PPO on a brax environment's true reward (the expert for demonstrations, and the RL check).
+
+    python -m experiments.ppo --config=experiments/configs/ppo.py:inverted_pendulum --workdir=DIR
+    python -m experiments.ppo --config=experiments/configs/ppo.py:inverted_pendulum,smoke --workdir=DIR
+
+`:<env>` picks the per-env settings below; `,smoke` shrinks the run to seconds.
+Measured on the shared 2-core CPU (results/ppo.md has the commands and curves):
+  (validation runs in progress; results/ppo.md will hold them)
+"""
+import ml_collections
+
+ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher", "hopper")
+
+
+def default_ppo_config() -> ml_collections.ConfigDict:
+  """efjax.rl.make_ppo's settings; derived values (updates, minibatch size) are computed there."""
+  return ml_collections.ConfigDict(dict(
+      num_envs=128, unroll_length=32, total_steps=1_000_000,
+      num_minibatches=16, update_epochs=4,
+      gamma=0.99, gae_lambda=0.95, clip_eps=0.2, entropy_coef=0.0, vf_coef=0.5,
+      learning_rate=3e-4, anneal_lr=True, max_grad_norm=0.5, reward_scaling=1.0,
+      normalize_obs=True, normalize_advantage=True, squash="clip",
+      actor_hidden=(64, 64), critic_hidden=(64, 64), activation="tanh", init_log_std=-0.5))
+
+
+def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
+  name, *flags = arg.split(",") if arg else ["inverted_pendulum"]
+  if name not in ENVS:
+    raise ValueError(f"unknown env {name!r} for ppo.py; valid: {', '.join(ENVS)}")
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  # Backends chosen by measured env steps/s on this CPU (results/ppo.md).
+  c.env = dict(name=name, backend="generalized", episode_length=1000)
+  c.ppo = default_ppo_config()
+  c.log_every = 10          # updates per compiled call; progress, metrics and a checkpoint after each
+
+  if name == "inverted_pendulum":
+    c.ppo.total_steps = 400_000
+  elif name == "inverted_double_pendulum":
+    c.ppo.total_steps = 3_000_000
+  elif name == "reacher":
+    c.ppo.total_steps = 5_000_000
+    c.ppo.gamma = 0.95
+  elif name == "hopper":
+    c.ppo.total_steps = 5_000_000
+
+  for flag in flags:
+    if flag == "smoke":
+      c.ppo.num_envs, c.ppo.unroll_length, c.ppo.total_steps = 16, 16, 16 * 16 * 4
+      c.log_every = 2
+    else:
+      raise ValueError(f"unknown flag {flag!r} in ppo.py:{arg}; valid: smoke")
+  return c
