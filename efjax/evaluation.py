@@ -12,7 +12,7 @@ observations, the first frame repeated at the start of an episode, as the traini
 windows are padded (efjax/data/windows.py).
 
 Why a list of envs rather than a gymnasium vector env: on the 2-core CPU
-SyncVectorEnv steps at the same speed as the list and AsyncVectorEnv 2.4x slower
+SyncVectorEnv steps at the list's speed and AsyncVectorEnv at 0.45-0.8x of it
 (results/metaworld.md), and a list lets one env fail without ending the others.
 An episode is a success once its env reports info["success"]; it ends then, or when
 the env terminates or truncates. An env that raises is recorded with its seed and
@@ -76,6 +76,13 @@ class _Slot:
       self.window = np.concatenate([self.window[1:], obs[None]])
 
 
+def _close(env) -> None:
+  try:
+    env.close()
+  except Exception:                   # noqa: BLE001 -- a broken env may not close cleanly
+    pass
+
+
 def _error(e: Exception) -> str:
   return f"{type(e).__name__}: {e}"
 
@@ -98,6 +105,7 @@ def evaluate(make_env: Callable[[], object], policy: Callable, seeds: Iterable[i
     r = slot.result
     if error is not None:
       r.success, r.error = None, error
+      _close(slot.env)
       slot.env = make_env()           # its state is unknown after an exception
     results.append(r)
     if log is not None:
@@ -158,6 +166,8 @@ def evaluate(make_env: Callable[[], object], policy: Callable, seeds: Iterable[i
         if r.success or terminated or truncated or r.unstable:
           finish(slot)
           break
+  for slot in slots:
+    _close(slot.env)                  # frees renderer contexts now, not at interpreter exit
   return results
 
 
@@ -225,6 +235,31 @@ def write_gifs(results, directory: str, fps: int) -> list[str]:
   return paths
 
 
+def expert_solvable_seeds(config, episodes: int, ood_scale: float) -> tuple[list[int], dict]:
+  """The first `episodes` seeds from eval.seed whose start the scripted expert solves.
+
+  Widened starts can be infeasible (the expert solves only some of bin-picking's,
+  results/metaworld.md); counting those would measure the task's physics, not how
+  a policy generalizes. Returns (seeds, what to record with the result).
+  """
+  from efjax.envs.metaworld_envs import TaskError, expert_episode, make_env, make_expert
+  e, ev = config.env, config.eval
+  env = make_env(e.task, e.max_path_length, ood_scale)
+  expert = make_expert(e.task, env.action_space)
+  seeds, tried = [], 0
+  while len(seeds) < episodes and tried < 20 * episodes:
+    if expert_episode(env, expert, ev.seed + tried, 0)["success"]:
+      seeds.append(ev.seed + tried)
+    tried += 1
+  env.close()
+  if len(seeds) < episodes:
+    raise TaskError(f"{e.task}: the scripted expert solves only {len(seeds)} of {tried} OOD "
+                    f"starts at env.ood_scale={ood_scale}; lower it or set "
+                    "eval.ood_expert_solvable=False")
+  return seeds, {"ood_seed_filter": "expert_solves", "ood_seeds_tried": tried,
+                 "ood_expert_success_rate": episodes / tried}
+
+
 def evaluate_metaworld(config, workdir: str, episodes: int | None = None,
                        video: bool | None = None, make_env_fn=None, command: str | None = None,
                        log=print) -> dict:
@@ -243,7 +278,11 @@ def evaluate_metaworld(config, workdir: str, episodes: int | None = None,
   ood_scale = e.ood_scale if e.ood else 1.0
   render = dict(render_mode="rgb_array", size=ev.video_size) if video else {}
   make_env_fn = make_env_fn or (lambda: make_env(e.task, e.max_path_length, ood_scale, **render))
-  seeds = [ev.seed + i for i in range(episodes)]
+  seeds, seed_filter = [ev.seed + i for i in range(episodes)], {}
+  if e.ood and ev.ood_expert_solvable:
+    seeds, seed_filter = expert_solvable_seeds(config, episodes, ood_scale)
+    log(f"OOD starts the scripted expert solves: {episodes} of the first "
+        f"{seed_filter['ood_seeds_tried']} seeds")
   record = seeds[:ev.video_episodes] if video else []
   log(f"{e.task}{' (OOD)' if e.ood else ''}: {episodes} episodes on {ev.num_envs} envs, "
       f"chunks of {model.config.data.action_horizon}, executing {ev.action_steps}")
@@ -256,7 +295,8 @@ def evaluate_metaworld(config, workdir: str, episodes: int | None = None,
   steps = [int(d) for d in os.listdir(checkpoints) if d.isdigit()] if os.path.isdir(
       checkpoints) else []
   summary.update(
-      task=e.task, ood=bool(e.ood), ood_scale=ood_scale, workdir=os.path.abspath(workdir),
+      task=e.task, ood=bool(e.ood), ood_scale=ood_scale, **seed_filter,
+      workdir=os.path.abspath(workdir),
       newest_checkpoint=max(steps, default=None), wall_s=round(time.perf_counter() - start, 1),
       date=datetime.datetime.now().isoformat(timespec="seconds"),
       command=command,

@@ -16,9 +16,10 @@ draws from the same box; drawing per seed avoids its pickled task objects.
 Out of distribution (`ood_scale` > 1): the box is widened about its centre by that
 factor and a draw is kept only if at least one coordinate lies outside the original
 box, so every OOD start is outside the demonstrations' range. Coordinates Meta-World
-does not randomize (zero width, e.g. drawer-open's y, and the hand's start position,
-which is fixed for every task) stay fixed: no demonstration ever varied them, so there
-is no range to step out of, and moving them would also move a task's fixed geometry.
+does not randomize (jittered by under 2 cm, e.g. drawer-open's y, and the hand's start
+position, which is fixed for every task) stay fixed: no demonstration ever varied
+them, so there is no range to step out of, and moving them would also move a task's
+fixed geometry.
 """
 import json
 import os
@@ -31,6 +32,9 @@ import numpy as np
 from efjax.data import load_demos, save_demos
 
 _OOD_MAX_DRAWS = 10_000
+# Meta-World jitters coordinates it means to hold fixed by 0.2 mm to 1 cm; every real
+# range (across all 50 v3 tasks) is at least 4 cm wide.
+_MIN_WIDTH = 0.02          # metres
 DEMOS_FILE, SUMMARY_FILE = "demos.npz", "collect_summary.json"
 
 
@@ -51,16 +55,23 @@ def check_task(task: str) -> None:
     raise TaskError(f"unknown Meta-World task {task!r}; valid: {', '.join(names)}")
 
 
+def _varied(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+  """Coordinates the task really randomizes: wider than 2 cm (bin-picking's unused goal
+  box is 2 mm wide; stepping 0.5 mm out of it would be no OOD start)."""
+  return high - low > _MIN_WIDTH
+
+
 def _draw_ood(rng: np.random.Generator, low: np.ndarray, high: np.ndarray,
               scale: float) -> np.ndarray:
-  """A rand_vec in the box widened by `scale` about its centre, outside [low, high]."""
-  centre, half = (low + high) / 2, (high - low) / 2
-  wide_low, wide_high = centre - scale * half, centre + scale * half
+  """A rand_vec in the box widened by `scale` about its centre (varied coordinates only),
+  outside [low, high] in at least one varied coordinate."""
+  varied = _varied(low, high)
+  centre, half = (low + high) / 2, np.where(varied, (high - low) / 2 * scale, (high - low) / 2)
   for _ in range(_OOD_MAX_DRAWS):
-    v = rng.uniform(wide_low, wide_high)
-    if np.any((v < low) | (v > high)):
+    v = rng.uniform(centre - half, centre + half)
+    if np.any(varied & ((v < low) | (v > high))):
       return v
-  raise RuntimeError("no out-of-range draw found")   # unreachable for scale > 1, width > 0
+  raise RuntimeError("no out-of-range draw found")   # unreachable for scale > 1
 
 
 class MetaWorldEnv(gym.Wrapper):
@@ -72,7 +83,7 @@ class MetaWorldEnv(gym.Wrapper):
     space = env.unwrapped._random_reset_space
     self.rand_low, self.rand_high = np.asarray(space.low), np.asarray(space.high)
     if self.ood_scale > 1.0:
-      if not np.any(self.rand_high > self.rand_low):
+      if not np.any(_varied(self.rand_low, self.rand_high)):
         raise TaskError(f"{env.unwrapped.__class__.__name__} randomizes no position: "
                         "there is no out-of-distribution start (set env.ood=False)")
       base = env.unwrapped
