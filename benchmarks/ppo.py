@@ -1,0 +1,146 @@
+"""Env steps/s of efjax.rl PPO vs brax's own PPO, and with a stand-in learned reward.
+
+    python benchmarks/ppo.py [--env inverted_pendulum] [--backend spring] [--out /tmp/ppo_bench.md]
+
+In one process, back to back, with the same env, backend, num_envs, unroll length,
+minibatches, epochs and networks (brax's defaults: policy 4x32, value 5x256, swish):
+  brax_ppo       brax.training.agents.ppo.train on the true reward; its own
+                 `training/sps` of the epochs after the compiling one
+  efjax_true     efjax.rl PPO.run, true reward, compiled call of K updates, median of repeats
+  efjax_learned  the same with reward_fn = an MLP (3x256 SiLU on [obs, action, next_obs]),
+                 the cost of a learned reward such as EnergyFlow's MLP energy
+Prints a markdown table (steps/s and ratios) and writes it to --out.
+"""
+import argparse
+import os
+import sys
+import time
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from efjax.envs.brax_envs import make_env  # noqa: E402
+from efjax.rl import make_ppo  # noqa: E402
+from experiments.configs.ppo import BACKENDS, default_ppo_config  # noqa: E402
+
+
+class RewardMLP(nn.Module):
+  """Stand-in learned reward: [B, 2 obs_dim + act_dim] -> [B]."""
+
+  @nn.compact
+  def __call__(self, x):
+    for _ in range(3):
+      x = nn.silu(nn.Dense(256)(x))
+    return nn.Dense(1)(x)[:, 0]
+
+
+def restore_device_put_replicated():
+  """brax 0.14.2's PPO calls jax.device_put_replicated, which jax 0.10 removed."""
+  if hasattr(jax, "device_put_replicated"):
+    return
+
+  def device_put_replicated(x, devices):
+    # One device here: brax pmaps over a leading axis of size 1 and unpmaps shard 0.
+    assert len(devices) == 1, devices
+    return jax.device_put(jax.tree.map(lambda a: np.stack([np.asarray(a)]), x), devices[0])
+  jax.device_put_replicated = device_put_replicated
+
+
+def bench_brax(args, config) -> float:
+  from brax import envs
+  from brax.training.agents.ppo import networks as ppo_networks
+  from brax.training.agents.ppo import train as brax_ppo
+  import functools
+  restore_device_put_replicated()
+  env = envs.get_environment(args.env, backend=args.backend)
+  sps = []
+  steps_per_epoch = args.updates * config.num_envs * config.unroll_length
+  brax_ppo.train(
+      environment=env, num_timesteps=(args.epochs + 1) * steps_per_epoch,
+      num_evals=args.epochs + 2, run_evals=False, use_pmap_on_reset=False,
+      num_envs=config.num_envs, episode_length=1000, action_repeat=1,
+      unroll_length=config.unroll_length, num_minibatches=config.num_minibatches,
+      batch_size=config.num_envs // config.num_minibatches,
+      num_updates_per_batch=config.update_epochs, learning_rate=config.learning_rate,
+      entropy_cost=config.entropy_coef, discounting=config.gamma,
+      gae_lambda=config.gae_lambda, clipping_epsilon=config.clip_eps,
+      max_grad_norm=config.max_grad_norm, normalize_observations=True,
+      network_factory=functools.partial(
+          ppo_networks.make_ppo_networks, policy_hidden_layer_sizes=config.actor_hidden,
+          value_hidden_layer_sizes=config.critic_hidden),
+      progress_fn=lambda step, m: sps.append(float(m["training/sps"])), seed=0)
+  return float(np.median(sps[1:]))     # sps[0] is the epoch that compiled
+
+
+def bench_efjax(args, config, env, reward_fn=None, reward_params=None) -> float:
+  ppo = make_ppo(config, env, reward_fn)
+  run = jax.jit(ppo.run, static_argnums=2, donate_argnums=0)
+  runner = jax.jit(ppo.init)(jax.random.key(0))
+  runner, m = run(runner, reward_params, args.updates)    # compiles
+  jax.block_until_ready(m)
+  times = []
+  for _ in range(args.epochs):
+    t0 = time.perf_counter()
+    runner, m = run(runner, reward_params, args.updates)
+    jax.block_until_ready(m)
+    times.append(time.perf_counter() - t0)
+  return args.updates * ppo.steps_per_update / float(np.median(times))
+
+
+def main():
+  p = argparse.ArgumentParser()
+  p.add_argument("--env", default="inverted_pendulum")
+  p.add_argument("--backend", default=None, help="default: the one experiments/configs/ppo.py uses")
+  p.add_argument("--num_envs", type=int, default=128)
+  p.add_argument("--unroll_length", type=int, default=32)
+  p.add_argument("--updates", type=int, default=10, help="updates per timed call / brax epoch")
+  p.add_argument("--epochs", type=int, default=3, help="timed repeats after the compiling one")
+  p.add_argument("--out", default="/tmp/ppo_bench.md")
+  args = p.parse_args()
+  args.backend = args.backend or BACKENDS[args.env]
+
+  config = default_ppo_config()
+  config.num_envs, config.unroll_length = args.num_envs, args.unroll_length
+  config.actor_hidden, config.critic_hidden = (32,) * 4, (256,) * 5
+  config.activation, config.anneal_lr = "swish", False
+  env = make_env(args.env, args.backend, 1000)
+  mlp = RewardMLP()
+  obs_dim, act_dim = env.observation_size, env.action_size
+  reward_params = mlp.init(jax.random.key(1), jnp.zeros((1, 2 * obs_dim + act_dim)))
+
+  def learned_reward(params, obs, action, next_obs):
+    return mlp.apply(params, jnp.concatenate([obs, action, next_obs], -1))
+
+  rows = {}
+  rows["brax_ppo"] = bench_brax(args, config)
+  print(f"brax_ppo {rows['brax_ppo']:,.0f} steps/s", flush=True)
+  rows["efjax_true"] = bench_efjax(args, config, env)
+  print(f"efjax_true {rows['efjax_true']:,.0f} steps/s", flush=True)
+  rows["efjax_learned"] = bench_efjax(args, config, env, learned_reward, reward_params)
+  print(f"efjax_learned {rows['efjax_learned']:,.0f} steps/s", flush=True)
+
+  setting = (f"{args.env} ({args.backend}), {args.num_envs} envs x {args.unroll_length} steps "
+             f"per update, {config.num_minibatches} minibatches x {config.update_epochs} epochs, "
+             f"policy 4x32 / value 5x256 swish; {args.updates} updates per timed call, median of "
+             f"{args.epochs}; {jax.devices()[0].device_kind}, {os.cpu_count()} CPU cores")
+  table = "\n".join([
+      f"Setting: {setting}", "",
+      "| workload | env steps/s | ratio |", "|---|---:|---:|",
+      f"| brax PPO, true reward | {rows['brax_ppo']:,.0f} | 1.00 (ref) |",
+      f"| efjax PPO, true reward | {rows['efjax_true']:,.0f} | "
+      f"{rows['efjax_true'] / rows['brax_ppo']:.2f} vs brax (goal >= 1.0) |",
+      f"| efjax PPO, MLP reward (3x256) | {rows['efjax_learned']:,.0f} | "
+      f"{rows['efjax_learned'] / rows['efjax_true']:.2f} vs efjax true (goal >= 0.85) |",
+      "", f"Command: `python benchmarks/ppo.py --env {args.env} --backend {args.backend} "
+      f"--num_envs {args.num_envs} --unroll_length {args.unroll_length} --updates {args.updates} "
+      f"--epochs {args.epochs}`"])
+  print(table)
+  with open(args.out, "w") as f:
+    f.write(table + "\n")
+
+
+if __name__ == "__main__":
+  main()
