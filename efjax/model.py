@@ -81,6 +81,24 @@ class Model:
     next_o = None if next_obs is None else self._obs(next_obs)
     return fn(self.params, self._obs(obs), self._actions(actions), next_o, kind)
 
+  def reward_fn(self, kind: str | None = None):
+    """The reward as an RL loop wants it: `fn(params, obs, action, next_obs) -> [B]`.
+
+    obs, next_obs: [B, obs_dim], action: [B, act_dim] in env (demo) units, for a
+    model trained with observation history 1 and action chunk 1 (as RL rewards are:
+    one transition at a time). Pass `model.params` as `params`.
+    """
+    d = self.config.data
+    if (d.obs_horizon, d.action_horizon) != (1, 1):
+      raise ValueError(f"a per-step RL reward needs obs_horizon 1 and action_horizon 1, this "
+                       f"model has {d.obs_horizon} and {d.action_horizon}")
+    kind = kind or self.config.reward.kind
+
+    def fn(params, obs, action, next_obs):
+      model = dataclasses.replace(self, params=params)
+      return model.reward(obs, action, next_obs if kind == "soft_bellman" else None, kind)
+    return fn
+
 
 def load(workdir: str, step: int | None = None) -> Model:
   """The model of a training workdir, from its newest checkpoint that restores."""

@@ -10,8 +10,10 @@ re-running the same command on a finished workdir prints its summary and stops.
 """
 import sys
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
+
+from experiments import cli
 
 from efjax.data import DemoFileError
 from efjax.envs.metaworld_envs import TaskError, collect_demos
@@ -30,22 +32,5 @@ def main(argv):
     sys.exit(2)
 
 
-def parse_flags_or_exit(argv):
-  """As experiments.train's (importing it would define its flags twice): one line, exit 2."""
-  try:
-    return flags.FLAGS(argv)
-  except (AttributeError, KeyError) as e:     # ml_collections: a key the config lacks
-    print(f"error: --config override names a key the config does not have: {e}",
-          file=sys.stderr)
-    sys.exit(2)
-  except flags.Error as e:
-    # config_flags puts get_config's traceback in the message (an unknown task, say):
-    # its last line is the error itself.
-    lines = [line for line in str(e).splitlines() if line.strip()]
-    print(f"error: {lines[-1] if 'Traceback' in str(e) else str(e)}", file=sys.stderr)
-    sys.exit(2)
-
-
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["config", "workdir"])
-  app.run(main, flags_parser=parse_flags_or_exit)
+  cli.run(main)

@@ -13,8 +13,10 @@ per-episode results; with --video, GIFs of the first eval.video_episodes episode
 """
 import sys
 
-from absl import app, flags, logging
+from absl import flags
 from ml_collections import config_flags
+
+from experiments import cli
 
 from efjax.data import DemoFileError
 from efjax.envs.metaworld_envs import TaskError
@@ -29,8 +31,7 @@ _VIDEO = flags.DEFINE_bool("video", None, "GIFs of the first episodes (overrides
 
 def main(argv):
   del argv
-  if not flags.FLAGS["verbosity"].present:   # orbax logs the restore at INFO
-    logging.set_verbosity(logging.WARNING)
+  cli.quiet_library_logs()
   command = "python -m experiments.evaluate " + " ".join(sys.argv[1:])
   try:
     evaluate_metaworld(_CONFIG.value, _WORKDIR.value, _EPISODES.value, _VIDEO.value,
@@ -40,20 +41,5 @@ def main(argv):
     sys.exit(2)
 
 
-def parse_flags_or_exit(argv):
-  """As experiments.collect_demos's (importing it would define its flags twice)."""
-  try:
-    return flags.FLAGS(argv)
-  except (AttributeError, KeyError) as e:     # ml_collections: a key the config lacks
-    print(f"error: --config override names a key the config does not have: {e}",
-          file=sys.stderr)
-    sys.exit(2)
-  except flags.Error as e:                    # get_config's traceback: keep its last line
-    lines = [line for line in str(e).splitlines() if line.strip()]
-    print(f"error: {lines[-1] if 'Traceback' in str(e) else str(e)}", file=sys.stderr)
-    sys.exit(2)
-
-
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["config", "workdir"])
-  app.run(main, flags_parser=parse_flags_or_exit)
+  cli.run(main)

@@ -10,7 +10,8 @@ import json
 import os
 import sys
 
-from absl import app, flags
+from experiments import cli
+from absl import flags
 
 from efjax.export import DEFAULT_PLATFORMS, ExportError, export_workdir
 
@@ -44,13 +45,5 @@ def main(argv):
   print(f"exported to {out}")
 
 
-def parse_flags_or_exit(argv):
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as e:       # a missing --workdir, an unknown flag
-    fail(str(e).splitlines()[0])
-
-
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["workdir"])
-  app.run(main, flags_parser=parse_flags_or_exit)
+  cli.run(main, required=("workdir",))

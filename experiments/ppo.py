@@ -8,8 +8,10 @@ DIR/learning_curve.png and DIR/summary.json.
 """
 import sys
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
+
+from experiments import cli
 
 from efjax.rl.loop import train_and_evaluate
 
@@ -28,5 +30,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["config", "workdir"])
-  app.run(main)
+  cli.run(main)

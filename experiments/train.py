@@ -8,8 +8,10 @@ import sys
 
 import jax
 
-from absl import app, flags, logging
+from absl import flags
 from ml_collections import config_flags
+
+from experiments import cli
 
 from efjax.data import DemoFileError
 from efjax.export import export_after_training
@@ -36,8 +38,7 @@ def initialize_distributed() -> None:
 
 def main(argv):
   del argv
-  if not flags.FLAGS["verbosity"].present:   # orbax logs every save at INFO: keep progress readable
-    logging.set_verbosity(logging.WARNING)
+  cli.quiet_library_logs()
   initialize_distributed()
   try:
     state = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
@@ -51,19 +52,5 @@ def main(argv):
     export_after_training(_WORKDIR.value)
 
 
-def parse_flags_or_exit(argv):
-  """app.run's flag parser: override errors (unknown key, wrong type) as one line, exit 2."""
-  try:
-    return flags.FLAGS(argv)
-  except (AttributeError, KeyError) as e:     # ml_collections: a key the config lacks
-    print(f"error: --config override names a key the config does not have: {e}",
-          file=sys.stderr)
-    sys.exit(2)
-  except flags.Error as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
-
-
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["config", "workdir"])
-  app.run(main, flags_parser=parse_flags_or_exit)
+  cli.run(main)

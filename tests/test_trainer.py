@@ -124,6 +124,14 @@ def test_held_out_episodes_are_evaluated(demo_path, tmp_path):
     train_and_evaluate(config, str(tmp_path / "all"), log=lambda *_: None)
 
 
+def test_demo_file_of_another_environment_is_refused(demo_path, tmp_path):
+  config = _config(demo_path)
+  config.data.obs_dim = 39            # what a config made for one environment states
+  with pytest.raises(ConfigError, match=r"has obs_dim=3, but the config \(data.obs_dim\) expects 39"):
+    train_and_evaluate(config, str(tmp_path / "run"), log=lambda *_: None)
+  assert not os.path.exists(tmp_path / "run")
+
+
 def test_unet_action_horizon_must_fit_its_levels(demo_path, tmp_path):
   config = _config(demo_path)
   config.model.backbone = "unet"

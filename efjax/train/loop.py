@@ -6,7 +6,6 @@ the jitted function, so no Python work and no host transfer happens per step.
 from typing import Callable
 
 import jax
-import jax.numpy as jnp
 
 from efjax.train.state import TrainState
 

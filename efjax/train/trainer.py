@@ -86,7 +86,13 @@ def prepare_data(config, split: str = "train"):
   split: 'train', or 'val' (the episodes held out by data.val_fraction; None when
   there are none). The normalizers are always fitted on the training split.
   """
-  train, val = split_episodes(load_demos(config.data.path), config.data.get("val_fraction", 0.0))
+  demos = load_demos(config.data.path)
+  for key, size in (("obs_dim", demos.observations.shape[1]), ("act_dim", demos.actions.shape[1])):
+    expected = config.data.get(key)         # set by configs made for one environment
+    if expected is not None and expected != size:
+      raise ConfigError(f"{config.data.path} has {key}={size}, but the config (data.{key}) "
+                        f"expects {expected} for its environment")
+  train, val = split_episodes(demos, config.data.get("val_fraction", 0.0))
   norms = {"obs": fit_normalizer(train.observations, config.data.obs_normalizer),
            "actions": fit_normalizer(train.actions, config.data.action_normalizer)}
   demos = {"train": train, "val": val}[split]
