@@ -1,9 +1,9 @@
 """Brax environments for the jitted RL loop: batched, episodic, auto-resetting.
 
 `make_env(name, backend, episode_length)` returns brax's own training wrappers
-(VmapWrapper -> EpisodeWrapper -> AutoResetWrapper) with one addition: the
+(VmapWrapper -> EpisodeWrapper -> AutoResetWrapper) with two additions: the
 observation reached by each step *before* an auto-reset is kept in
-`state.info["next_obs"]` [N, obs_dim]. AutoResetWrapper overwrites `state.obs`
+`state.info["next_obs"]` [N, obs_dim], and `reset` takes typed keys too. AutoResetWrapper overwrites `state.obs`
 with the first observation of the next episode, so without it a reward
 r(s, a, s') and the value bootstrap at a time-limit truncation would see the
 wrong s'.
@@ -52,7 +52,8 @@ class RawKeyWrapper(Wrapper):
 
 def make_env(name: str, backend: str = "positional", episode_length: int = 1000,
              action_repeat: int = 1, **env_kwargs) -> envs.Env:
-  """A batched brax env: `reset(keys [N]) -> State` (typed or raw keys), `step(State, actions [N, act_dim])`.
+  """A batched brax env: `reset(keys [N]) -> State` (typed or raw keys),
+  `step(State, actions [N, act_dim]) -> State`.
 
   Actions are in [-1, 1] (brax envs rescale to their actuator ranges).
   `env.observation_size` and `env.action_size` give obs_dim and act_dim.

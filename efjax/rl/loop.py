@@ -134,7 +134,8 @@ def train_and_evaluate(config, workdir: str, log=print, reward_fn=None,
                  [r["rl/return_true"] or np.nan for r in rows[-config.log_every:]],
                  [r["rl/episodes"] for r in rows[-config.log_every:]]),
              "eval_return_mean": float(np.mean(returns)), "eval_return_std": float(np.std(returns)),
-             "eval_episode_length_mean": float(np.mean(lengths)), "eval_episodes": int(len(returns))}
+             "eval_episode_length_mean": float(np.mean(lengths)),
+             "eval_episodes": int(len(returns))}
   save_agent(agent_dir, agent, config.ppo, env.observation_size, env.action_size,
              extra={"env": dict(config.env), "eval_return_mean": summary["eval_return_mean"]})
   plot_curve(rows, os.path.join(workdir, "learning_curve.png"),

@@ -8,7 +8,8 @@ One update = a rollout of `unroll_length` steps from `num_envs` envs (lax.scan),
 the reward, GAE, then `update_epochs` x `num_minibatches` Adam steps (nested
 lax.scan); the run is lax.scan over updates. `metrics` holds one entry per
 update ([U] arrays, [S, U] under vmap): the true return of the episodes that
-finished in it is logged whatever reward is optimized.
+finished in it is logged whatever reward is optimized; `env_steps` counts agent
+steps (every config uses action_repeat 1).
 
 A reward is a pure function `reward_fn(reward_params, obs [B, obs_dim],
 action [B, act_dim], next_obs [B, obs_dim]) -> [B]` in raw env units, the
@@ -192,7 +193,9 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None) -> PPO:
 
     # As brax: the stats include this rollout before the SGD epochs; log_prob was
     # taken under the old stats, a small, standard off-policy-ness.
-    obs_stats = update_stats(runner.obs_stats, traj.obs) if config.normalize_obs else runner.obs_stats
+    obs_stats = runner.obs_stats
+    if config.normalize_obs:
+      obs_stats = update_stats(obs_stats, traj.obs)
     obs_n, next_obs_n = norm(obs_stats, traj.obs), norm(obs_stats, traj.next_obs)
     values = critic.apply(runner.params["critic"], obs_n)
     next_values = critic.apply(runner.params["critic"], next_obs_n)
