@@ -200,8 +200,11 @@ def load_policy(config, workdir: str):
   if os.path.exists(spec_path):        # refuse a wrong-sized model before loading anything
     spec = json.load(open(spec_path))
     check_dims(task, spec["obs_dim"], spec["act_dim"], f"{workdir}: trained on {spec['path']}")
+  # Any model with .sample(obs, key) and a params field evaluates; a BC workdir says so
+  # in its config.json (efjax/bc.py).
+  from efjax import bc
   try:
-    model = efjax.load(workdir)
+    model = bc.load(workdir) if bc.is_bc_workdir(workdir) else efjax.load(workdir)
   except FileNotFoundError as e:
     raise TaskError(str(e)) from None
   trained_on = model.config.get("env", {}).get("task")

@@ -68,6 +68,10 @@ def get_config(arg: str = "button-press-v3") -> ml_collections.ConfigDict:
       ood_expert_solvable=True,
       video=False, video_episodes=3, video_size=224, video_fps=40,
   )
+  # The Gaussian MLP behaviour-cloning baseline (experiments.train_bc, efjax/bc.py);
+  # it shares data.*, optim.* and train.* with EnergyFlow.
+  from efjax.bc import default_bc_config
+  c.bc = default_bc_config()
 
   if variant == "cpu":
     # An MLP energy: measured one after the other on the 2-core CPU at batch 256, it
@@ -86,4 +90,5 @@ def get_config(arg: str = "button-press-v3") -> ml_collections.ConfigDict:
     c.env.max_path_length = 100        # the button-press expert needs ~60 steps
     c.collect.num_episodes = 3
     c.eval.update(num_episodes=2, num_envs=2, action_steps=2, video_size=64)
+    c.bc.hidden = (64, 64)
   return c
