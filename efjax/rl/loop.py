@@ -118,9 +118,9 @@ def train_and_evaluate(config, workdir: str, log=print, reward_fn=None,
     save_runner(runner_path, runner)
     ret = episode_weighted_return(m["true_return"], m["episodes"])
     eta = (ppo.num_updates - done) * ppo.steps_per_update / sps if sps == sps else float("nan")
+    speed = f"steps/s {sps:,.0f}  ETA {eta:5.0f}s" if t_timed else "(compiling call, untimed)"
     log(f"update {done}/{ppo.num_updates}  env steps {int(m['env_steps'][-1]):,}  "
-        f"true return {ret:8.1f}  steps/s {sps:,.0f}  ETA {eta:5.0f}s  "
-        f"nonfinite rewards {int(m['nonfinite_total'][-1])}")
+        f"true return {ret:8.1f}  {speed}  nonfinite rewards {int(m['nonfinite_total'][-1])}")
 
   agent = runner.agent
   agent_dir = os.path.join(workdir, "agent")
