@@ -30,7 +30,7 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-MODULES = ("core", "training", "ppo")   # sections, in this order
+MODULES = ("core", "training", "sharding", "ppo")   # sections, in this order
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "chex", "numpy", "brax",
             "mujoco", "torch")
 EARLIER = "<!-- Earlier runs: kept by benchmarks/run_all.py, newest first. -->"

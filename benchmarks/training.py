@@ -7,6 +7,9 @@ In one process, on a synthetic demo file of 20,000 steps:
   pipeline_k10     experiments.train's compiled call: window batches drawn in the jit,
                    10 steps per call (train.steps_per_call = 10)
   pipeline_k1      the same with 1 step per call
+  train_and_evaluate  the whole of experiments.train (default steps_per_call 50, logging,
+                   held-out eval and a checkpoint every 200 steps), samples/s as its
+                   metrics.jsonl reports it (timed from the end of the compiling call)
   checkpoint       time for an async save to return, and until it is on disk
 Prints JSON lines; ratios are against bare_step in the same run. benchmarks/run_all.py
 calls run(args) (quick: the demos.py:smoke MLP on 2,000 steps).
@@ -25,7 +28,8 @@ from efjax.data import save_demos  # noqa: E402
 from efjax.train import checkpoint  # noqa: E402
 from efjax.train.loop import make_multi_step  # noqa: E402
 from efjax.train.step import make_train_step  # noqa: E402
-from efjax.train.trainer import build, prepare_data, window_batch  # noqa: E402
+from efjax.train.trainer import (build, prepare_data, train_and_evaluate,  # noqa: E402
+                                 window_batch)
 from experiments.configs import demos as demos_config  # noqa: E402
 
 TITLE = "The training pipeline (`benchmarks/training.py`)"
@@ -73,6 +77,19 @@ def measure(quick=False, emit=lambda **kw: print(json.dumps(kw), flush=True)):
       record(workload=f"pipeline_k{k}", steps_per_call=k, samples_per_s=batch_size / t,
              ratio_to_bare_step=t_bare / t)
 
+    run_config = demos_config.get_config("smoke" if quick else "")
+    run_config.data.path, run_config.data.val_fraction = path, 0.05
+    run_config.train.update(num_steps=400, log_every=100, checkpoint_every=200, eval_every=200)
+    if quick:
+      run_config.train.update(steps_per_call=20, log_every=100)
+    workdir = os.path.join(tmp, "run")
+    train_and_evaluate(run_config, workdir, log=lambda *_: None)
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+      last = [json.loads(line) for line in f][-1]
+    record(workload="train_and_evaluate", steps_per_call=run_config.train.steps_per_call,
+           samples_per_s=last["samples_per_s"],
+           ratio_to_bare_step=last["samples_per_s"] * t_bare / batch_size)
+
     manager = checkpoint.make_manager(os.path.join(tmp, "checkpoints"), 3)
     t0 = time.perf_counter()
     checkpoint.save(manager, state, norms)
@@ -102,7 +119,12 @@ def run(args) -> str:
            f"{r['pipeline_k10']['samples_per_s']:,.0f} | "
            f"{r['pipeline_k10']['ratio_to_bare_step']:.2f}x |",
            f"| the same, `steps_per_call=1` | {r['pipeline_k1']['samples_per_s']:,.0f} | "
-           f"{r['pipeline_k1']['ratio_to_bare_step']:.2f}x |", "",
+           f"{r['pipeline_k1']['ratio_to_bare_step']:.2f}x |",
+           "| all of `experiments.train` (`steps_per_call="
+           f"{r['train_and_evaluate']['steps_per_call']}`, logging, held-out eval and a "
+           "checkpoint every 200 steps; its own samples/s) | "
+           f"{r['train_and_evaluate']['samples_per_s']:,.0f} | "
+           f"{r['train_and_evaluate']['ratio_to_bare_step']:.2f}x |", "",
            f"Checkpoint (params + EMA + Adam state + normalizers): the async save returns in "
            f"{ckpt['save_returns_s']:.2f} s and is on disk after {ckpt['on_disk_s']:.2f} s; at "
            "an interval of 5,000 steps that is "

@@ -206,6 +206,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
                                        sharding.batch_sharding(mesh)), donate_argnums=0,
                        out_shardings=(state_shardings, None))
   evaluate = _make_evaluate(config, net, schedule, data, mesh) if t.get("eval_every", 0) else None
+  if evaluate is not None:
+    evaluate(state)        # compile it now: not inside the timed steps (samples_per_s)
   lr = learning_rate_schedule(optim_config(config))
 
   stop = {"requested": False}
