@@ -164,7 +164,7 @@ def run_model(table_config, task: str, method: str, seed: int, demos_path: str,
          "commands": commands, "date": datetime.date.today().isoformat()}
   for name, e in evals.items():
     row[name] = {k: e.get(k) for k in ("success_rate", "successes", "failures", "errored",
-                                       "ci95", "mean_length", "wall_s", "ood_seeds_tried",
+                                       "ci95", "mean_length", "wall_s", "ood_scale", "ood_seeds_tried",
                                        "ood_expert_success_rate")}
   return row
 
@@ -265,17 +265,21 @@ def report_markdown(table: dict) -> str:
   tasks = [t for t in cfg["tasks"] if any((t, m) in cells for m in cfg["methods"])]
   methods = cfg["methods"]
   total = sum(cfg["seeds"][m] for m in methods) * len(cfg["tasks"])
+  scales = sorted({r["eval_ood"]["ood_scale"] for r in table["rows"].values()
+                   if r.get("eval_ood", {}).get("ood_scale")})
   lines = [SECTION, "",
-           f"Written {datetime.date.today().isoformat()} by "
-           f"`python -m experiments.metaworld_table --report --workdir={table['workdir']}` "
-           f"from the models finished so far ({len(table['rows'])} of {total}); the runs: "
-           f"`{table['command']}` (niced, on the shared 2-core CPU, `{cfg['variant'] or 'paper'}` "
-           "budget).", "",
+           f"Written {datetime.date.today().isoformat()} from the models finished so far "
+           f"({len(table['rows'])} of {total}) by the run `{table['command']}` (niced, on the "
+           f"shared 2-core CPU, metaworld.py's `{cfg['variant'] or 'paper-scale'}` budget; it "
+           "rewrites this section after every model, and `python -m "
+           f"experiments.metaworld_table --report --workdir={table['workdir']}` does so alone).",
+           "",
            f"Success rate (%) over {cfg['eval_episodes']} episodes per model, in range "
-           "(eval seeds 1000000 + i) / OOD (`env.ood`, the first starts outside the demos' "
-           "range that the scripted expert solves), mean ± sample std (ddof 1) over training "
-           "seeds, n = seeds finished. Paper: EnergyFlow's in-range rate from the paper "
-           "(its UNet and budget, not this one).", "",
+           "(eval seeds 1000000 + i, as every model) / OOD (`--config.env.ood=True`: "
+           f"object/goal box widened {'/'.join(f'{s:g}' for s in scales) or '?'}x, the first "
+           "starts outside the demos' range that the scripted expert solves), mean ± sample "
+           "std (ddof 1) over training seeds, n = seeds finished. Paper: EnergyFlow's in-range "
+           "rate in the paper (its UNet and budget, not this one).", "",
            "| task | paper | " + " | ".join(f"{METHOD_LABEL[m]} in / OOD" for m in methods)
            + " |", "|---|---|" + "---|" * len(methods)]
   for task in tasks:
