@@ -367,8 +367,9 @@ def write_plot(table: dict, path: str) -> None:
     ax.set_title(f"Meta-World success, {title}")
     ax.set_ylim(0, 105)
   axes[0].set_ylabel(f"success % ({cfg['eval_episodes']} episodes; mean ± std over seeds)")
-  axes[0].legend(fontsize=8, loc="lower left")
-  fig.tight_layout()
+  fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(methods) + 1,
+             fontsize=8, frameon=False)
+  fig.tight_layout(rect=(0, 0.07, 1, 1))      # room for the legend below the bars
   fig.savefig(path, dpi=100)
   plt.close(fig)
 
