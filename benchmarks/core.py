@@ -28,11 +28,15 @@ import subprocess
 import sys
 import time
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+if __name__ == "__main__":      # huge pages for malloc, as the experiments mains (efjax/malloc.py);
+  from efjax import malloc      # the PyTorch reference subprocess inherits the same setting
+  malloc.reexec_with_huge_pages()
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
 from efjax import energy, losses, networks, samplers, schedules  # noqa: E402
 from efjax.train import (create_train_state, make_multi_step, make_optimizer,  # noqa: E402
                          make_train_step)

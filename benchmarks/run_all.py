@@ -30,6 +30,10 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+if __name__ == "__main__":        # huge pages for malloc, as the experiments mains do
+  sys.path.insert(0, ROOT)
+  from efjax import malloc
+  malloc.reexec_with_huge_pages()
 MODULES = ("core", "training", "sharding", "ppo")   # sections, in this order
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "chex", "numpy", "brax",
             "mujoco", "torch")

@@ -20,10 +20,14 @@ import sys
 import tempfile
 import time
 
-import jax
-import numpy as np
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+if __name__ == "__main__":      # huge pages for malloc, as the experiments mains (efjax/malloc.py)
+  from efjax import malloc
+  malloc.reexec_with_huge_pages()
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
 from efjax.data import save_demos  # noqa: E402
 from efjax.train import checkpoint  # noqa: E402
 from efjax.train.loop import make_multi_step  # noqa: E402

@@ -1,6 +1,10 @@
 """experiments.train's library call: metrics, checkpoints, exact resume, refusals, efjax.load."""
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import jax
 import jax.numpy as jnp
@@ -73,6 +77,36 @@ def test_resume_is_exact(demo_path, tmp_path):
   assert messages[0] == "resumed from step 40"
   for a, b in zip(_leaves(straight), _leaves(resumed)):
     np.testing.assert_array_equal(a, b)
+
+
+def test_sigkill_at_an_arbitrary_step_then_resume_is_bitwise_exact(demo_path, tmp_path):
+  """A real SIGKILL (no handler runs) mid-training; the rerun ends where an uninterrupted run does."""
+  args = lambda workdir: [sys.executable, "-m", "experiments.train",  # noqa: E731
+                          "--config=experiments/configs/demos.py:smoke",
+                          f"--config.data.path={demo_path}", f"--workdir={workdir}",
+                          "--config.train.num_steps=6000", "--config.train.checkpoint_every=500",
+                          "--config.train.log_every=500", "--config.train.eval_every=0"]
+  root = os.path.join(os.path.dirname(__file__), "..")
+  straight = subprocess.run(args(tmp_path / "a"), cwd=root, capture_output=True, text=True)
+  assert straight.returncode == 0, straight.stderr[-2000:]
+  workdir = tmp_path / "b"
+  proc = subprocess.Popen(args(workdir), cwd=root, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+  deadline = time.time() + 300
+  while time.time() < deadline and proc.poll() is None:
+    if os.path.isdir(workdir / "checkpoints") and len(os.listdir(workdir / "checkpoints")) >= 2:
+      break
+    time.sleep(0.02)
+  proc.send_signal(signal.SIGKILL)
+  assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+  killed_at = max(int(d) for d in os.listdir(workdir / "checkpoints") if d.isdigit())
+  assert killed_at < 6000
+  resumed = subprocess.run(args(workdir), cwd=root, capture_output=True, text=True)
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  assert "resumed from step" in resumed.stdout
+  a, b = efjax.load(str(tmp_path / "a")), efjax.load(str(workdir))
+  for x, y in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params)):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
 def test_incompatible_workdir_is_refused_and_kept(demo_path, tmp_path):

@@ -5,15 +5,18 @@ partitioner inserts the gradient all-reduce (replicated) or the parameter all-ga
 and gradient reduce-scatters (fsdp)."""
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 PARAM_SHARDING = ("replicated", "fsdp")
 FSDP_MIN_SIZE = 2 ** 14    # smaller arrays stay replicated: gathering them costs more than it saves
 
 
 def data_mesh(devices=None) -> Mesh:
-  """A 1-D mesh named `data` over `devices` (all devices by default)."""
-  return Mesh(np.asarray(devices if devices is not None else jax.devices()), ("data",))
+  """A 1-D mesh named `data` over `devices` (all devices, of every process, by default)."""
+  devices = list(devices if devices is not None else jax.devices())
+  # Auto axes: XLA's partitioner propagates shardings from the inputs and constraints
+  # (make_mesh's default, Explicit, would make every op state its output sharding).
+  return jax.make_mesh((len(devices),), ("data",), axis_types=(AxisType.Auto,), devices=devices)
 
 
 def fsdp_spec(shape: tuple, num_devices: int, min_size: int = FSDP_MIN_SIZE) -> P:

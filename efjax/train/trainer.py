@@ -4,6 +4,12 @@ The dataset lives on device (normalized flat arrays plus window index arrays);
 `train.steps_per_call` steps run per compiled call with batches drawn inside it.
 Re-running on the same workdir resumes from the newest checkpoint. SIGTERM saves
 a checkpoint and returns cleanly.
+
+Several processes (jax.distributed): each loads the demo file (small next to the
+model) and holds the dataset on its devices; each step's batch indices are drawn
+inside the jit with the batch sharded over the `data` axis, so every device draws
+and processes only its own shard, and no process builds or sends the global batch.
+Only process 0 writes config.json, metrics and TensorBoard files.
 """
 import json
 import os
