@@ -8,6 +8,7 @@ import pytest
 
 from efjax.envs.brax_envs import make_env
 from efjax.rl import gae, load_agent, make_policy_fn, make_ppo, make_train, save_agent
+from efjax.rl.ppo import RewardLearner
 from experiments.configs.ppo import default_ppo_config
 
 from conftest import assert_close
@@ -146,3 +147,37 @@ def test_nonfinite_rewards_are_counted_and_zeroed(custom_run):
 def test_impossible_config_is_refused(env):
   with pytest.raises(ValueError, match="num_minibatches"):
     make_ppo(small_config(num_minibatches=7), env)
+
+
+def counting_learner():
+  """A RewardLearner whose 'discriminator' counts its updates and pays the last rollout's
+  mean true reward + calls; log_prob_fn is evaluated to check it is the policy's."""
+  def init(key):
+    del key
+    return {"calls": jnp.zeros((), jnp.int32), "w": jnp.zeros(())}
+
+  def update(state, traj, log_prob_fn, key):
+    del key
+    lp = log_prob_fn(traj.obs[0], traj.u[0])       # the policy's own density of its sample
+    calls = state["calls"] + 1
+    return ({"calls": calls, "w": traj.true_reward.mean() + calls},
+            {"calls": calls, "log_prob_gap": jnp.abs(lp - traj.log_prob[0]).max()})
+
+  def reward(state, obs, action, next_obs, log_prob):
+    return jnp.full(obs.shape[0], state["w"]) + 0.0 * log_prob
+
+  return RewardLearner(init, update, reward)
+
+
+def test_reward_learner_is_updated_between_policy_updates(env):
+  config = small_config(total_steps=3 * 64 * 32)
+  runner, m = jax.jit(make_train(config, env, reward_learner=counting_learner()))(
+      jax.random.key(5), None)
+  assert int(runner.reward_state["calls"]) == 3
+  np.testing.assert_array_equal(m["reward_learner/calls"], [1, 2, 3])
+  # The rewards come from the learner as updated on that same rollout.
+  assert_close(m["reward"], m["true_reward"] + np.arange(1, 4))
+  # log_prob_fn is the current policy's density (the first update's params = the rollout's).
+  assert float(m["reward_learner/log_prob_gap"][0]) < 1e-4
+  with pytest.raises(ValueError, match="not both"):
+    make_ppo(config, env, bad_reward, counting_learner())

@@ -13,7 +13,10 @@ steps (every config uses action_repeat 1).
 
 A reward is a pure function `reward_fn(reward_params, obs [B, obs_dim],
 action [B, act_dim], next_obs [B, obs_dim]) -> [B]` in raw env units, the
-action being what the env received (in [-1, 1]). Non-finite rewards are
+action being what the env received (in [-1, 1]). A reward that is itself
+learned during the run (AIRL, GAIL) is a `RewardLearner` instead: its state
+rides in `RunnerState.reward_state`, and each update trains it on the fresh
+rollout (before the rollout's rewards are computed) inside the same jit. Non-finite rewards are
 counted, replaced by 0 and the first update that had one is recorded, so a
 broken learned reward shows up in the metrics instead of in NaN params.
 """
@@ -29,6 +32,21 @@ from efjax.rl.running_stats import RunningStats, init_stats, normalize, update_s
 
 Array = jax.Array
 RewardFn = Callable[[Any, Array, Array, Array], Array]
+
+
+class RewardLearner(NamedTuple):
+  """A reward trained inside the PPO loop (efjax.rl.irl builds AIRL's and GAIL's).
+
+  init(key) -> reward_state
+  update(reward_state, traj: Transition, log_prob_fn, key) -> (reward_state, metrics)
+      one round of discriminator steps on the rollout; log_prob_fn(obs [B, obs_dim],
+      action [B, act_dim]) -> [B] is the current policy's log-density (AIRL needs it
+      at expert transitions).
+  reward(reward_state, obs, action, next_obs, log_prob [B]) -> [B]
+  """
+  init: Callable
+  update: Callable
+  reward: Callable
 
 
 class Transition(NamedTuple):
@@ -55,6 +73,7 @@ class RunnerState:
   update: Array                # int32, updates done
   nonfinite_total: Array       # int32, non-finite rewards seen so far
   first_nonfinite_update: Array  # int32, -1 while none
+  reward_state: Any = None       # a RewardLearner's state (None for a fixed reward)
 
   @property
   def agent(self) -> dict:
@@ -125,8 +144,12 @@ def check_config(config) -> None:
   SQUASHES.get(config.squash)
 
 
-def make_ppo(config, env, reward_fn: RewardFn | None = None) -> PPO:
+def make_ppo(config, env, reward_fn: RewardFn | None = None,
+             reward_learner: RewardLearner | None = None) -> PPO:
   """Builds init/run/train for a batched env from efjax.envs.brax_envs.make_env.
+
+  reward_fn: a fixed reward (None: the env's own); reward_learner: a learned one
+  (then reward_fn must be None and train's reward_params is ignored).
 
   config: num_envs, unroll_length, total_steps, num_minibatches, update_epochs,
   gamma, gae_lambda, clip_eps, entropy_coef, vf_coef, learning_rate, anneal_lr,
@@ -134,6 +157,8 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None) -> PPO:
   actor_hidden, critic_hidden, activation, init_log_std.
   """
   check_config(config)
+  if reward_fn is not None and reward_learner is not None:
+    raise ValueError("give make_ppo a reward_fn or a reward_learner, not both")
   T, N = config.unroll_length, config.num_envs
   steps_per_update = T * N
   num_updates = config.total_steps // steps_per_update
@@ -157,9 +182,12 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None) -> PPO:
     dummy = jnp.zeros((1, obs_dim))
     params = {"actor": actor.init(k_actor, dummy), "critic": critic.init(k_critic, dummy)}
     env_state = env.reset(jax.random.split(k_env, N))
+    reward_state = None
+    if reward_learner is not None:   # its own key: the fixed-reward path keeps its numbers
+      reward_state = reward_learner.init(jax.random.fold_in(key, 1))
     return RunnerState(params, init_stats(obs_dim), tx.init(params), env_state, k_run,
                        jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
-                       -jnp.ones((), jnp.int32))
+                       -jnp.ones((), jnp.int32), reward_state)
 
   def rollout(runner: RunnerState, key):
     def step(env_state, k):
@@ -173,20 +201,37 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None) -> PPO:
                              nxt.info["episode_metrics"]["sum_reward"])
     return jax.lax.scan(step, runner.env_state, jax.random.split(key, T))
 
-  def optimized_reward(reward_params, traj: Transition) -> Array:
+  def optimized_reward(reward_params, reward_state, traj: Transition) -> Array:
     """[T, N]; evaluated once on the flattened rollout (one big batch, not T small ones)."""
-    if reward_fn is None:
+    flat = lambda x: x.reshape((T * N,) + x.shape[2:])
+    if reward_learner is not None:
+      r = reward_learner.reward(reward_state, flat(traj.obs), flat(traj.action),
+                                flat(traj.next_obs), flat(traj.log_prob))
+    elif reward_fn is None:
       return traj.true_reward
-    flat = lambda x: x.reshape(T * N, x.shape[-1])
-    r = reward_fn(reward_params, flat(traj.obs), flat(traj.action), flat(traj.next_obs))
+    else:
+      r = reward_fn(reward_params, flat(traj.obs), flat(traj.action), flat(traj.next_obs))
     return r.reshape(T, N)
+
+  def policy_log_prob(params, obs_stats):
+    """log pi(a | s) [B] of the current policy, taking the env action a as its u (exact
+    inside [-1, 1], where the expert's actions lie, for the clipped squash)."""
+    def log_prob(obs, action):
+      mean, log_std = actor.apply(params["actor"], norm(obs_stats, obs))
+      return distribution(mean, log_std).log_prob(action)
+    return log_prob
 
   def update(runner: RunnerState, reward_params):
     k_roll, k_epochs, rng = jax.random.split(runner.rng, 3)
     env_state, traj = rollout(runner, k_roll)
     # brax's step returns weak-typed floats; keep init's types so run() never recompiles.
     env_state = jax.tree.map(lambda n, o: n.astype(o.dtype), env_state, runner.env_state)
-    reward = optimized_reward(reward_params, traj)
+    reward_state, learner_metrics = runner.reward_state, {}
+    if reward_learner is not None:   # discriminator first, then the rewards it gives
+      reward_state, learner_metrics = reward_learner.update(
+          reward_state, traj, policy_log_prob(runner.params, runner.obs_stats),
+          jax.random.fold_in(k_roll, 1))
+    reward = optimized_reward(reward_params, reward_state, traj)
     finite = jnp.isfinite(reward)
     num_bad = jnp.sum(~finite).astype(jnp.int32)
     reward = jnp.where(finite, reward, 0.0)
@@ -226,7 +271,7 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None) -> PPO:
     first_bad = jnp.where((runner.first_nonfinite_update < 0) & (num_bad > 0),
                           runner.update, runner.first_nonfinite_update)
     new = RunnerState(params, obs_stats, opt_state, env_state, rng, runner.update + 1,
-                      runner.nonfinite_total + num_bad, first_bad)
+                      runner.nonfinite_total + num_bad, first_bad, reward_state)
     episodes = traj.done.sum()
     metrics = {
         "env_steps": (runner.update + 1) * steps_per_update,
@@ -240,6 +285,7 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None) -> PPO:
         "nonfinite_total": new.nonfinite_total,
         "first_nonfinite_update": first_bad,
         **jax.tree.map(jnp.mean, aux),
+        **{f"reward_learner/{k}": v for k, v in learner_metrics.items()},
     }
     return new, metrics
 
@@ -252,6 +298,7 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None) -> PPO:
   return PPO(init, run, train, make_policy_fn(config, act_dim), num_updates, steps_per_update)
 
 
-def make_train(config, env, reward_fn: RewardFn | None = None):
+def make_train(config, env, reward_fn: RewardFn | None = None,
+               reward_learner: RewardLearner | None = None):
   """`train(key, reward_params) -> (RunnerState, metrics)`: the whole run, jit- and vmap-able."""
-  return make_ppo(config, env, reward_fn).train
+  return make_ppo(config, env, reward_fn, reward_learner).train
