@@ -9,7 +9,17 @@ minibatches, epochs and networks (brax's defaults: policy 4x32, value 5x256, swi
   efjax_true     efjax.rl PPO.run, true reward, compiled call of K updates, median of repeats
   efjax_learned  the same with reward_fn = an MLP (3x256 SiLU on [obs, action, next_obs]),
                  the cost of a learned reward such as EnergyFlow's MLP energy
-Prints a markdown table (steps/s and ratios) and writes it to --out.
+Then, in the quickstart's PPO setting (experiments/configs/ppo.py: 64x64 tanh networks),
+the true reward against the real EnergyFlow centered reward of the quickstart's energy
+(MLP 256x256, 16 reference actions: 17 energy evaluations per transition; weights do
+not change the cost, so an untrained network of that config is timed):
+  ef_reward_fn   Model.reward_fn('centered'), the generic path
+  ef_batched     efjax.rl.fast_energy_reward: time embedding and the conditioning's
+                 first-layer projection once per state, 17 action rows in one batch
+  ef_batched_bf16  the same with bfloat16 matmul inputs
+  ef_128_batched   the batched reward of a 128x128 energy (experiments/configs/rl_compare.py)
+Prints markdown tables (steps/s and ratios) and writes them to --out.
+`TITLE` and `run(args)` are benchmarks/run_all.py's interface.
 """
 import argparse
 import os
@@ -25,6 +35,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from efjax.envs.brax_envs import make_env  # noqa: E402
 from efjax.rl import make_ppo  # noqa: E402
 from experiments.configs.ppo import BACKENDS, default_ppo_config  # noqa: E402
+
+TITLE = "PPO env steps/s (`benchmarks/ppo.py`): vs brax's PPO, and with the EnergyFlow reward"
 
 
 class RewardMLP(nn.Module):
@@ -90,6 +102,70 @@ def bench_efjax(args, config, env, reward_fn=None, reward_params=None) -> float:
   return args.updates * ppo.steps_per_update / float(np.median(times))
 
 
+def energyflow_model(hidden=(256, 256)):
+  """An (untrained) efjax Model of the quickstart's reward energy for inverted_pendulum."""
+  import ml_collections
+  from efjax.data.normalizer import Normalizer
+  from efjax.model import Model
+  from efjax.train.trainer import build
+  from experiments.configs import quickstart
+  config = quickstart.get_config().energyflow
+  config.model.mlp.hidden = hidden
+  obs_dim, act_dim = 4, 1
+  net, schedule, _, state = build(config, obs_dim, act_dim)
+  norms = {"obs": Normalizer(jnp.zeros(obs_dim), jnp.ones(obs_dim)),
+           "actions": Normalizer(jnp.zeros(act_dim), jnp.ones(act_dim))}
+  return Model(config=ml_collections.ConfigDict(config.to_dict()), params=state.ema_variables,
+               net=net, schedule=schedule, normalizers=norms, obs_dim=obs_dim, act_dim=act_dim)
+
+
+def bench_energyflow_reward(args) -> str:
+  """True reward vs the EnergyFlow centered reward in the quickstart's PPO setting, one run."""
+  from efjax.rl.fast_energy_reward import fast_reward_fn
+  config = default_ppo_config()
+  config.num_envs, config.unroll_length = args.num_envs, args.unroll_length
+  env = make_env("inverted_pendulum", BACKENDS["inverted_pendulum"], 1000)
+  model, small = energyflow_model(), energyflow_model((128, 128))
+  rows = {"true": bench_efjax(args, config, env)}
+  print(f"quickstart true {rows['true']:,.0f} steps/s", flush=True)
+  for name, fn, params in (
+      ("ef_reward_fn", model.reward_fn("centered"), model.params),
+      ("ef_batched", fast_reward_fn(model, "centered"), model.params),
+      ("ef_batched_bf16", fast_reward_fn(model, "centered", "bfloat16"), model.params),
+      ("ef_128_batched", fast_reward_fn(small, "centered"), small.params)):
+    rows[name] = bench_efjax(args, config, env, fn, params)
+    print(f"quickstart {name} {rows[name]:,.0f} steps/s", flush=True)
+  label = {"ef_reward_fn": "EnergyFlow centered, Model.reward_fn (256x256)",
+           "ef_batched": "EnergyFlow centered, batched (256x256)",
+           "ef_batched_bf16": "EnergyFlow centered, batched, bf16 matmuls (256x256)",
+           "ef_128_batched": "EnergyFlow centered, batched (128x128, rl_compare's net)"}
+  lines = [f"Setting: inverted_pendulum ({BACKENDS['inverted_pendulum']}), the quickstart's "
+           f"PPO (64x64 tanh actor and critic), {args.num_envs} envs x {args.unroll_length} "
+           f"steps per update, {args.updates} updates per timed call, median of {args.epochs}; "
+           "the reward is evaluated on every transition (17 energy evaluations each).", "",
+           "| reward | env steps/s | ratio vs true (goal >= 0.85) |", "|---|---:|---:|",
+           f"| true reward | {rows['true']:,.0f} | 1.00 |"]
+  lines += [f"| {label[k]} | {v:,.0f} | {v / rows['true']:.2f} |" for k, v in rows.items()
+            if k != "true"]
+  return "\n".join(lines)
+
+
+def run(args) -> str:
+  """benchmarks/run_all.py's entry: both tables as Markdown."""
+  a = argparse.Namespace(env="inverted_pendulum", backend=None, num_envs=128, unroll_length=32,
+                         updates=10, epochs=3, out=None)
+  if getattr(args, "quick", False):
+    a.num_envs, a.unroll_length, a.updates, a.epochs = 16, 16, 2, 1
+  if getattr(args, "repeats", None):
+    a.epochs = args.repeats
+  return bench_all(a)
+
+
+def bench_all(args) -> str:
+  args.backend = args.backend or BACKENDS[args.env]
+  return brax_table(args) + "\n\n" + bench_energyflow_reward(args)
+
+
 def main():
   p = argparse.ArgumentParser()
   p.add_argument("--env", default="inverted_pendulum")
@@ -99,9 +175,16 @@ def main():
   p.add_argument("--updates", type=int, default=10, help="updates per timed call / brax epoch")
   p.add_argument("--epochs", type=int, default=3, help="timed repeats after the compiling one")
   p.add_argument("--out", default="/tmp/ppo_bench.md")
+  p.add_argument("--only_energyflow", action="store_true", help="skip the brax comparison")
   args = p.parse_args()
   args.backend = args.backend or BACKENDS[args.env]
+  table = (bench_energyflow_reward(args) if args.only_energyflow else bench_all(args))
+  print(table)
+  with open(args.out, "w") as f:
+    f.write(table + "\n")
 
+
+def brax_table(args) -> str:
   config = default_ppo_config()
   config.num_envs, config.unroll_length = args.num_envs, args.unroll_length
   config.actor_hidden, config.critic_hidden = (32,) * 4, (256,) * 5
@@ -137,9 +220,7 @@ def main():
       "", f"Command: `python benchmarks/ppo.py --env {args.env} --backend {args.backend} "
       f"--num_envs {args.num_envs} --unroll_length {args.unroll_length} --updates {args.updates} "
       f"--epochs {args.epochs}`"])
-  print(table)
-  with open(args.out, "w") as f:
-    f.write(table + "\n")
+  return table
 
 
 if __name__ == "__main__":
