@@ -1,0 +1,83 @@
+"""PPO on rewards recovered from demonstrations: EnergyFlow vs AIRL, GAIL and likelihood rewards.
+
+    python -m experiments.rl_compare --config=experiments/configs/rl_compare.py:inverted_pendulum --workdir=/work/rl_compare/inverted_pendulum
+    python -m experiments.rl_compare --config=experiments/configs/rl_compare.py:reacher,smoke --workdir=/tmp/smoke
+
+Envs (all run on the 2-core CPU; results/ppo.md measured them): inverted_pendulum
+(spring), inverted_double_pendulum (positional: spring's PPO collapsed there) and
+reacher (spring). hopper is left out: 1-4k env steps/s on this CPU, so 5 seeds of a
+few million steps per method would take many hours.
+
+Stages: expert PPO on the true reward (or an experiments.ppo workdir reused with
+--config.expert_dir), 64 stochastic expert episodes as demos, then an EnergyFlow
+energy (MLP, obs history 1, chunk 1), a Gaussian BC policy and a non-conservative
+(direct score) diffusion policy on the demos, then PPO with `rl.num_seeds` seeds
+(vmapped) on each method's reward. Every method's PPO uses the same settings as
+the expert's, on a smaller budget (`rl.ppo.total_steps`, listed below).
+
+The reward nets are the quickstart's MLP energy with 128x128 hidden layers instead
+of 256x256: 17 energy evaluations per transition dominate the RL step on a CPU
+(benchmarks/ppo.py), and the 4x smaller second layer keeps five seeds of every
+method within hours. The diffusion baseline uses the same backbone.
+`,smoke` shrinks every stage to seconds (tests/test_rl_compare.py).
+"""
+import ml_collections
+
+from efjax.bc import default_bc_config
+from efjax.rl.irl import irl_config
+from experiments.configs import ppo as ppo_config
+from experiments.configs import quickstart
+
+ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher")
+METHODS = ("true_reward", "energyflow_centered", "energyflow_soft_bellman", "airl", "gail",
+           "bc_log_prob", "diffusion_elbo")
+# Env steps per seed of each method's PPO (the expert's budget is experiments/configs/ppo.py's).
+RL_STEPS = {"inverted_pendulum": 1_000_000, "inverted_double_pendulum": 2_000_000,
+            "reacher": 2_000_000}
+
+
+def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
+  name, *flags = arg.split(",")
+  if name not in ENVS:
+    raise ValueError(f"unknown env {name!r} for rl_compare.py; valid: {', '.join(ENVS)}")
+  if any(f != "smoke" for f in flags):
+    raise ValueError(f"unknown flag in rl_compare.py:{arg}; valid: smoke")
+  smoke = "smoke" in flags
+  q = quickstart.get_config("smoke" if smoke else "")
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.env_name = name
+  c.expert = ppo_config.get_config(name + (",smoke" if smoke else ""))
+  c.expert_dir = ""      # an experiments.ppo workdir on the same env to reuse as the expert
+  c.demos = dict(num_episodes=64, deterministic=False)
+
+  ef = q.energyflow
+  ef.model.mlp.hidden = (128, 128)
+  c.energyflow = ef
+  bc = ml_collections.ConfigDict(ef.to_dict())
+  bc.bc = default_bc_config()
+  c.bc = bc
+  diff = ml_collections.ConfigDict(ef.to_dict())
+  diff.model.parameterization = "score"
+  c.diffusion = diff
+
+  c.methods = METHODS
+  c.rl = dict(env=dict(c.expert.env), ppo=c.expert.ppo.to_dict(), num_seeds=5, seed=100,
+              log_every=10, eval_envs=16)
+  c.rl.ppo.total_steps = RL_STEPS[name]
+  c.irl = irl_config()
+  c.irl.gamma = c.expert.ppo.gamma
+  c.reward_eval = dict(noise_levels=(0.0, 0.25, 0.5, 0.75, 1.0), episodes_per_level=4,
+                       num_candidates=8, stride=10, seed=1000)
+
+  if smoke:
+    c.expert.env.episode_length = c.rl.env.episode_length = 50
+    c.expert.eval_envs = 2
+    c.demos.num_episodes = 4
+    for sub in (c.bc, c.diffusion):
+      sub.train.update(num_steps=40, steps_per_call=20, checkpoint_every=20, log_every=20)
+    c.rl.ppo.update(num_envs=16, unroll_length=16, total_steps=16 * 16 * 4)
+    c.rl.update(num_seeds=2, log_every=2, eval_envs=2)
+    c.irl.update(batch_size=64, disc_steps=2)
+    c.reward_eval.update(noise_levels=(0.0, 1.0), episodes_per_level=2, stride=5)
+  return c

@@ -1,0 +1,215 @@
+"""results/rl_compare.md and its plots from the experiments.rl_compare workdirs of each env.
+
+    python -m experiments.rl_compare_report --root=/work/rl_compare --out=results
+
+Every env workdir under ROOT that has finished methods contributes (finished
+methods only; the others are listed as pending). Scores: the deterministic eval
+return of each seed's final policy, normalized as (R - R_random) / (R_expert -
+R_random), with R_expert the mean return of the demonstrations (the stochastic
+expert) and R_random that of uniform random actions; IQM with 95% stratified
+bootstrap CIs by rliable.
+"""
+import json
+import os
+
+import numpy as np
+from absl import app, flags
+
+_ROOT = flags.DEFINE_string("root", "/work/rl_compare", "Directory of env workdirs.")
+_OUT = flags.DEFINE_string("out", "results", "Where rl_compare.md and PNGs go.")
+
+ENV_ORDER = ("inverted_pendulum", "inverted_double_pendulum", "reacher")
+LABELS = {"true_reward": "true reward (oracle)", "energyflow_centered": "EnergyFlow centered",
+          "energyflow_soft_bellman": "EnergyFlow soft-Bellman", "airl": "AIRL", "gail": "GAIL",
+          "bc_log_prob": "BC log-prob", "diffusion_elbo": "diffusion ELBO (non-cons.)"}
+
+
+def _load(path):
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def _rows(path):
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def collect(workdir: str) -> dict | None:
+  config = _load(os.path.join(workdir, "config.json"))
+  demos, random = _load(os.path.join(workdir, "demos.json")), _load(os.path.join(workdir, "random.json"))
+  if config is None or demos is None or random is None:
+    return None
+  lo, hi = random["return_mean"], demos["return_mean"]
+  norm = lambda r: (np.asarray(r, float) - lo) / (hi - lo)  # noqa: E731
+  env = {"name": config["env_name"], "config": config, "expert": hi, "random": lo,
+         "expert_eval": (_load(os.path.join(workdir, "expert", "summary.json")) or {}).get(
+             "eval_return_mean"), "methods": {}, "pending": []}
+  for method in config["methods"]:
+    d = os.path.join(workdir, "rl", method)
+    summary = _load(os.path.join(d, "summary.json"))
+    if summary is None:
+      env["pending"].append(method)
+      continue
+    rows = _rows(os.path.join(d, "metrics.jsonl"))
+    summary["steps_per_s"] = call_rate(rows, config["rl"]["num_seeds"])
+    steps = np.array([r["env_steps"] for r in rows])
+    ret = np.array([[np.nan if v is None else v for v in r["true_return"]] for r in rows])
+    env["methods"][method] = {
+        "summary": summary, "scores": norm(summary["eval_return_per_seed"]),
+        "curve_steps": steps, "curve": norm(ret),       # [U, S] training return, normalized
+        "quality": _load(os.path.join(workdir, "reward_quality", f"{method}.json"))}
+  return env
+
+
+def call_rate(rows: list[dict], num_seeds: int) -> float | None:
+  """Median env steps/s (all seeds) over the logged calls after the first two (which
+  compile), from the wall_s each call's rows carry."""
+  ends = [(r["env_steps"], r["wall_s"]) for i, r in enumerate(rows)
+          if i + 1 == len(rows) or rows[i + 1]["wall_s"] != r["wall_s"]]
+  rates = [(s1 - s0) * num_seeds / (w1 - w0) for (s0, w0), (s1, w1) in zip(ends, ends[1:])
+           if w1 > w0]
+  return float(np.median(rates[1:])) if len(rates) > 1 else None
+
+
+def iqm_ci(scores: dict) -> dict:
+  """{method: [runs, tasks]} -> {method: (iqm, lo, hi)} with rliable's bootstrap."""
+  from rliable import library as rly
+  from rliable import metrics
+  point, ci = rly.get_interval_estimates(
+      scores, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=2000)
+  return {m: (float(point[m][0]), float(ci[m][0, 0]), float(ci[m][1, 0])) for m in scores}
+
+
+def _fmt(x, digits=2):
+  return "—" if x is None else f"{x:.{digits}f}"
+
+
+def plot_curves(env: dict, path: str) -> None:
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  for method, m in env["methods"].items():
+    curve = m["curve"]
+    # Smooth over 10 updates (episodes finish only every ~1000 steps per env).
+    k = min(10, len(curve))
+    kernel = np.ones(k) / k
+    smooth = np.stack([np.convolve(np.nan_to_num(c, nan=np.nanmean(c) if np.isfinite(c).any()
+                                                 else 0.0), kernel, "valid") for c in curve.T])
+    x = m["curve_steps"][k - 1:]
+    mean = smooth.mean(0)
+    ax.plot(x, mean, label=LABELS.get(method, method), lw=1.3)
+    ax.fill_between(x, smooth.min(0), smooth.max(0), alpha=0.15)
+  ax.axhline(1.0, color="k", ls="--", lw=0.8)
+  ax.set_xlabel("env steps per seed")
+  ax.set_ylabel("normalized true return (training episodes)")
+  ax.set_title(f"{env['name']}: PPO on each learned reward (mean, min-max over seeds)")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def plot_iqm(stats: dict, path: str, title: str) -> None:
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  methods = list(stats)
+  fig, ax = plt.subplots(figsize=(7, 0.5 * len(methods) + 1.2))
+  for i, m in enumerate(methods):
+    iqm, lo, hi = stats[m]
+    ax.errorbar(iqm, i, xerr=[[iqm - lo], [hi - iqm]], fmt="o", capsize=4)
+  ax.set_yticks(range(len(methods)), [LABELS.get(m, m) for m in methods])
+  ax.axvline(1.0, color="k", ls="--", lw=0.8)
+  ax.set_xlabel("IQM normalized true return (95% bootstrap CI)")
+  ax.set_title(title)
+  ax.grid(alpha=0.3, axis="x")
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def write_report(root: str, out: str) -> str:
+  envs = [e for name in ENV_ORDER if (e := collect(os.path.join(root, name))) is not None]
+  lines = ["# PPO on rewards recovered from demonstrations: EnergyFlow vs AIRL, GAIL, likelihood",
+           "",
+           "Generated by `python -m experiments.rl_compare_report --root=/work/rl_compare "
+           "--out=results` from the workdirs of",
+           "`python -m experiments.rl_compare --config=experiments/configs/rl_compare.py:<env> "
+           "--workdir=/work/rl_compare/<env>` (settings: that config's docstring and each "
+           "workdir's config.json). Shared 2-core CPU, other jobs running beside: wall times "
+           "and steps/s carry their load.", "",
+           "Score = deterministic eval return of each seed's final policy (16 episodes), "
+           "normalized as (R - R_random) / (R_expert - R_random); R_expert = mean return of "
+           "the 64 demonstration episodes (stochastic expert), R_random = uniform random "
+           "actions. IQM and 95% stratified-bootstrap CIs by rliable (2000 reps).", ""]
+  all_scores = {}
+  for env in envs:
+    name, cfg = env["name"], env["config"]
+    lines += [f"## {name} ({cfg['rl']['env']['backend']})", "",
+              f"Expert (demos) return {env['expert']:.1f}, deterministic expert "
+              f"{_fmt(env['expert_eval'], 1)}, random {env['random']:.1f}. PPO per method: "
+              f"{cfg['rl']['num_seeds']} seeds x {cfg['rl']['ppo']['total_steps']:,} env steps "
+              f"(the expert had {cfg['expert']['ppo']['total_steps']:,}).", ""]
+    if env["methods"]:
+      stats = iqm_ci({m: v["scores"][:, None] for m, v in env["methods"].items()})
+      lines += ["| method | IQM norm. return [95% CI] | mean raw eval return ± std over seeds "
+                "| wall s | env steps/s | offset-free Pearson | Spearman | pref. acc. | EPIC "
+                "| return Spearman |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+      for m, v in env["methods"].items():
+        raw = np.asarray(v["summary"]["eval_return_per_seed"])
+        q = v["quality"] or {}
+        iqm, lo, hi = stats[m]
+        lines.append(f"| {LABELS.get(m, m)} | {iqm:.2f} [{lo:.2f}, {hi:.2f}] | "
+                     f"{raw.mean():.1f} ± {raw.std():.1f} | {v['summary']['wall_s']:.0f} | "
+                     f"{_fmt(v['summary']['steps_per_s'], 0)} | {_fmt(q.get('pearson'))} | "
+                     f"{_fmt(q.get('spearman'))} | {_fmt(q.get('preference_accuracy'))} | "
+                     f"{_fmt(q.get('epic'))} | {_fmt(q.get('return_spearman'))} |")
+        all_scores.setdefault(m, {})[name] = v["scores"]
+      curve_png = f"rl_compare_{name}.png"
+      plot_curves(env, os.path.join(out, curve_png))
+      plot_iqm(stats, os.path.join(out, f"rl_compare_{name}_iqm.png"), name)
+      lines += ["", f"![{curve_png}]({curve_png}) ![iqm](rl_compare_{name}_iqm.png)", ""]
+    if env["pending"]:
+      lines += [f"Pending (not finished when this report was written): "
+                f"{', '.join(env['pending'])}.", ""]
+  complete = [m for m, per in all_scores.items() if len(per) == len(envs) and len(envs) > 1]
+  if complete:
+    n = min(len(next(iter(all_scores[m].values()))) for m in complete)
+    stats = iqm_ci({m: np.stack([all_scores[m][e["name"]][:n] for e in envs], 1)
+                    for m in complete})
+    lines += ["## Aggregate over envs", "",
+              "| method | IQM norm. return [95% CI] |", "|---|---|"]
+    lines += [f"| {LABELS.get(m, m)} | {s[0]:.2f} [{s[1]:.2f}, {s[2]:.2f}] |"
+              for m, s in stats.items()]
+    plot_iqm(stats, os.path.join(out, "rl_compare_aggregate_iqm.png"),
+             f"all envs ({', '.join(e['name'] for e in envs)})")
+    lines += ["", "![aggregate](rl_compare_aggregate_iqm.png)", ""]
+  lines += [
+      "Reward-quality columns: the learned reward against the env's true reward on "
+      "held-out transitions (expert episodes with actions replaced by uniform random ones "
+      "with probability 0, 0.25, 0.5, 0.75, 1; seed distinct from the demos). At every "
+      "10th state 8 actions (the one taken + 7 random) are tried from the same simulator "
+      "state: offset-free Pearson/Spearman, preference accuracy and EPIC (gamma 0, the "
+      "per-state-centered Pearson distance; lower is better) over those [S, 8] grids "
+      "(efjax.reward_metrics); '—' where the true reward does not vary with the action "
+      "(inverted_pendulum pays 1 per step). Return Spearman: learned vs true return of the "
+      "20 held-out episodes. AIRL: f = g(s) + gamma h(s') - h(s) (without the -log pi term), "
+      "GAIL: -log(1 - D); both averaged over the seeds' final discriminators.", ""]
+  os.makedirs(out, exist_ok=True)
+  path = os.path.join(out, "rl_compare.md")
+  with open(path, "w") as f:
+    f.write("\n".join(lines))
+  return path
+
+
+def main(argv):
+  del argv
+  print(write_report(_ROOT.value, _OUT.value))
+
+
+if __name__ == "__main__":
+  app.run(main)
