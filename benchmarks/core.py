@@ -244,7 +244,8 @@ def run(args) -> str:
   repeats = getattr(args, "repeats", None) or (2 if quick else 10)
   dtypes = ["float32"] if quick else ["float32", "bfloat16"]
   results = collect(dtypes, WORKLOADS, warmup, repeats, torch, quick)
-  params = next(r["params"] for r in results if r.get("workload") == "matmul_peak")
+  params = next(r["params"] for r in results
+                if r.get("workload") == "matmul_peak" and r.get("framework") == "jax")
   size = "--quick: a tiny MLP energy at tiny batches" if quick else "the paper network"
   if torch:
     order = ("PyTorch eager (`../shared/anchors/reference_torch.py`, the authors' network and "
