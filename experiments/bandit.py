@@ -11,10 +11,11 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from efjax.recovery import run_bandit_recovery
+from experiments import cli
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
+_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "Experiment config file.",
                                           lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Where config.json and results.json go.")
+_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "Where config.json and results.json go.")
 
 
 def format_table(results: dict) -> str:

@@ -15,11 +15,12 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from efjax.recovery import run_bandit_recovery
+from experiments import cli
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Bandit config file.")
+_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "Bandit config file.")
 _LRS = flags.DEFINE_list("learning_rates", ["1e-4", "1e-3", "3e-3", "1e-2"], "Peak learning rates.")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1"], "Seeds.")
-_OUT = flags.DEFINE_string("out", "results/bandit.md", "Markdown file to write.")
+_OUT = cli.shared_flag(flags.DEFINE_string, "out", "results/bandit.md", "Markdown file to write.")
 
 
 def main(argv):

@@ -5,6 +5,18 @@ import warnings
 from absl import app, flags, logging
 
 
+def shared_flag(define, name: str, *args, **kwargs) -> flags.FlagHolder:
+  """`define(name, *args, **kwargs)` unless a flag `name` exists; its holder either way.
+
+  A process that imports several mains (the tests; rl_compare reusing the pipeline's
+  stages) would otherwise fail on a second --config or --workdir. Only the main that
+  runs reads the values.
+  """
+  if name not in flags.FLAGS:
+    define(name, *args, **kwargs)
+  return flags.FlagHolder(flags.FLAGS, flags.FLAGS[name])
+
+
 def parse_flags_or_exit(argv):
   """app.run's flag parser: a bad flag or --config override is one line on stderr, exit 2."""
   try:

@@ -18,9 +18,9 @@ from experiments import cli
 from efjax.data import DemoFileError
 from efjax.envs.metaworld_envs import TaskError, collect_demos
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "experiments/configs/metaworld.py:<task>",
+_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "experiments/configs/metaworld.py:<task>",
                                           lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "demos.npz and collect_summary.json go here.")
+_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "demos.npz and collect_summary.json go here.")
 
 
 def main(argv):

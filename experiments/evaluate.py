@@ -22,9 +22,9 @@ from efjax.data import DemoFileError
 from efjax.envs.metaworld_envs import TaskError
 from efjax.evaluation import evaluate_metaworld
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "experiments/configs/metaworld.py:<task>",
+_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "experiments/configs/metaworld.py:<task>",
                                           lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "A training workdir (efjax.load).")
+_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "A training workdir (efjax.load).")
 _EPISODES = flags.DEFINE_integer("episodes", None, "Overrides config eval.num_episodes.")
 _VIDEO = flags.DEFINE_bool("video", None, "GIFs of the first episodes (overrides eval.video).")
 

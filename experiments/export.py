@@ -15,8 +15,8 @@ from absl import flags
 
 from efjax.export import DEFAULT_PLATFORMS, ExportError, export_workdir
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "A training workdir (config.json, checkpoints).")
-_OUT = flags.DEFINE_string("out", None, "Export directory (default: WORKDIR/export).")
+_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "A training workdir (config.json, checkpoints).")
+_OUT = cli.shared_flag(flags.DEFINE_string, "out", None, "Export directory (default: WORKDIR/export).")
 _PLATFORMS = flags.DEFINE_list("platforms", list(DEFAULT_PLATFORMS),
                                "jax.export lowering platforms.")
 

@@ -29,9 +29,9 @@ from ml_collections import config_flags
 
 from experiments import cli
 
-_CONFIG = config_flags.DEFINE_config_file("config", None,
+_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None,
                                           "experiments/configs/metaworld_table.py[:smoke]")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Demos, models and table.json go here.")
+_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "Demos, models and table.json go here.")
 _REPORT = flags.DEFINE_bool("report", False, "Only rewrite the report from WORKDIR/table.json.")
 _COMMIT = flags.DEFINE_bool("commit", False, "git-commit the report after each finished task.")
 

@@ -32,9 +32,9 @@ from efjax.train.trainer import ConfigError
 from efjax.train import trainer
 from experiments import pipeline_report
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Pipeline config file.",
+_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "Pipeline config file.",
                                           lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Every stage writes under this directory.")
+_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "Every stage writes under this directory.")
 
 STAGES = ("expert", "demos", "energyflow", "imitation", "reward", "reward_rl", "report")
 

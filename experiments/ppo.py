@@ -15,9 +15,9 @@ from experiments import cli
 
 from efjax.rl.loop import train_and_evaluate
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
+_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "Experiment config file.",
                                           lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Metrics, agent and curve go here.")
+_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "Metrics, agent and curve go here.")
 
 
 def main(argv):

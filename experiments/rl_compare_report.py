@@ -14,9 +14,10 @@ import os
 
 import numpy as np
 from absl import app, flags
+from experiments import cli
 
 _ROOT = flags.DEFINE_string("root", "/work/rl_compare", "Directory of env workdirs.")
-_OUT = flags.DEFINE_string("out", "results", "Where rl_compare.md and PNGs go.")
+_OUT = cli.shared_flag(flags.DEFINE_string, "out", "results", "Where rl_compare.md and PNGs go.")
 
 ENV_ORDER = ("inverted_pendulum", "inverted_double_pendulum", "reacher")
 LABELS = {"true_reward": "true reward (oracle)", "energyflow_centered": "EnergyFlow centered",

@@ -17,9 +17,9 @@ from efjax.data import DemoFileError
 from efjax.export import export_after_training
 from efjax.train.trainer import ConfigError, train_and_evaluate
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
+_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "Experiment config file.",
                                           lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, config.json and metrics go here.")
+_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "Checkpoints, config.json and metrics go here.")
 
 
 def initialize_distributed() -> None:

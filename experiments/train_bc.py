@@ -18,9 +18,9 @@ from efjax import bc
 from efjax.data import DemoFileError
 from efjax.train.trainer import ConfigError
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
+_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "Experiment config file.",
                                           lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, config.json and metrics go here.")
+_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "Checkpoints, config.json and metrics go here.")
 
 
 def main(argv):
