@@ -29,7 +29,6 @@ import numpy as np
 import optax
 from flax import linen as nn
 
-from efjax.data.normalizer import Normalizer, fit_normalizer
 from efjax.networks import ACTIVATIONS, count_params
 from efjax.networks.layers import MLP, Linear
 from efjax.train import checkpoint
@@ -244,17 +243,8 @@ def load(workdir: str, step: int | None = None) -> BCModel:
     raise FileNotFoundError(f"{workdir}: not a BC workdir (use efjax.load)")
   spec = json.load(open(os.path.join(workdir, DATASET_FILE)))
   net, _, template = build(config, spec["obs_dim"], spec["act_dim"])
-  manager = checkpoint.make_manager(os.path.join(os.path.abspath(workdir), "checkpoints"),
-                                    config.train.keep_checkpoints)
-  if manager.latest_step() is None:
-    raise FileNotFoundError(f"{workdir}: no checkpoints")
-  placeholder = {"obs": fit_normalizer(np.zeros((1, spec["obs_dim"])), "identity"),
-                 "actions": fit_normalizer(np.zeros((1, spec["act_dim"])), "identity")}
-  if step is None:
-    state, norms = checkpoint.restore_newest_good(manager, template, placeholder)
-  else:
-    state, norms = checkpoint.restore(manager, template, placeholder, step)
-  norms = {k: Normalizer(jnp.asarray(v.shift), jnp.asarray(v.scale)) for k, v in norms.items()}
+  state, norms = checkpoint.restore_for_inference(workdir, config.train.keep_checkpoints, template,
+                                                 spec["obs_dim"], spec["act_dim"], step)
   return BCModel(config=config, params={"params": state.ema_params}, net=net, normalizers=norms,
                  obs_dim=spec["obs_dim"], act_dim=spec["act_dim"])
 

@@ -21,7 +21,6 @@ import ml_collections
 
 from efjax import energy as energy_lib
 from efjax import rewards, samplers
-from efjax.data.normalizer import Normalizer, fit_normalizer
 from efjax.train import checkpoint
 from efjax.train.trainer import DATASET_FILE, build
 
@@ -108,16 +107,7 @@ def load(workdir: str, step: int | None = None) -> Model:
   config = ml_collections.ConfigDict(json.load(open(config_path)))
   spec = json.load(open(os.path.join(workdir, DATASET_FILE)))
   net, schedule, _, template = build(config, spec["obs_dim"], spec["act_dim"])
-  manager = checkpoint.make_manager(os.path.join(os.path.abspath(workdir), "checkpoints"),
-                                    config.train.keep_checkpoints)
-  if manager.latest_step() is None:
-    raise FileNotFoundError(f"{workdir}: no checkpoints")
-  placeholder = {"obs": fit_normalizer(jnp.zeros((1, spec["obs_dim"])), "identity"),
-                 "actions": fit_normalizer(jnp.zeros((1, spec["act_dim"])), "identity")}
-  if step is None:
-    state, norms = checkpoint.restore_newest_good(manager, template, placeholder)
-  else:
-    state, norms = checkpoint.restore(manager, template, placeholder, step)
-  norms = {k: Normalizer(jnp.asarray(v.shift), jnp.asarray(v.scale)) for k, v in norms.items()}
+  state, norms = checkpoint.restore_for_inference(workdir, config.train.keep_checkpoints, template,
+                                                 spec["obs_dim"], spec["act_dim"], step)
   return Model(config=config, params=state.ema_variables, net=net, schedule=schedule,
                normalizers=norms, obs_dim=spec["obs_dim"], act_dim=spec["act_dim"])

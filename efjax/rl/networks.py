@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from efjax.registry import Registry
-from efjax.rl.running_stats import RunningStats, normalize
+from efjax.rl.running_stats import normalize
 
 Array = jax.Array
 

@@ -1,11 +1,13 @@
 """Orbax checkpoints of the train state and the data normalizers, with auto-resume."""
 import logging
+import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from efjax.data.normalizer import Normalizer
+from efjax.data.normalizer import Normalizer, fit_normalizer
 from efjax.train.state import TrainState
 
 
@@ -51,3 +53,20 @@ def restore(manager: ocp.CheckpointManager, template: TrainState, normalizers: d
   norms = {k: Normalizer(np.asarray(v["shift"]), np.asarray(v["scale"]))
            for k, v in restored["normalizers"].items()}
   return state, norms
+
+
+def restore_for_inference(workdir: str, keep: int, template: TrainState, obs_dim: int,
+                          act_dim: int, step: int | None = None) -> tuple[TrainState, dict]:
+  """(state, {'obs', 'actions'} normalizers as jax arrays) of WORKDIR/checkpoints: the
+  newest checkpoint that restores, or `step`. FileNotFoundError when there is none."""
+  manager = make_manager(os.path.join(os.path.abspath(workdir), "checkpoints"), keep)
+  if manager.latest_step() is None:
+    raise FileNotFoundError(f"{workdir}: no checkpoints")
+  placeholder = {"obs": fit_normalizer(np.zeros((1, obs_dim)), "identity"),
+                 "actions": fit_normalizer(np.zeros((1, act_dim)), "identity")}
+  if step is None:
+    state, norms = restore_newest_good(manager, template, placeholder)
+  else:
+    state, norms = restore(manager, template, placeholder, step)
+  return state, {k: Normalizer(jnp.asarray(v.shift), jnp.asarray(v.scale))
+                 for k, v in norms.items()}
