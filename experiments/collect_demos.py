@@ -1,7 +1,11 @@
-"""Scripted-expert demonstrations for a Meta-World task.
+"""Expert demonstrations: Meta-World's scripted experts, or a Brax PPO expert.
 
     python -m experiments.collect_demos --config=experiments/configs/metaworld.py:button-press-v3 \
         --workdir=DIR [--config.collect.num_episodes=100] [--config.collect.keep_failures=True]
+    python -m experiments.collect_demos --config=experiments/configs/brax.py:inverted_pendulum \
+        --workdir=DIR          # experiments/configs/brax.py says what it writes
+
+Meta-World:
 
 Episode i starts from seed collect.seed + i. Writes DIR/demos.npz (DESIGN.md layout,
 plus `episode_seeds` [E] and `task`) and DIR/collect_summary.json (expert success
@@ -17,17 +21,29 @@ from experiments import cli
 
 from efjax.data import DemoFileError
 from efjax.envs.metaworld_envs import TaskError, collect_demos
+from efjax.train.trainer import ConfigError
 
-_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "experiments/configs/metaworld.py:<task>",
+_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "experiments/configs/metaworld.py:<task> or brax.py:<env>",
                                           lock_config=True)
 _WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "demos.npz and collect_summary.json go here.")
 
 
+def collect_brax_demos(config, workdir: str, log=print) -> dict:
+  """The Brax expert (trained, or reused from config.expert_dir) and its demos."""
+  from experiments import pipeline, rl_compare     # the same stages as the pipeline's
+  rl_compare.run_expert(config, workdir, log)
+  return pipeline.run_demos(config, workdir, log)
+
+
 def main(argv):
   del argv
+  cli.quiet_library_logs()
   try:
-    collect_demos(_CONFIG.value, _WORKDIR.value)
-  except (TaskError, DemoFileError) as e:     # the user's input: one line, no traceback
+    if _CONFIG.value.get("source") == "brax":
+      collect_brax_demos(_CONFIG.value, _WORKDIR.value, log=lambda s: print(s, flush=True))
+    else:
+      collect_demos(_CONFIG.value, _WORKDIR.value)
+  except (TaskError, DemoFileError, ConfigError) as e:     # the user's input: one line, no traceback
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
 
