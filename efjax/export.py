@@ -86,7 +86,7 @@ def _portable(model):
   from efjax import networks
   cfg = model.config.model.copy_and_resolve_references()
   cfg.unet.conv_impl = "portable"   # same parameters and function; chosen per platform
-  return dataclasses.replace(model, net=networks.make_network(cfg)), {
+  return dataclasses.replace(model, net=networks.make_network(cfg, model.schedule)), {
       "model.unet.conv_impl": "portable"}
 
 

@@ -38,8 +38,8 @@ def train_bandit_energy(config: ml_collections.ConfigDict,
   act_norm = fit_normalizer(actions, "zscore")
   data = {"obs": obs[:, None, :], "actions": act_norm.normalize(actions)[:, None, :]}
 
-  net = networks.make_network(config.model)
   schedule = schedules.make_schedule(config.schedule)
+  net = networks.make_network(config.model, schedule)
   optimizer = make_optimizer(config.optim)
   variables = net.init(k_init, data["actions"][:2], data["obs"][:2], jnp.zeros(2))
   state = create_train_state(variables, optimizer, k_train)

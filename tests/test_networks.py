@@ -76,3 +76,45 @@ def test_group_norm_matches_flax():
   assert jax.tree_util.tree_map(jnp.shape, ours.init(jax.random.key(1), x)) == \
       jax.tree_util.tree_map(jnp.shape, variables)
   np.testing.assert_allclose(ours.apply(variables, x), ref.apply(variables, x), atol=1e-5)
+
+
+def _edm_pair(parameterization):
+  """(preconditioned net, plain net with the same variables, inputs, schedule)."""
+  from efjax.schedules import VESchedule
+  schedule = VESchedule()
+  cfg = tiny_mlp_config(parameterization)
+  plain, variables, actions, obs, t = init_network(cfg)
+  cfg.preconditioning = "edm"
+  return networks.make_network(cfg, schedule), plain, variables, actions, obs, t, schedule
+
+
+def test_edm_preconditioned_energy_is_the_formula_and_score_is_its_gradient():
+  from efjax import energy as energy_lib
+  net, plain, variables, actions, obs, t, schedule = _edm_pair("energy")
+  sigma = schedule.sigma(t)
+  std = jnp.sqrt(1.0 + sigma**2)[:, None, None]
+  expected = (0.5 * jnp.sum(jnp.square(actions / std), (1, 2))
+              - plain.apply(variables, actions / std, obs, t) / sigma)
+  np.testing.assert_allclose(net.apply(variables, actions, obs, t), expected, rtol=1e-5)
+  score = energy_lib.score(net, variables, actions, obs, t)
+  numeric = -jax.grad(lambda a: net.apply(variables, a, obs, t).sum())(actions)
+  np.testing.assert_allclose(score, numeric, rtol=1e-5, atol=1e-5)
+  # Far from the data the prior term dominates: the field points back toward 0.
+  far = 1e3 * jnp.ones_like(actions)
+  assert jnp.all(energy_lib.score(net, variables, far, obs, t) * far < 0)
+
+
+def test_edm_preconditioned_score_network_and_missing_schedule():
+  net, plain, variables, actions, obs, t, schedule = _edm_pair("score")
+  sigma = schedule.sigma(t)[:, None, None]
+  std = jnp.sqrt(1.0 + sigma**2)
+  expected = -actions / std**2 + plain.apply(variables, actions / std, obs, t) / (sigma * std)
+  np.testing.assert_allclose(net.apply(variables, actions, obs, t), expected, rtol=1e-5,
+                             atol=1e-5)
+  cfg = tiny_mlp_config()
+  cfg.preconditioning = "edm"
+  with pytest.raises(ValueError, match="needs the noise schedule"):
+    networks.make_network(cfg)
+  cfg.preconditioning = "karras"
+  with pytest.raises(ValueError, match="model.preconditioning"):
+    networks.make_network(cfg)

@@ -124,8 +124,8 @@ def window_batch(key, data, batch_size):
 
 def build(config, obs_dim: int, act_dim: int):
   """(net, schedule, optimizer, initial state) for these sizes."""
-  net = networks.make_network(config.model)
   schedule = schedules.make_schedule(config.schedule)
+  net = networks.make_network(config.model, schedule)
   optimizer = make_optimizer(optim_config(config))
   k_init, k_train = jax.random.split(jax.random.key(config.seed))
   d = config.data

@@ -32,7 +32,7 @@ from efjax.train import default_optim_config
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
-  c.data = dict(path="", obs_horizon=2, action_horizon=16, obs_normalizer="identity",
+  c.data = dict(path="", obs_horizon=2, action_horizon=16, obs_normalizer="zscore",
                 action_normalizer="zscore",
                 val_fraction=0.0)
   c.model = default_model_config()
