@@ -118,11 +118,12 @@ def _model(parameterization="energy", obs_dim=4, act_dim=1):
 def test_batched_energy_reward_matches_model_reward_fn(kind):
   model = _model(act_dim=2)
   k = jax.random.split(jax.random.key(0), 3)
-  obs, nxt = jax.random.normal(k[0], (64, 4)), jax.random.normal(k[1], (64, 4))
-  action = jax.random.uniform(k[2], (64, 2), minval=-1, maxval=1)
+  n = 300                      # > STATES_PER_CHUNK and not a multiple: padded chunks
+  obs, nxt = jax.random.normal(k[0], (n, 4)), jax.random.normal(k[1], (n, 4))
+  action = jax.random.uniform(k[2], (n, 2), minval=-1, maxval=1)
   want = jax.jit(model.reward_fn(kind))(model.params, obs, action, nxt)
   got = jax.jit(fast_reward_fn(model, kind))(model.params, obs, action, nxt)
-  assert got.shape == (64,) and float(jnp.std(want)) > 0
+  assert got.shape == (n,) and float(jnp.std(want)) > 0
   assert_close(got, want, atol=1e-4)
 
 
@@ -162,3 +163,11 @@ def test_reward_for_another_env_is_refused():
   with pytest.raises(RewardMismatchError, match=r"/ckpt was trained for obs_dim=4, act_dim=1, "
                      r"but the environment \(Env\) has obs_dim=11, act_dim=1"):
     check_dims("/ckpt", 4, 1, Env())
+
+
+def test_batched_energy_reward_leaves_preconditioned_models_to_the_generic_path():
+  from efjax.rl.fast_energy_reward import supported
+  model = _model()
+  assert supported(model)
+  model.config.model.preconditioning = "edm"
+  assert not supported(model)

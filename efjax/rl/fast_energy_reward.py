@@ -12,25 +12,28 @@ linear in concat(action, cond), so
 and the second term is computed once per state. The 17 action rows then go
 through the rest of the MLP as one [(M + 1) B, H] batch. Same reward, same
 parameters (the checkpoint's own tree); tests/test_irl.py checks it against
-`Model.reward_fn` to float32 precision.
+`Model.reward_fn` to float32 precision. Large batches go through in chunks of
+`STATES_PER_CHUNK` states (`map_in_chunks`), 1.7x faster on the CPU.
 
 Only the configuration RL rewards use is covered (MLP backbone, action chunk 1,
-no spectral norm); any other model gets `Model.reward_fn` unchanged.
+no spectral norm, no preconditioning); any other model gets `Model.reward_fn` unchanged.
 """
 import jax
 import jax.numpy as jnp
 
-from efjax.energy import encode_obs
+from efjax.energy import encode_obs, map_in_chunks
 from efjax.networks import ACTIVATIONS, COMPUTE_DTYPES
 from efjax.networks.layers import matmul
 from efjax.rewards import reference_actions, soft_value_from_energies
 
 Array = jax.Array
+STATES_PER_CHUNK = 256
 
 
 def supported(model) -> bool:
   m, d = model.config.model, model.config.data
   return (m.backbone == "mlp" and m.parameterization == "energy" and not m.spectral_norm
+          and m.get("preconditioning", "none") == "none"
           and (d.obs_horizon, d.action_horizon) == (1, 1))
 
 
@@ -77,6 +80,16 @@ def fast_reward_fn(model, kind: str | None = None, compute_dtype: str | None = N
     return x[:, 0]
 
   def fn(params, obs, action, next_obs):
+    # 256 states (4,352 rows) at a time: the rows' activations stay in cache. One
+    # [4096 x 17, 128] batch ran the 128x128 reward in 45.7 ms, chunks of 256 states
+    # in 27.2 (the 256x256 one 105 -> 61 ms; 2-core CPU, 2026-11-25).
+    if next_obs is None:
+      return map_in_chunks(lambda o, a: rows_fn(params, o, a, None), obs, action,
+                           chunk=STATES_PER_CHUNK)
+    return map_in_chunks(lambda o, a, n: rows_fn(params, o, a, n), obs, action, next_obs,
+                         chunk=STATES_PER_CHUNK)
+
+  def rows_fn(params, obs, action, next_obs):
     norm_o = lambda o: model.normalizers["obs"].normalize(  # noqa: E731
         jnp.asarray(o, jnp.float32)[:, None])
     a = model.normalizers["actions"].normalize(jnp.asarray(action, jnp.float32)[:, None])[:, 0]
