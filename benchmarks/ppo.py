@@ -9,15 +9,16 @@ minibatches, epochs and networks (brax's defaults: policy 4x32, value 5x256, swi
   efjax_true     efjax.rl PPO.run, true reward, compiled call of K updates, median of repeats
   efjax_learned  the same with reward_fn = an MLP (3x256 SiLU on [obs, action, next_obs]),
                  the cost of a learned reward such as EnergyFlow's MLP energy
-Then, in the quickstart's PPO setting (experiments/configs/ppo.py: 64x64 tanh networks),
-the true reward against the real EnergyFlow centered reward of the quickstart's energy
-(MLP 256x256, 16 reference actions: 17 energy evaluations per transition; weights do
-not change the cost, so an untrained network of that config is timed):
-  ef_reward_fn   Model.reward_fn('centered'), the generic path
-  ef_batched     efjax.rl.fast_energy_reward: time embedding and the conditioning's
-                 first-layer projection once per state, 17 action rows in one batch
-  ef_batched_bf16  the same with bfloat16 matmul inputs
-  ef_128_batched   the batched reward of a 128x128 energy (experiments/configs/rl_compare.py)
+Then, for each of rl_compare's envs in its PPO setting (experiments/configs/ppo.py: 64x64
+tanh networks), the true reward against the real EnergyFlow centered reward (16
+reference actions: 17 energy evaluations per transition; weights do not change the
+cost, so an untrained network of the config is timed):
+  ef_128_batched   efjax.rl.fast_energy_reward of rl_compare's 128x128 energy: time
+                   embedding and the conditioning's first-layer projection once per
+                   state, 17 action rows per state, 256 states per chunk
+  ef_128_bf16      the same with bfloat16 matmul inputs
+  ef_reward_fn, ef_batched (inverted_pendulum only): the quickstart's 256x256 energy
+                   through Model.reward_fn('centered') (the generic path) and batched
 Prints markdown tables (steps/s and ratios) and writes them to --out.
 `TITLE` and `run(args)` are benchmarks/run_all.py's interface.
 """
@@ -102,8 +103,8 @@ def bench_efjax(args, config, env, reward_fn=None, reward_params=None) -> float:
   return args.updates * ppo.steps_per_update / float(np.median(times))
 
 
-def energyflow_model(hidden=(256, 256)):
-  """An (untrained) efjax Model of the quickstart's reward energy for inverted_pendulum."""
+def energyflow_model(hidden=(256, 256), obs_dim=4, act_dim=1):
+  """An (untrained) efjax Model of the quickstart's reward energy (weights do not change the cost)."""
   import ml_collections
   from efjax.data.normalizer import Normalizer
   from efjax.model import Model
@@ -111,7 +112,6 @@ def energyflow_model(hidden=(256, 256)):
   from experiments.configs import quickstart
   config = quickstart.get_config().energyflow
   config.model.mlp.hidden = hidden
-  obs_dim, act_dim = 4, 1
   net, schedule, _, state = build(config, obs_dim, act_dim)
   norms = {"obs": Normalizer(jnp.zeros(obs_dim), jnp.ones(obs_dim)),
            "actions": Normalizer(jnp.zeros(act_dim), jnp.ones(act_dim))}
@@ -119,34 +119,47 @@ def energyflow_model(hidden=(256, 256)):
                net=net, schedule=schedule, normalizers=norms, obs_dim=obs_dim, act_dim=act_dim)
 
 
+REWARD_ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher")   # rl_compare's
+LABELS = {"ef_reward_fn": "EnergyFlow centered, Model.reward_fn (256x256)",
+          "ef_batched": "EnergyFlow centered, batched (256x256)",
+          "ef_128_batched": "EnergyFlow centered, batched (128x128, rl_compare's net)",
+          "ef_128_bf16": "EnergyFlow centered, batched, bf16 matmuls (128x128)"}
+
+
 def bench_energyflow_reward(args) -> str:
-  """True reward vs the EnergyFlow centered reward in the quickstart's PPO setting, one run."""
+  """True reward vs the EnergyFlow centered reward, in each rl_compare env's PPO setting, one run."""
   from efjax.rl.fast_energy_reward import fast_reward_fn
-  config = default_ppo_config()
-  config.num_envs, config.unroll_length = args.num_envs, args.unroll_length
-  env = make_env("inverted_pendulum", BACKENDS["inverted_pendulum"], 1000)
-  model, small = energyflow_model(), energyflow_model((128, 128))
-  rows = {"true": bench_efjax(args, config, env)}
-  print(f"quickstart true {rows['true']:,.0f} steps/s", flush=True)
-  for name, fn, params in (
-      ("ef_reward_fn", model.reward_fn("centered"), model.params),
-      ("ef_batched", fast_reward_fn(model, "centered"), model.params),
-      ("ef_batched_bf16", fast_reward_fn(model, "centered", "bfloat16"), model.params),
-      ("ef_128_batched", fast_reward_fn(small, "centered"), small.params)):
-    rows[name] = bench_efjax(args, config, env, fn, params)
-    print(f"quickstart {name} {rows[name]:,.0f} steps/s", flush=True)
-  label = {"ef_reward_fn": "EnergyFlow centered, Model.reward_fn (256x256)",
-           "ef_batched": "EnergyFlow centered, batched (256x256)",
-           "ef_batched_bf16": "EnergyFlow centered, batched, bf16 matmuls (256x256)",
-           "ef_128_batched": "EnergyFlow centered, batched (128x128, rl_compare's net)"}
-  lines = [f"Setting: inverted_pendulum ({BACKENDS['inverted_pendulum']}), the quickstart's "
-           f"PPO (64x64 tanh actor and critic), {args.num_envs} envs x {args.unroll_length} "
-           f"steps per update, {args.updates} updates per timed call, median of {args.epochs}; "
-           "the reward is evaluated on every transition (17 energy evaluations each).", "",
-           "| reward | env steps/s | ratio vs true (goal >= 0.85) |", "|---|---:|---:|",
-           f"| true reward | {rows['true']:,.0f} | 1.00 |"]
-  lines += [f"| {label[k]} | {v:,.0f} | {v / rows['true']:.2f} |" for k, v in rows.items()
-            if k != "true"]
+  from experiments.configs import ppo as ppo_configs
+  envs = REWARD_ENVS if getattr(args, "reward_envs", None) is None else args.reward_envs
+  lines = [f"Setting: each env's PPO of experiments/configs/ppo.py (64x64 tanh actor and "
+           f"critic), {args.num_envs} envs x {args.unroll_length} steps per update, "
+           f"{args.updates} updates per timed call, median of {args.epochs}; the reward is "
+           "evaluated on every transition (17 energy evaluations each: the action and 16 "
+           "reference actions). The goal's ratio is the rl_compare net's row.", "",
+           "| env (backend) | reward | env steps/s | ratio vs true (goal >= 0.85) |",
+           "|---|---|---:|---:|"]
+  for name in envs:
+    ec = ppo_configs.get_config(name)
+    config = ec.ppo
+    config.num_envs, config.unroll_length = args.num_envs, args.unroll_length
+    env = make_env(name, ec.env.backend, ec.env.episode_length)
+    dims = dict(obs_dim=env.observation_size, act_dim=env.action_size)
+    small = energyflow_model((128, 128), **dims)
+    cases = [("ef_128_batched", fast_reward_fn(small, "centered"), small.params),
+             ("ef_128_bf16", fast_reward_fn(small, "centered", "bfloat16"), small.params)]
+    if name == "inverted_pendulum":      # the quickstart's net, generic and batched
+      model = energyflow_model((256, 256), **dims)
+      cases = [("ef_reward_fn", model.reward_fn("centered"), model.params),
+               ("ef_batched", fast_reward_fn(model, "centered"), model.params)] + cases
+    rows = {"true": bench_efjax(args, config, env)}
+    print(f"{name} true {rows['true']:,.0f} steps/s", flush=True)
+    for key, fn, params in cases:
+      rows[key] = bench_efjax(args, config, env, fn, params)
+      print(f"{name} {key} {rows[key]:,.0f} steps/s", flush=True)
+    where = f"{name} ({ec.env.backend})"
+    lines.append(f"| {where} | true reward | {rows['true']:,.0f} | 1.00 |")
+    lines += [f"| {where} | {LABELS[k]} | {v:,.0f} | {v / rows['true']:.2f} |"
+              for k, v in rows.items() if k != "true"]
   return "\n".join(lines)
 
 
@@ -156,6 +169,7 @@ def run(args) -> str:
                          updates=10, epochs=3, out=None)
   if getattr(args, "quick", False):
     a.num_envs, a.unroll_length, a.updates, a.epochs = 16, 16, 2, 1
+    a.reward_envs = ("inverted_pendulum",)
   if getattr(args, "repeats", None):
     a.epochs = args.repeats
   return bench_all(a)
@@ -176,6 +190,8 @@ def main():
   p.add_argument("--epochs", type=int, default=3, help="timed repeats after the compiling one")
   p.add_argument("--out", default="/tmp/ppo_bench.md")
   p.add_argument("--only_energyflow", action="store_true", help="skip the brax comparison")
+  p.add_argument("--reward_envs", nargs="+", default=None, choices=REWARD_ENVS,
+                 help="envs of the EnergyFlow-reward table (default: all of rl_compare's)")
   args = p.parse_args()
   args.backend = args.backend or BACKENDS[args.env]
   table = (bench_energyflow_reward(args) if args.only_energyflow else bench_all(args))
