@@ -134,6 +134,7 @@ def plot_iqm(stats: dict, path: str, title: str) -> None:
 
 
 def write_report(root: str, out: str) -> str:
+  os.makedirs(out, exist_ok=True)   # the plots are written before the markdown
   envs = [e for name in ENV_ORDER if (e := collect(os.path.join(root, name))) is not None]
   lines = ["# PPO on rewards recovered from demonstrations: EnergyFlow vs AIRL, GAIL, likelihood",
            "",
@@ -146,7 +147,18 @@ def write_report(root: str, out: str) -> str:
            "Score = deterministic eval return of each seed's final policy (16 episodes), "
            "normalized as (R - R_random) / (R_expert - R_random); R_expert = mean return of "
            "the 64 demonstration episodes (stochastic expert), R_random = uniform random "
-           "actions. IQM and 95% stratified-bootstrap CIs by rliable (2000 reps).", ""]
+           "actions. IQM and 95% stratified-bootstrap CIs by rliable (2000 reps).", "",
+           "**Reading it: the sign of a reward decides how long an episode lasts.** "
+           "inverted_pendulum and inverted_double_pendulum end an episode when the pole "
+           "falls. A learned reward that is negative on average pays the agent to fall at "
+           "once, and one that is positive pays it to stay up, whatever the reward says "
+           "about the actions (the survival bias of Kostrikov et al. 2019). GAIL's "
+           "-log(1 - D) is always positive. A diffusion ELBO reward (minus a loss) is "
+           "always negative. A return Spearman near -1 marks a reward whose per-step mean "
+           "is negative on these episodes. On these two envs the table therefore measures "
+           "reward quality and reward sign together. reacher never ends early, so it "
+           "measures reward quality alone. Absorbing-state handling, which would remove the "
+           "bias, is not implemented; every method is run as it comes.", ""]
   all_scores = {}
   for env in envs:
     name, cfg = env["name"], env["config"]
@@ -200,7 +212,6 @@ def write_report(root: str, out: str) -> str:
       "(inverted_pendulum pays 1 per step). Return Spearman: learned vs true return of the "
       "20 held-out episodes. AIRL: f = g(s) + gamma h(s') - h(s) (without the -log pi term), "
       "GAIL: -log(1 - D); both averaged over the seeds' final discriminators.", ""]
-  os.makedirs(out, exist_ok=True)
   path = os.path.join(out, "rl_compare.md")
   with open(path, "w") as f:
     f.write("\n".join(lines))
