@@ -144,7 +144,8 @@ def test_cli_on_a_non_workdir_is_one_line_exit_2(tmp_path):
 
 
 
-def test_unet_export_equals_model(tmp_path):
+@pytest.mark.parametrize("preconditioning", ["none", "edm"])
+def test_unet_export_equals_model(tmp_path, preconditioning):
   """A UNet exports its convolutions per platform (im2col on CPU) and matches in process."""
   from efjax.data import fit_normalizer
   from efjax.model import Model
@@ -154,6 +155,7 @@ def test_unet_export_equals_model(tmp_path):
   config.data.obs_horizon, config.data.action_horizon = 1, 4
   config.model.update(emb_dim=16, obs_hidden=(16,), head_hidden=(16,))
   config.model.unet.update(down_dims=(8, 16), kernel_size=3, num_groups=4)
+  config.model.preconditioning = preconditioning
   net, schedule, _, state = build(config, OBS_DIM, ACT_DIM)
   identity = lambda dim: fit_normalizer(jnp.zeros((1, dim)), "identity")  # noqa: E731
   model = Model(config, state.ema_variables, net, schedule,

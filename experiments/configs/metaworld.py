@@ -92,6 +92,7 @@ def get_config(arg: str = "button-press-v3") -> ml_collections.ConfigDict:
     c.optim.warmup_steps = 500
   elif variant == "smoke":
     c.data.obs_horizon, c.data.action_horizon = 2, 4
+    c.model.preconditioning = "edm"    # as the cpu variant (tests cover its train-load-eval path)
     c.sampler.num_steps = 4
     c.env.max_path_length = 100        # the button-press expert needs ~60 steps
     c.collect.num_episodes = 3
