@@ -21,7 +21,8 @@ whose physics went unstable (`env.unstable`, Meta-World) ends its episode as a
 failure, flagged `unstable`.
 
 `evaluate_metaworld(config, workdir)` wires it to a training workdir (efjax.load) and
-a Meta-World task (experiments/evaluate.py is its command line).
+a Meta-World task, `evaluate_robomimic(config, workdir)` to a robomimic task in
+robosuite (experiments/evaluate.py is the command line of both).
 """
 import dataclasses
 import datetime
@@ -191,29 +192,40 @@ def summarize(results: list[EpisodeResult]) -> dict:
 
 
 def load_policy(config, workdir: str):
-  """(model, policy): policy(obs [B, Ho, obs_dim], key) -> np [B, Ha, act_dim], jitted once."""
-  import efjax
+  """(model, policy) of a Meta-World workdir, its sizes checked against config.env.task."""
   from efjax.envs.metaworld_envs import TaskError, check_dims
+  task = config.env.task
+  return _load_policy(config, workdir, lambda obs_dim, act_dim, where: check_dims(
+      task, obs_dim, act_dim, where), TaskError)
+
+
+def _load_policy(config, workdir: str, check_dims, error):
+  """(model, policy): policy(obs [B, Ho, obs_dim], key) -> np [B, Ha, act_dim], jitted once.
+
+  `check_dims(obs_dim, act_dim, where)` raises for sizes the env cannot take; `error`
+  is the exception class for the user's input (a missing or mismatched workdir).
+  """
+  import efjax
   from efjax.train.trainer import DATASET_FILE
   task = config.env.task
   spec_path = os.path.join(workdir, DATASET_FILE)
   if os.path.exists(spec_path):        # refuse a wrong-sized model before loading anything
     spec = json.load(open(spec_path))
-    check_dims(task, spec["obs_dim"], spec["act_dim"], f"{workdir}: trained on {spec['path']}")
+    check_dims(spec["obs_dim"], spec["act_dim"], f"{workdir}: trained on {spec['path']}")
   # Any model with .sample(obs, key) and a params field evaluates; a BC workdir says so
   # in its config.json (efjax/bc.py).
   from efjax import bc
   try:
     model = bc.load(workdir) if bc.is_bc_workdir(workdir) else efjax.load(workdir)
   except FileNotFoundError as e:
-    raise TaskError(str(e)) from None
+    raise error(str(e)) from None
   trained_on = model.config.get("env", {}).get("task")
   if trained_on is not None and trained_on != task:
-    raise TaskError(f"{workdir}: trained on {trained_on}, asked to evaluate on {task}")
-  check_dims(task, model.obs_dim, model.act_dim, f"{workdir} (its demo file)")
+    raise error(f"{workdir}: trained on {trained_on}, asked to evaluate on {task}")
+  check_dims(model.obs_dim, model.act_dim, f"{workdir} (its demo file)")
   if not 1 <= config.eval.action_steps <= model.config.data.action_horizon:
-    raise TaskError(f"config eval.action_steps={config.eval.action_steps} must be in "
-                    f"[1, data.action_horizon={model.config.data.action_horizon}]")
+    raise error(f"config eval.action_steps={config.eval.action_steps} must be in "
+                f"[1, data.action_horizon={model.config.data.action_horizon}]")
   # Parameters are an argument, not constants baked into the compiled sampler.
   sample = jax.jit(lambda params, obs, key: dataclasses.replace(model, params=params)
                    .sample(obs, key))
@@ -289,21 +301,33 @@ def evaluate_metaworld(config, workdir: str, episodes: int | None = None,
   record = seeds[:ev.video_episodes] if video else []
   log(f"{e.task}{' (OOD)' if e.ood else ''}: {episodes} episodes on {ev.num_envs} envs, "
       f"chunks of {model.config.data.action_horizon}, executing {ev.action_steps}")
+  name = f"eval_{e.task}{'_ood' if e.ood else ''}"
+  return _run_and_write(
+      name, make_env_fn, policy, model, config, workdir, seeds, episodes, record, video,
+      dict(task=e.task, ood=bool(e.ood), ood_scale=ood_scale, **seed_filter), command, log)
+
+
+def _run_and_write(name, make_env_fn, policy, model, config, workdir, seeds, episodes, record,
+                   video, identity: dict, command, log) -> dict:
+  """Runs the episodes, writes WORKDIR/<name>.json (and GIFs) and returns the summary.
+
+  `identity`: what the result is of (task, ...), written first after the counts.
+  """
+  ev = config.eval
   start = time.perf_counter()
   results = evaluate(make_env_fn, policy, seeds, ev.num_envs, model.config.data.obs_horizon,
                      ev.action_steps, jax.random.key(ev.sampler_seed), record, log)
   summary = summarize(results)
-  name = f"eval_{e.task}{'_ood' if e.ood else ''}"
   checkpoints = os.path.join(workdir, "checkpoints")
   steps = [int(d) for d in os.listdir(checkpoints) if d.isdigit()] if os.path.isdir(
       checkpoints) else []
   summary.update(
-      task=e.task, ood=bool(e.ood), ood_scale=ood_scale, **seed_filter,
+      **identity,
       workdir=os.path.abspath(workdir),
       newest_checkpoint=max(steps, default=None), wall_s=round(time.perf_counter() - start, 1),
       date=datetime.datetime.now().isoformat(timespec="seconds"),
       command=command,
-      settings={"env": e.to_dict(), "eval": {**ev.to_dict(), "num_episodes": episodes},
+      settings={"env": config.env.to_dict(), "eval": {**ev.to_dict(), "num_episodes": episodes},
                 "sampler": model.config.sampler.to_dict(),
                 "obs_horizon": model.config.data.obs_horizon,
                 "action_horizon": model.config.data.action_horizon})
@@ -318,3 +342,53 @@ def evaluate_metaworld(config, workdir: str, episodes: int | None = None,
       f"[{summary['ci95'][0]:.1%}, {summary['ci95'][1]:.1%}], {summary['errored']} errored, "
       f"{summary['wall_s']} s")
   return summary
+
+
+def evaluate_robomimic(config, workdir: str, episodes: int | None = None,
+                       video: bool | None = None, make_env_fn=None, command: str | None = None,
+                       log=print) -> dict:
+  """Evaluates the model of a training `workdir` on robomimic task config.env.task in
+  robosuite; writes and returns WORKDIR/eval_<task>.json.
+
+  The env is rebuilt from the env_args of the HDF5 file the model was trained on (its
+  config's data.path; this config's when that file is gone), observations put together
+  from the model's data.obs_keys (efjax/envs/robomimic_envs.py). Episodes run for at
+  most eval.max_steps steps and end at the first success. `make_env_fn` replaces the
+  env factory (tests); `command` is recorded with the result.
+  """
+  from efjax.data.robomimic import read_env_meta
+  from efjax.envs.robomimic_envs import RobomimicError, import_robosuite, make_env
+  e, ev = config.env, config.eval
+  episodes = ev.num_episodes if episodes is None else episodes
+  video = ev.get("video", False) if video is None else video
+  if video:
+    raise RobomimicError("--video: robomimic envs are built without an offscreen renderer "
+                         "(no videos for robomimic)")
+  if episodes < 1 or ev.num_envs < 1:
+    raise RobomimicError(f"episodes ({episodes}) and config eval.num_envs ({ev.num_envs}) "
+                         "must be positive")
+  if make_env_fn is None:
+    import_robosuite()                 # before minutes of loading: the install line
+  obs_dim, act_dim = config.data.obs_dim, config.data.act_dim
+
+  def check_dims(model_obs, model_act, where):
+    if (model_obs, model_act) != (obs_dim, act_dim):
+      raise RobomimicError(f"{where}: obs_dim={model_obs}, act_dim={model_act}, but robomimic "
+                           f"task '{e.task}' has obs_dim={obs_dim}, act_dim={act_dim} "
+                           f"(keys {', '.join(config.data.obs_keys)}): another task's model?")
+
+  model, policy = _load_policy(config, workdir, check_dims, RobomimicError)
+  obs_keys = list(model.config.data.get("obs_keys") or config.data.obs_keys)
+  if make_env_fn is None:
+    path = model.config.data.path
+    path = path if os.path.exists(path) else config.data.path
+    meta = read_env_meta(path, e.task)
+    make_env_fn = lambda: make_env(meta, obs_keys, ev.max_steps)    # noqa: E731
+  seeds = [ev.seed + i for i in range(episodes)]
+  log(f"robomimic {e.task}: {episodes} episodes on {ev.num_envs} envs, at most "
+      f"{ev.max_steps} steps, chunks of {model.config.data.action_horizon}, executing "
+      f"{ev.action_steps}")
+  return _run_and_write(f"eval_{e.task}", make_env_fn, policy, model, config, workdir, seeds,
+                        episodes, [], False,
+                        dict(task=e.task, suite="robomimic",
+                             paper_success_rate=config.get("paper_success_rate")), command, log)

@@ -1,7 +1,9 @@
-"""Success rate of a trained policy on a Meta-World task, with a 95% confidence interval.
+"""Success rate of a trained policy on a Meta-World or robomimic task, with a 95% CI.
 
     python -m experiments.evaluate --config=experiments/configs/metaworld.py:button-press-v3,cpu \
         --workdir=TRAIN_WORKDIR [--episodes=50] [--video] [--config.env.ood=True]
+    python -m experiments.evaluate --config=experiments/configs/robomimic.py:lift,cpu \
+        --workdir=TRAIN_WORKDIR [--episodes=50]        # robosuite 1.5; no --video
 
 Loads `efjax.load(TRAIN_WORKDIR)` (EMA parameters of the newest good checkpoint) and
 runs eval.num_episodes episodes from seeds eval.seed + i on eval.num_envs envs in
@@ -10,6 +12,9 @@ actions for every env with one jitted call and executes the first eval.action_st
 Writes TRAIN_WORKDIR/eval_<task>.json (eval_<task>_ood.json with env.ood): success
 rate over the episodes that ran, Wilson 95% CI, errored episodes with their seeds,
 per-episode results; with --video, GIFs of the first eval.video_episodes episodes.
+A config with data.format='robomimic' runs the task in robosuite instead, rebuilt from
+the training HDF5 file's env metadata (efjax.evaluation.evaluate_robomimic), for at most
+eval.max_steps steps an episode, and writes TRAIN_WORKDIR/eval_<task>.json.
 """
 import sys
 
@@ -19,11 +24,10 @@ from ml_collections import config_flags
 from experiments import cli
 
 from efjax.data import DemoFileError
-from efjax.envs.metaworld_envs import TaskError
-from efjax.evaluation import evaluate_metaworld
 
-_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "experiments/configs/metaworld.py:<task>",
-                                          lock_config=True)
+_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None,
+                          "experiments/configs/metaworld.py:<task> or robomimic.py:<task>",
+                          lock_config=True)
 _WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "A training workdir (efjax.load).")
 _EPISODES = flags.DEFINE_integer("episodes", None, "Overrides config eval.num_episodes.")
 _VIDEO = flags.DEFINE_bool("video", None, "GIFs of the first episodes (overrides eval.video).")
@@ -33,10 +37,16 @@ def main(argv):
   del argv
   cli.quiet_library_logs()
   command = "python -m experiments.evaluate " + " ".join(sys.argv[1:])
+  # Only the suite's own modules are imported: a robomimic install may lack gymnasium.
+  if _CONFIG.value.data.get("format") == "robomimic":
+    from efjax.envs.robomimic_envs import RobomimicError as InputError
+    from efjax.evaluation import evaluate_robomimic as evaluate
+  else:
+    from efjax.envs.metaworld_envs import TaskError as InputError
+    from efjax.evaluation import evaluate_metaworld as evaluate
   try:
-    evaluate_metaworld(_CONFIG.value, _WORKDIR.value, _EPISODES.value, _VIDEO.value,
-                       command=command)
-  except (TaskError, DemoFileError) as e:     # the user's input: one line, no traceback
+    evaluate(_CONFIG.value, _WORKDIR.value, _EPISODES.value, _VIDEO.value, command=command)
+  except (InputError, DemoFileError) as e:     # the user's input: one line, no traceback
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
 

@@ -22,7 +22,7 @@ import ml_collections
 import numpy as np
 
 from efjax import networks, schedules
-from efjax.data import fit_normalizer, load_demos, split_episodes, window_indices
+from efjax.data import fit_normalizer, load_training_demos, split_episodes, window_indices
 from efjax.train import checkpoint, sharding
 from efjax.train.loop import make_multi_step
 from efjax.train.optimizer import learning_rate_schedule, make_optimizer
@@ -92,7 +92,7 @@ def prepare_data(config, split: str = "train"):
   split: 'train', or 'val' (the episodes held out by data.val_fraction; None when
   there are none). The normalizers are always fitted on the training split.
   """
-  demos = load_demos(config.data.path)
+  demos = load_training_demos(config.data, config.get("env", {}).get("task"))
   for key, size in (("obs_dim", demos.observations.shape[1]), ("act_dim", demos.actions.shape[1])):
     expected = config.data.get(key)         # set by configs made for one environment
     if expected is not None and expected != size:
