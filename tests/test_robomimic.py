@@ -290,3 +290,19 @@ def test_without_robosuite_evaluate_says_how_to_install(tmp_path):
   assert proc.returncode == 2
   assert proc.stderr.strip().splitlines() == [
       "error: robosuite is not installed: pip install 'efjax[robomimic]' (robosuite 1.5)"]
+
+
+def test_reset_seed_also_reseeds_robosuite_15s_shared_generator(fake_robosuite):
+  """robosuite 1.5 draws starts from env.rng (one Generator its placement samplers hold):
+  reset(seed) must reset that very object, not replace it."""
+  env = robomimic_envs.make_env(LIFT_ENV_ARGS, KEYS, max_steps=2)
+  shared = np.random.default_rng(123)
+  env.env.rng = shared
+  env.reset(seed=7)
+  first = shared.uniform(size=3)
+  env.reset(seed=8)
+  other = shared.uniform(size=3)
+  env.reset(seed=7)
+  assert env.env.rng is shared
+  np.testing.assert_array_equal(shared.uniform(size=3), first)
+  assert not np.allclose(first, other)

@@ -11,16 +11,19 @@ The interface is the one efjax.evaluation.evaluate steps (gymnasium's reset/step
 together from robosuite's observation dict with the training file's keys in the same
 order; robomimic stores robosuite's `object-state` under `object`.
 
-Seeding: robosuite draws object placements and the robot's initial-joint noise from
-numpy's global generator (robosuite issue #600: `seed=` is not accepted by every task
-in 1.5), so `reset(seed=s)` seeds it just before robosuite's reset, as robomimic's and
-diffusion policy's rollouts do: an episode's start depends on its seed alone.
+Seeding: `reset(seed=s)` seeds numpy's global generator (what robosuite < 1.5 draws
+from, as robomimic's and diffusion policy's rollouts do) and, in robosuite 1.5, resets
+the state of `env.rng`, the Generator its placement samplers and robot resets share
+(`seed=` is not accepted by every task's constructor: robosuite issue #600), so an
+episode's start depends on its seed alone.
 
 The v1.4.1 files name a part controller (`{"type": "OSC_POSE", ...}`); robosuite 1.5
 expects a composite controller, so such a config is converted with robosuite's
-`refactor_composite_controller_config` for each robot's arm. This module is tested
-against a fake robosuite (tests/test_robomimic.py); robosuite itself was not installed
-where it was written.
+`refactor_composite_controller_config` for each robot's arm. Tested against a fake
+robosuite (tests/test_robomimic.py), and checked once against robosuite 1.5.2 in a
+separate venv (BUILD.md): all five tasks build from v1.4.1-style env_args, their
+observation widths (19, 23, 23, 59, 53) and action sizes match the configs, and the
+same seed gives the same start.
 """
 import types
 
@@ -102,6 +105,11 @@ class RobosuiteEnv:
     del options
     if seed is not None:
       np.random.seed(int(seed))
+      # robosuite 1.5 draws placements and joint noise from env.rng, one Generator it
+      # shares with its placement samplers: reseed that object in place.
+      rng = getattr(self.env, "rng", None)
+      if isinstance(rng, np.random.Generator):
+        rng.bit_generator.state = np.random.default_rng(int(seed)).bit_generator.state
     self.t = 0
     return self.observation(self.env.reset()), {}
 
