@@ -74,22 +74,7 @@ def get_config(arg: str = "button-press-v3") -> ml_collections.ConfigDict:
   c.bc = default_bc_config()
 
   if variant == "cpu":
-    # An MLP energy: measured one after the other on the 2-core CPU at batch 256, it
-    # trains at ~28k samples/s, the smallest UNet (down_dims 32-64-128) at ~2.4k
-    # (results/metaworld.md). 50k steps of 256 take ~8 min at 28k samples/s.
-    # Higher learning rate and shorter EMA than the paper's, for the shorter run.
-    c.model.backbone = "mlp"
-    c.model.mlp.hidden = (256, 256, 256)
-    # z-scored observations and the EDM-style preconditioning: with raw observations
-    # and the plain MLP, drawer-open's policies succeeded 2-6 of 50; with both, a
-    # 10k-step model's sampled actions miss the demos' by 3-10x less and it succeeded
-    # 20/20 (results/metaworld.md, "Why the cpu variant normalizes and preconditions").
-    c.data.obs_normalizer = "zscore"
-    c.model.preconditioning = "edm"
-    c.model.obs_hidden, c.model.emb_dim, c.model.head_hidden = (128,), 64, (128,)
-    c.train.update(num_steps=50_000, batch_size=256, learning_rate=1e-3, steps_per_call=100,
-                   checkpoint_every=5_000, log_every=500, ema=0.999)
-    c.optim.warmup_steps = 500
+    demos.apply_cpu_budget(c)     # an MLP energy, z-scored obs, EDM preconditioning
   elif variant == "smoke":
     c.data.obs_horizon, c.data.action_horizon = 2, 4
     c.model.preconditioning = "edm"    # as the cpu variant (tests cover its train-load-eval path)

@@ -80,17 +80,7 @@ def get_config(arg: str = "lift") -> ml_collections.ConfigDict:
   c.bc = default_bc_config()
 
   if variant == "cpu":
-    # The Meta-World cpu variant's model and budget (experiments/configs/metaworld.py says
-    # why: an MLP trains ~10x faster than the smallest UNet on 2 cores; z-scored
-    # observations and EDM preconditioning made its policies succeed).
-    c.model.backbone = "mlp"
-    c.model.mlp.hidden = (256, 256, 256)
-    c.data.obs_normalizer = "zscore"
-    c.model.preconditioning = "edm"
-    c.model.obs_hidden, c.model.emb_dim, c.model.head_hidden = (128,), 64, (128,)
-    c.train.update(num_steps=50_000, batch_size=256, learning_rate=1e-3, steps_per_call=100,
-                   checkpoint_every=5_000, log_every=500, ema=0.999)
-    c.optim.warmup_steps = 500
+    demos.apply_cpu_budget(c)     # an MLP energy, z-scored obs, EDM preconditioning
   elif variant == "smoke":
     c.data.obs_horizon, c.data.action_horizon = 2, 4
     c.sampler.num_steps = 4
