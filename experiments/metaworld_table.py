@@ -9,9 +9,10 @@ then every (method, seed) model in WORKDIR/<task>/<method>/seed<k>: trained (res
 and evaluated on config.eval_episodes in-range and OOD starts (efjax/evaluation.py).
 After each model its row goes into WORKDIR/table.json and the report is rewritten
 (the "Success rates" section of config.report.markdown and the bar plot
-config.report.plot); with --commit, the report is committed after each finished task.
-Re-running skips finished models and evaluations. Models run seed-major (seed 0 of
-every method before seed 1) so that a run cut short still compares the methods.
+config.report.plot); with --commit, the report is committed after each task's round.
+Re-running skips finished models and evaluations. Models run in seed rounds: round k
+trains seed k of every method on every task, so a run cut short still has the whole
+table, methods side by side, with fewer seeds.
 The recorded per-model commands (experiments.train / train_bc / evaluate) reproduce
 each model alone; this main calls the same functions in one process.
 """
@@ -177,6 +178,15 @@ def model_order(table_config):
   return [(m, k) for k in range(most) for m in table_config.methods if k < table_config.seeds[m]]
 
 
+def seed_rounds(table_config):
+  """[(task, [(method, seed), ...])]: round k trains seed k of every method on every task,
+  so the whole table has one seed of each model before any model gets a second."""
+  order = model_order(table_config)
+  rounds = sorted({seed for _, seed in order})
+  return [(task, [(m, k) for m, k in order if k == r])
+          for r in rounds for task in table_config.tasks]
+
+
 def run_table(table_config, workdir: str, commit: bool = False, log=print,
               command: str | None = None) -> dict:
   from efjax.envs.metaworld_envs import collect_demos
@@ -190,7 +200,7 @@ def run_table(table_config, workdir: str, commit: bool = False, log=print,
   table["config"] = table_config.to_dict()
   table["command"] = command or ("python -m experiments.metaworld_table "
                                  + " ".join(sys.argv[1:]))
-  for task in table_config.tasks:
+  for task, models in seed_rounds(table_config):
     demos_dir = os.path.join(workdir, task, "demos")
     arg = f"{task},{table_config.variant}" if table_config.variant else task
     summary = collect_demos(metaworld.get_config(arg), demos_dir, log=log)
@@ -199,7 +209,7 @@ def run_table(table_config, workdir: str, commit: bool = False, log=print,
         "command": (f"python -m experiments.collect_demos "
                     f"--config=experiments/configs/metaworld.py:{arg} --workdir={demos_dir}")}
     demos_path = os.path.join(demos_dir, "demos.npz")
-    for method, seed in model_order(table_config):
+    for method, seed in models:
       key = row_key(task, method, seed)
       old = table["rows"].get(key)
       config, _ = model_config(table_config, task, method, seed, demos_path)
@@ -216,8 +226,9 @@ def run_table(table_config, workdir: str, commit: bool = False, log=print,
     save_table(workdir, table)
     write_report(workdir, table)
     if commit:
-      commit_report(table_config, f"results/metaworld: {task} rows of the Meta-World table "
-                    f"({table_config.variant or 'paper'} budget)", log)
+      seeds = sorted({seed for _, seed in models})
+      commit_report(table_config, f"results/metaworld: {task} rows (seed {seeds}) of the "
+                    f"Meta-World table ({table_config.variant or 'paper'} budget)", log)
   return table
 
 

@@ -76,3 +76,15 @@ def test_bad_override_is_one_line(tmp_path):
   c.overrides = ("train.num_stepz=3",)
   with pytest.raises(mt.TableError, match="no key 'train.num_stepz'"):
     mt.model_config(c, "button-press-v3", "bc", 0, "x.npz")
+
+
+def test_seed_rounds_cover_every_model_once_seed_zero_of_every_task_first():
+  c = table_config.get_config()
+  rounds = mt.seed_rounds(c)
+  flat = [(task, m, k) for task, models in rounds for m, k in models]
+  assert len(flat) == len(set(flat)) == len(c.tasks) * sum(c.seeds.values())
+  first = rounds[:len(c.tasks)]
+  assert [task for task, _ in first] == list(c.tasks)
+  assert all(models == [("energyflow", 0), ("nonconservative", 0), ("bc", 0)]
+             for _, models in first)
+  assert all(k == 2 for _, models in rounds[-len(c.tasks):] for _, k in models)
