@@ -108,6 +108,10 @@ def save_table(workdir: str, table: dict) -> None:
   os.replace(path + ".tmp", path)
 
 
+class TableInterrupted(RuntimeError):
+  """A model's training was stopped before its last step: record nothing, end the run."""
+
+
 def row_key(task: str, method: str, seed: int) -> str:
   return f"{task}/{method}/seed{seed}"
 
@@ -139,6 +143,9 @@ def run_model(table_config, task: str, method: str, seed: int, demos_path: str,
   start = time.perf_counter()
   train = bc.train_and_evaluate if method == "bc" else train_and_evaluate
   state = train(config, workdir, log=log)
+  if int(state.step) < config.train.num_steps:    # SIGTERM: saved and stopped early
+    raise TableInterrupted(f"{workdir}: training stopped at step {int(state.step)} of "
+                           f"{config.train.num_steps} (SIGTERM); rerun the table to resume")
   if not timing.get("finished"):     # wall time summed over resumed runs, not re-counted
     timing["train_s"] += time.perf_counter() - start
     timing["finished"] = int(state.step) >= config.train.num_steps
@@ -409,6 +416,9 @@ def main(argv):
   except (TableError, TaskError, DemoFileError, ConfigError) as e:   # one line, no traceback
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
+  except TableInterrupted as e:
+    print(f"stopped: {e}", file=sys.stderr)
+    sys.exit(143)                    # 128 + SIGTERM, as if the signal had ended it
 
 
 if __name__ == "__main__":

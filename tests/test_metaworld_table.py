@@ -88,3 +88,17 @@ def test_seed_rounds_cover_every_model_once_seed_zero_of_every_task_first():
   assert all(models == [("energyflow", 0), ("nonconservative", 0), ("bc", 0)]
              for _, models in first)
   assert all(k == 2 for _, models in rounds[-len(c.tasks):] for _, k in models)
+
+
+def test_a_model_stopped_early_records_no_row_and_ends_the_run(tmp_path, monkeypatch):
+  """SIGTERM makes the trainer save and return early: that model is not evaluated or
+  recorded as finished (a rerun resumes it)."""
+  import types
+  from efjax.train import trainer
+  c = table_config.get_config("smoke")
+  c.report.markdown, c.report.plot = str(tmp_path / "m.md"), str(tmp_path / "p.png")
+  monkeypatch.setattr(trainer, "train_and_evaluate",
+                      lambda config, workdir, log=print: types.SimpleNamespace(step=3))
+  with pytest.raises(mt.TableInterrupted, match="stopped at step 3 of 40"):
+    mt.run_table(c, str(tmp_path / "table"), log=lambda *_: None, command="smoke")
+  assert mt.load_table(str(tmp_path / "table"))["rows"] == {}
