@@ -79,7 +79,10 @@ def get_config(arg: str = "lift") -> ml_collections.ConfigDict:
   from efjax.bc import default_bc_config
   c.bc = default_bc_config()
 
-  if variant == "cpu":
+  if variant == "":
+    # The paper's protocol as the authors ran it: raw observations (anchors README).
+    c.data.obs_normalizer = "identity"
+  elif variant == "cpu":
     demos.apply_cpu_budget(c)     # an MLP energy, z-scored obs, EDM preconditioning
   elif variant == "smoke":
     c.data.obs_horizon, c.data.action_horizon = 2, 4
