@@ -158,7 +158,13 @@ def write_report(root: str, out: str) -> str:
            "is negative on these episodes. On these two envs the table therefore measures "
            "reward quality and reward sign together. reacher never ends early, so it "
            "measures reward quality alone. Absorbing-state handling, which would remove the "
-           "bias, is not implemented; every method is run as it comes.", ""]
+           "bias, is not implemented; every method is run as it comes.", "",
+           "**Why soft-Bellman trails centered.** Denoising score matching fits only "
+           "grad_a E, so the energy is identified up to a per-state constant f(s). The "
+           "centered reward subtracts the same state's reference energies, which cancels "
+           "f(s). The soft-Bellman reward, Q(s, a) - gamma V(s'), keeps "
+           "f(s) - gamma f(s'). That is potential shaping with an arbitrary potential, "
+           "and on the action grids it can outweigh the action's own term.", ""]
   all_scores = {}
   for env in envs:
     name, cfg = env["name"], env["config"]
