@@ -68,20 +68,21 @@ def _demo_cfg(sub, workdir):
   return sub
 
 
-def run_bc(config, workdir, log):
-  path = os.path.join(workdir, "bc")
+def _train_once(train_fn, sub_config, workdir, name, log):
+  """Trains WORKDIR/<name> on the demos unless its `done` marker exists."""
+  path = os.path.join(workdir, name)
   if not os.path.exists(os.path.join(path, "done")):
-    bc.train_and_evaluate(_demo_cfg(config.bc, workdir), path, log)
+    train_fn(_demo_cfg(sub_config, workdir), path, log)
     open(os.path.join(path, "done"), "w").close()
   return {"workdir": path}
+
+
+def run_bc(config, workdir, log):
+  return _train_once(bc.train_and_evaluate, config.bc, workdir, "bc", log)
 
 
 def run_diffusion(config, workdir, log):
-  path = os.path.join(workdir, "diffusion")
-  if not os.path.exists(os.path.join(path, "done")):
-    trainer.train_and_evaluate(_demo_cfg(config.diffusion, workdir), path, log)
-    open(os.path.join(path, "done"), "w").close()
-  return {"workdir": path}
+  return _train_once(trainer.train_and_evaluate, config.diffusion, workdir, "diffusion", log)
 
 
 def run_random(config, workdir, log):
