@@ -10,13 +10,16 @@ minibatches, epochs and networks (brax's defaults: policy 4x32, value 5x256, swi
   efjax_learned  the same with reward_fn = an MLP (3x256 SiLU on [obs, action, next_obs]),
                  the cost of a learned reward such as EnergyFlow's MLP energy
 Then, for each of rl_compare's envs in its PPO setting (experiments/configs/ppo.py: 64x64
-tanh networks), the true reward against the real EnergyFlow centered reward (16
-reference actions: 17 energy evaluations per transition; weights do not change the
-cost, so an untrained network of the config is timed):
-  ef_128_batched   efjax.rl.fast_energy_reward of rl_compare's 128x128 energy: time
-                   embedding and the conditioning's first-layer projection once per
-                   state, 17 action rows per state, 256 states per chunk
-  ef_128_bf16      the same with bfloat16 matmul inputs
+tanh networks), the true reward against the real EnergyFlow centered reward (weights do
+not change the cost, so an untrained network of the config is timed):
+  ef_128_gh        efjax.rl.fast_energy_reward of rl_compare's 128x128 energy with its
+                   reference rule (reward.reference='gauss_hermite', 2 nodes per action
+                   dimension: 1 + 2^act_dim energy rows per transition): time embedding
+                   and the conditioning's first-layer projection once per state, 256
+                   states per chunk
+  ef_128_gh_bf16   the same with bfloat16 matmul inputs
+  ef_128_batched   the same net with the paper's 16 sampled reference actions (17 rows)
+  ef_128_bf16      that with bfloat16 matmul inputs
   ef_reward_fn, ef_batched (inverted_pendulum only): the quickstart's 256x256 energy
                    through Model.reward_fn('centered') (the generic path) and batched
 Prints markdown tables (steps/s and ratios) and writes them to --out.
@@ -103,7 +106,8 @@ def bench_efjax(args, config, env, reward_fn=None, reward_params=None) -> float:
   return args.updates * ppo.steps_per_update / float(np.median(times))
 
 
-def energyflow_model(hidden=(256, 256), obs_dim=4, act_dim=1):
+def energyflow_model(hidden=(256, 256), obs_dim=4, act_dim=1, reference="sampled",
+                     num_reference=16):
   """An (untrained) efjax Model of the quickstart's reward energy (weights do not change the cost)."""
   import ml_collections
   from efjax.data.normalizer import Normalizer
@@ -112,6 +116,7 @@ def energyflow_model(hidden=(256, 256), obs_dim=4, act_dim=1):
   from experiments.configs import quickstart
   config = quickstart.get_config().energyflow
   config.model.mlp.hidden = hidden
+  config.reward.update(reference=reference, num_reference=num_reference)
   net, schedule, _, state = build(config, obs_dim, act_dim)
   norms = {"obs": Normalizer(jnp.zeros(obs_dim), jnp.ones(obs_dim)),
            "actions": Normalizer(jnp.zeros(act_dim), jnp.ones(act_dim))}
@@ -120,10 +125,12 @@ def energyflow_model(hidden=(256, 256), obs_dim=4, act_dim=1):
 
 
 REWARD_ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher")   # rl_compare's
-LABELS = {"ef_reward_fn": "EnergyFlow centered, Model.reward_fn (256x256)",
-          "ef_batched": "EnergyFlow centered, batched (256x256)",
-          "ef_128_batched": "EnergyFlow centered, batched (128x128, rl_compare's net)",
-          "ef_128_bf16": "EnergyFlow centered, batched, bf16 matmuls (128x128)"}
+LABELS = {"ef_reward_fn": "EnergyFlow centered, Model.reward_fn (256x256, 16 sampled refs)",
+          "ef_batched": "EnergyFlow centered, batched (256x256, 16 sampled refs)",
+          "ef_128_gh": "**EnergyFlow centered, batched (128x128, Gauss-Hermite refs: rl_compare's reward)**",
+          "ef_128_gh_bf16": "EnergyFlow centered, batched, bf16 matmuls (128x128, Gauss-Hermite refs)",
+          "ef_128_batched": "EnergyFlow centered, batched (128x128, 16 sampled refs: the paper's)",
+          "ef_128_bf16": "EnergyFlow centered, batched, bf16 matmuls (128x128, 16 sampled refs)"}
 
 
 def bench_energyflow_reward(args) -> str:
@@ -134,8 +141,10 @@ def bench_energyflow_reward(args) -> str:
   lines = [f"Setting: each env's PPO of experiments/configs/ppo.py (64x64 tanh actor and "
            f"critic), {args.num_envs} envs x {args.unroll_length} steps per update, "
            f"{args.updates} updates per timed call, median of {args.epochs}; the reward is "
-           "evaluated on every transition (17 energy evaluations each: the action and 16 "
-           "reference actions). The goal's ratio is the rl_compare net's row.", "",
+           "evaluated on every transition: the action and the reference actions, 16 sampled "
+           "ones (the paper's, 17 energy rows) or the Gauss-Hermite rule with 2 nodes per "
+           "action dimension (rl_compare's, 1 + 2^act_dim rows). The goal's ratio is the "
+           "bold row, rl_compare's reward.", "",
            "| env (backend) | reward | env steps/s | ratio vs true (goal >= 0.85) |",
            "|---|---|---:|---:|"]
   for name in envs:
@@ -145,7 +154,10 @@ def bench_energyflow_reward(args) -> str:
     env = make_env(name, ec.env.backend, ec.env.episode_length)
     dims = dict(obs_dim=env.observation_size, act_dim=env.action_size)
     small = energyflow_model((128, 128), **dims)
-    cases = [("ef_128_batched", fast_reward_fn(small, "centered"), small.params),
+    gh = energyflow_model((128, 128), **dims, reference="gauss_hermite", num_reference=2)
+    cases = [("ef_128_gh", fast_reward_fn(gh, "centered"), gh.params),
+             ("ef_128_gh_bf16", fast_reward_fn(gh, "centered", "bfloat16"), gh.params),
+             ("ef_128_batched", fast_reward_fn(small, "centered"), small.params),
              ("ef_128_bf16", fast_reward_fn(small, "centered", "bfloat16"), small.params)]
     if name == "inverted_pendulum":      # the quickstart's net, generic and batched
       model = energyflow_model((256, 256), **dims)

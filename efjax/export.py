@@ -177,6 +177,7 @@ def export_model(model, out_dir: str, platforms=DEFAULT_PLATFORMS) -> dict:
                  "t": float(cfg.reward.t), "multi_noise_t": list(cfg.reward.multi_noise_t),
                  "sigma": float(model.schedule.sigma(jnp.float32(cfg.reward.t))),
                  "sigma_units": "normalized actions",
+                 "reference": cfg.reward.get("reference", "sampled"),
                  "num_reference": cfg.reward.num_reference,
                  "alpha": float(cfg.reward.alpha), "gamma": float(cfg.reward.gamma)},
       "sampler": cfg.sampler.to_dict(),

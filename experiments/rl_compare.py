@@ -138,7 +138,8 @@ def _reward_source(config, workdir, method, env):
         irl.make_gail(config.irl, expert)
     return {"reward_learner": make}, None
   sub = {"bc_log_prob": "bc", "diffusion_elbo": "diffusion"}.get(method, "energyflow")
-  fn, params = load_reward(method, os.path.join(workdir, sub), env)
+  # The EnergyFlow rewards are read with this config's reward settings (reference rule).
+  fn, params = load_reward(method, os.path.join(workdir, sub), env, config.energyflow.reward)
   return {"reward_fn": fn, "reward_params": params}, (fn, params)
 
 

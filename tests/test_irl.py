@@ -114,11 +114,14 @@ def _model(parameterization="energy", obs_dim=4, act_dim=1):
                net=net, schedule=schedule, normalizers=norms, obs_dim=obs_dim, act_dim=act_dim)
 
 
-@pytest.mark.parametrize("kind", ["centered", "soft_bellman"])
-def test_batched_energy_reward_matches_model_reward_fn(kind):
+@pytest.mark.parametrize("kind,reference", [("centered", "sampled"), ("soft_bellman", "sampled"),
+                                            ("centered", "gauss_hermite"),
+                                            ("soft_bellman", "gauss_hermite")])
+def test_batched_energy_reward_matches_model_reward_fn(kind, reference):
   model = _model(act_dim=2)
+  model.config.reward.update(reference=reference, num_reference=16 if reference == "sampled" else 3)
   k = jax.random.split(jax.random.key(0), 3)
-  n = 300                      # > STATES_PER_CHUNK and not a multiple: padded chunks
+  n = 300 if reference == "sampled" else 3000   # several chunks, the last one padded
   obs, nxt = jax.random.normal(k[0], (n, 4)), jax.random.normal(k[1], (n, 4))
   action = jax.random.uniform(k[2], (n, 2), minval=-1, maxval=1)
   want = jax.jit(model.reward_fn(kind))(model.params, obs, action, nxt)

@@ -36,6 +36,52 @@ def test_soft_value_is_exact_for_a_gaussian_energy():
   np.testing.assert_allclose(value, 3.0 * np.log(2 * np.pi) - offset, rtol=1e-5)
 
 
+def test_gauss_hermite_rule_integrates_low_degree_polynomials_exactly():
+  points, weights = rewards.gauss_hermite_points(3, (1, 2))
+  assert points.shape == (9, 1, 2) and weights.shape == (9,)
+  a = np.asarray(points, np.float64).reshape(9, 2)
+  w = np.asarray(weights, np.float64)
+  # N(0, I) moments: E[1] = 1, E[a1] = 0, E[a1^2 a2^2] = 1, E[a1^4] = 3, E[a1^5 a2] = 0.
+  for f, want in ((a[:, 0] * 0 + 1, 1), (a[:, 0], 0), (a[:, 0]**2 * a[:, 1]**2, 1),
+                  (a[:, 0]**4, 3), (a[:, 0]**5 * a[:, 1], 0)):
+    np.testing.assert_allclose(w @ f, want, atol=1e-5)
+  # 16 sampled chunks are far off the same moment.
+  sampled = np.asarray(rewards.reference_actions(16, (1, 2))).reshape(16, 2)
+  assert abs(np.mean(sampled[:, 0]**4) - 3) > 0.1
+
+
+def test_gauss_hermite_centered_reward_and_soft_value(tiny_energy):
+  net, variables, actions, obs, _ = tiny_energy
+  reward, cfg = _reward_fn(tiny_energy, reference="gauss_hermite", num_reference=2)
+  points, weights = rewards.reference_rule(cfg, actions.shape[1:])
+  assert points.shape[0] == 2 ** int(np.prod(actions.shape[1:]))
+  per_ref = jnp.stack([jax.jit(reward)(variables, obs, jnp.broadcast_to(a, actions.shape))
+                       for a in points])                            # [M, B]
+  assert_close(weights @ per_ref, jnp.zeros(obs.shape[0]), atol=1e-5)
+  assert float(jnp.std(per_ref)) > 1e-4
+  # The soft value of a Gaussian energy is exact at the quadrature points too.
+  flat = points.reshape(points.shape[0], -1)
+  energies = 0.5 * jnp.sum(flat**2, -1)[:, None] + jnp.array([0.0, 1.5])
+  value = rewards.soft_value_from_energies(energies, points, 1.0, weights)
+  np.testing.assert_allclose(value, 0.5 * flat.shape[1] * np.log(2 * np.pi) - np.array([0, 1.5]),
+                             rtol=1e-5)
+
+
+def test_reference_rule_rejects_bad_config(tiny_energy):
+  with pytest.raises(ValueError, match="unknown reward.reference 'grid'"):
+    _reward_fn(tiny_energy, reference="grid")
+  with pytest.raises(ValueError, match="at most 4096"):
+    rewards.reference_rule(_gh_cfg(3), (16, 4))
+  with pytest.raises(ValueError, match="num_reference must be >= 1"):
+    _reward_fn(tiny_energy, num_reference=0)
+
+
+def _gh_cfg(nodes):
+  cfg = rewards.default_reward_config()
+  cfg.update(reference="gauss_hermite", num_reference=nodes)
+  return cfg
+
+
 def test_soft_bellman_reduces_to_q_without_discount_and_needs_next_obs(tiny_energy):
   net, variables, actions, obs, _ = tiny_energy
   reward, cfg = _reward_fn(tiny_energy, kind="soft_bellman", gamma=0.0, alpha=2.0)

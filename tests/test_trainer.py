@@ -109,6 +109,23 @@ def test_sigkill_at_an_arbitrary_step_then_resume_is_bitwise_exact(demo_path, tm
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
+def test_workdir_from_before_a_new_model_option_resumes_with_its_default(demo_path, tmp_path):
+  workdir = str(tmp_path / "run")
+  train_and_evaluate(_config(demo_path, num_steps=20), workdir, log=lambda *_: None)
+  path = os.path.join(workdir, "config.json")
+  old = json.load(open(path))
+  del old["model"]["preconditioning"]                 # written before the option existed
+  json.dump(old, open(path, "w"))
+  log = []
+  train_and_evaluate(_config(demo_path, num_steps=40), workdir, log=log.append)
+  assert any("resumed from step 20" in line for line in log)
+  json.dump(old, open(path, "w"))                     # the run rewrote it: old again
+  config = _config(demo_path, num_steps=60)
+  config.model.preconditioning = "edm"                # not the default: another model
+  with pytest.raises(ConfigError, match="model.preconditioning was 'none', now 'edm'"):
+    train_and_evaluate(config, workdir, log=lambda *_: None)
+
+
 def test_incompatible_workdir_is_refused_and_kept(demo_path, tmp_path):
   workdir = str(tmp_path / "run")
   train_and_evaluate(_config(demo_path, num_steps=20), workdir, log=lambda *_: None)
@@ -129,6 +146,9 @@ def test_incompatible_workdir_is_refused_and_kept(demo_path, tmp_path):
     ("train.eval_every", 30, "train.eval_every=30 must be 0 .off. or a positive multiple"),
     ("data.val_fraction", 1.0, "data.val_fraction must be in"),
     ("train.param_sharding", "zero3", "train.param_sharding must be one of"),
+    ("reward.reference", "grid", "unknown reward.reference 'grid'"),
+    ("reward.num_reference", 0, "reward.num_reference must be >= 1"),
+    ("reward.t", 2.0, "reward.t must be in"),
 ])
 def test_bad_config_values_name_the_key(demo_path, tmp_path, key, value, match):
   config = _config(demo_path)

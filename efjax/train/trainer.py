@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from efjax import networks, schedules
+from efjax import networks, rewards, schedules
 from efjax.data import fit_normalizer, load_training_demos, split_episodes, window_indices
 from efjax.train import checkpoint, sharding
 from efjax.train.loop import make_multi_step
@@ -146,6 +146,15 @@ def _make_evaluate(config, net, schedule, train_data, mesh):
                         "eval_split": split}
 
 
+def _fill_missing(config: dict, defaults: dict) -> None:
+  """Adds, in place and at any depth, the keys of defaults that config lacks."""
+  for key, value in defaults.items():
+    if key not in config:
+      config[key] = value
+    elif isinstance(value, dict) and isinstance(config[key], dict):
+      _fill_missing(config[key], value)
+
+
 def _check_compatible(workdir: str, config, summary: dict) -> None:
   """Refuses to resume a workdir whose checkpoints come from another model or data shape."""
   path = os.path.join(workdir, "config.json")
@@ -153,6 +162,8 @@ def _check_compatible(workdir: str, config, summary: dict) -> None:
     return
   old = json.load(open(path))
   new = json.loads(config.to_json_best_effort())
+  # A key the old config lacks is an option added since: it was trained with its default.
+  _fill_missing(old["model"], json.loads(networks.default_model_config().to_json_best_effort()))
   if old["model"] != new["model"]:
     key = sorted(k for k in set(old["model"]) | set(new["model"])
                  if old["model"].get(k) != new["model"].get(k))[0]
@@ -185,6 +196,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
   """Trains (or resumes) and returns the final TrainState."""
   validate_config(config)
   data, norms, summary = prepare_data(config)
+  try:     # the reward settings are only read later (efjax.load): refuse bad ones now
+    if "reward" in config:
+      rewards.validate_reward_config(config.reward,
+                                     (config.data.action_horizon, summary["act_dim"]))
+  except ValueError as e:
+    raise ConfigError(f"config {e}") from None
   primary = jax.process_index() == 0      # one process writes files and logs
   if not primary:
     log = lambda *_: None  # noqa: E731
