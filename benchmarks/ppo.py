@@ -91,19 +91,36 @@ def bench_brax(args, config) -> float:
   return float(np.median(sps[1:]))     # sps[0] is the epoch that compiled
 
 
-def bench_efjax(args, config, env, reward_fn=None, reward_params=None) -> float:
+def efjax_timer(args, config, env, reward_fn=None, reward_params=None):
+  """Compiles efjax PPO's `run` of args.updates updates; returns `once() -> env steps/s`
+  of one timed call (the runner carries on from call to call)."""
   ppo = make_ppo(config, env, reward_fn)
   run = jax.jit(ppo.run, static_argnums=2, donate_argnums=0)
-  runner = jax.jit(ppo.init)(jax.random.key(0))
-  runner, m = run(runner, reward_params, args.updates)    # compiles
-  jax.block_until_ready(m)
-  times = []
-  for _ in range(args.epochs):
+  state = {"runner": jax.jit(ppo.init)(jax.random.key(0))}
+
+  def once() -> float:
     t0 = time.perf_counter()
-    runner, m = run(runner, reward_params, args.updates)
+    state["runner"], m = run(state["runner"], reward_params, args.updates)
     jax.block_until_ready(m)
-    times.append(time.perf_counter() - t0)
-  return args.updates * ppo.steps_per_update / float(np.median(times))
+    return args.updates * ppo.steps_per_update / (time.perf_counter() - t0)
+
+  once()                                                  # compiles
+  return once
+
+
+def interleaved(timers: dict, rounds: int) -> dict:
+  """Median env steps/s of each timer over `rounds` rounds that call every timer once in
+  turn, so that the machine's drift falls on every case alike."""
+  rates = {k: [] for k in timers}
+  for _ in range(rounds):
+    for k, once in timers.items():
+      rates[k].append(once())
+  return {k: float(np.median(v)) for k, v in rates.items()}
+
+
+def bench_efjax(args, config, env, reward_fn=None, reward_params=None) -> float:
+  return interleaved({"run": efjax_timer(args, config, env, reward_fn, reward_params)},
+                     args.epochs)["run"]
 
 
 def energyflow_model(hidden=(256, 256), obs_dim=4, act_dim=1, reference="sampled",
@@ -140,7 +157,8 @@ def bench_energyflow_reward(args) -> str:
   envs = REWARD_ENVS if getattr(args, "reward_envs", None) is None else args.reward_envs
   lines = [f"Setting: each env's PPO of experiments/configs/ppo.py (64x64 tanh actor and "
            f"critic), {args.num_envs} envs x {args.unroll_length} steps per update, "
-           f"{args.updates} updates per timed call, median of {args.epochs}; the reward is "
+           f"{args.updates} updates per timed call; every case is timed once per round, "
+           f"{args.epochs} rounds, median; the reward is "
            "evaluated on every transition: the action and the reference actions, 16 sampled "
            "ones (the paper's, 17 energy rows) or the Gauss-Hermite rule with 2 nodes per "
            "action dimension (rl_compare's, 1 + 2^act_dim rows). The goal's ratio is the "
@@ -163,11 +181,11 @@ def bench_energyflow_reward(args) -> str:
       model = energyflow_model((256, 256), **dims)
       cases = [("ef_reward_fn", model.reward_fn("centered"), model.params),
                ("ef_batched", fast_reward_fn(model, "centered"), model.params)] + cases
-    rows = {"true": bench_efjax(args, config, env)}
-    print(f"{name} true {rows['true']:,.0f} steps/s", flush=True)
-    for key, fn, params in cases:
-      rows[key] = bench_efjax(args, config, env, fn, params)
-      print(f"{name} {key} {rows[key]:,.0f} steps/s", flush=True)
+    timers = {"true": efjax_timer(args, config, env)}
+    timers.update({key: efjax_timer(args, config, env, fn, params) for key, fn, params in cases})
+    rows = interleaved(timers, args.epochs)
+    for key, rate in rows.items():
+      print(f"{name} {key} {rate:,.0f} steps/s", flush=True)
     where = f"{name} ({ec.env.backend})"
     lines.append(f"| {where} | true reward | {rows['true']:,.0f} | 1.00 |")
     lines += [f"| {where} | {LABELS[k]} | {v:,.0f} | {v / rows['true']:.2f} |"

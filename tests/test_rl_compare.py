@@ -2,13 +2,15 @@
 seconds-sized budgets), its resume, the report, and a mismatched reward refused."""
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
 
+import efjax
 from efjax.envs.brax_envs import make_env
 from efjax.rl.learned_rewards import RewardMismatchError, load_reward
-from experiments import rl_compare, rl_compare_report
+from experiments import reference_rule_check, rl_compare, rl_compare_report
 from experiments.configs import rl_compare as rl_compare_config
 
 
@@ -59,6 +61,45 @@ def test_report_has_every_method_and_plots(smoke, tmp_path):
     assert label in text
   assert (tmp_path / "rl_compare_inverted_pendulum.png").exists()
   assert (tmp_path / "rl_compare_inverted_pendulum_iqm.png").exists()
+
+
+def test_reference_rules_are_checked_and_compared_in_the_report(smoke, tmp_path):
+  _, root, workdir, _ = smoke
+  check = reference_rule_check.check(workdir, num_states=40)
+  assert [(r["reference"], r["points"]) for r in check["rules"]] == [
+      ("sampled", 16), ("sampled", 4), ("gauss_hermite", 2), ("gauss_hermite", 3)]
+  assert all(np.isfinite(r["rms_error"]) and r["rms_error"] >= 0 for r in check["rules"])
+  json.dump(check, open(os.path.join(workdir, "reference_rule.json"), "w"))
+  # An earlier run read the same energy with 16 sampled references.
+  base = tmp_path / "base" / "inverted_pendulum"
+  for m in ("energyflow_centered", "energyflow_soft_bellman"):
+    shutil.copytree(os.path.join(workdir, "rl", m), base / "rl" / m)
+  config = json.load(open(os.path.join(workdir, "config.json")))
+  config["energyflow"]["reward"].update(reference="sampled", num_reference=16)
+  json.dump(config, open(base / "config.json", "w"))
+  text = open(rl_compare_report.write_report(root, str(tmp_path / "out"),
+                                             str(tmp_path / "base"))).read()
+  assert "| gauss_hermite | 3 | 3 |" in text
+  assert "| EnergyFlow centered | 16 sampled refs |" in text
+  assert "| EnergyFlow soft-Bellman | 2-node Gauss-Hermite refs |" in text
+  os.remove(os.path.join(workdir, "reference_rule.json"))
+
+
+def test_rl_compare_reads_the_energy_with_its_own_reward_settings(smoke):
+  config, _, workdir, _ = smoke
+  env = make_env("inverted_pendulum", "spring", 50)
+  assert config.energyflow.reward.reference == "gauss_hermite"
+  obs = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+  act = np.random.default_rng(1).uniform(-1, 1, size=(8, 1)).astype(np.float32)
+  sampled = config.energyflow.reward.to_dict() | {"reference": "sampled", "num_reference": 16}
+  out = {}
+  for name, cfg in (("gh", config.energyflow.reward), ("sampled", sampled)):
+    fn, params = load_reward("energyflow_centered", os.path.join(workdir, "energyflow"), env, cfg)
+    out[name] = np.asarray(fn(params, obs, act, obs))
+  model = efjax.load(os.path.join(workdir, "energyflow"))
+  model.config.reward.update(reference="sampled", num_reference=16)
+  np.testing.assert_allclose(out["sampled"], model.reward(obs, act), atol=1e-4)
+  assert np.max(np.abs(out["gh"] - out["sampled"])) > 1e-4      # another centering term
 
 
 def test_reward_checkpoint_for_another_env_is_refused(smoke):
