@@ -5,11 +5,11 @@ action and the M reference actions of `reward.reference`, 16 by default): the ti
 embedding and, inside the backbone's first layer, the projection of the
 (observation features, time embedding) conditioning are recomputed for every one
 although they are the same for all 1 + M (and the time embedding for the whole
-batch: t is fixed). The first layer is linear in concat(action, cond), so
+batch: t is fixed). The first layer is linear in concat(action, features, temb), so
 
-    W0^T [a; cond] + b0 = W0[:A]^T a + (W0[A:]^T cond + b0)
+    W0^T [a; f; temb] + b0 = W0a^T a + W0f^T f + (W0t^T temb + b0)
 
-and the second term is computed once per state. The 1 + M action rows then go
+with the second term computed once per state and the third once per call. The 1 + M action rows then go
 through the rest of the MLP as one [(M + 1) B, H] batch. Same reward, same
 parameters (the checkpoint's own tree); tests/test_irl.py checks it against
 `Model.reward_fn` to float32 precision. Large batches go through in chunks of about
@@ -75,11 +75,13 @@ def fast_reward_fn(model, kind: str | None = None, compute_dtype: str | None = N
     for i in range(len(mcfg.obs_hidden)):
       layer = params["params"]["obs_encoder"][f"dense_{i}"]
       features = act(matmul(features, layer["kernel"], dtype) + layer["bias"])
+    # cond = [features, time embedding]; t is fixed, so the embedding's share of the
+    # layer is one constant row: W^T cond = W_f^T features + (W_t^T temb + b).
     temb = model.net.apply(params, t, method=lambda m, tt: m.time_embedding(tt))  # [1, E]
-    cond = jnp.concatenate([features, jnp.broadcast_to(temb, (features.shape[0],
-                                                              temb.shape[1]))], -1)
     layer = params["params"]["backbone"]["MLP_0"]["dense_0"]
-    return matmul(cond, layer["kernel"][model.act_dim:], dtype) + layer["bias"]
+    w_features = layer["kernel"][model.act_dim:model.act_dim + features.shape[1]]
+    w_time = layer["kernel"][model.act_dim + features.shape[1]:]
+    return matmul(features, w_features, dtype) + (matmul(temb, w_time, dtype) + layer["bias"])
 
   def first_hidden(params, pre: Array, a: Array, pre_ref: Array) -> Array:
     """The first hidden layer of the action rows (pre [B, H0] with normalized actions
