@@ -12,13 +12,14 @@ minibatches, epochs and networks (brax's defaults: policy 4x32, value 5x256, swi
 Then, for each of rl_compare's envs in its PPO setting (experiments/configs/ppo.py: 64x64
 tanh networks), the true reward against the real EnergyFlow centered reward (weights do
 not change the cost, so an untrained network of the config is timed):
-  ef_128_gh        efjax.rl.fast_energy_reward of rl_compare's 128x128 energy with its
+  ef_64_gh         efjax.rl.fast_energy_reward of rl_compare's 64x64 energy with its
                    reference rule (reward.reference='gauss_hermite', 2 nodes per action
                    dimension: 1 + 2^act_dim energy rows per transition): time embedding
-                   and the conditioning's first-layer projection once per state, 256
-                   states per chunk
-  ef_128_gh_bf16   the same with bfloat16 matmul inputs
-  ef_128_batched   the same net with the paper's 16 sampled reference actions (17 rows)
+                   and the conditioning's first-layer projection once per state, chunks
+                   of ~4k energy rows
+  ef_128_gh        the same rule on a 128x128 energy (rl_compare's earlier net)
+  ef_128_gh_bf16   that with bfloat16 matmul inputs
+  ef_128_batched   the 128x128 net with the paper's 16 sampled reference actions (17 rows)
   ef_128_bf16      that with bfloat16 matmul inputs
   ef_reward_fn, ef_batched (inverted_pendulum only): the quickstart's 256x256 energy
                    through Model.reward_fn('centered') (the generic path) and batched
@@ -144,7 +145,8 @@ def energyflow_model(hidden=(256, 256), obs_dim=4, act_dim=1, reference="sampled
 REWARD_ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher")   # rl_compare's
 LABELS = {"ef_reward_fn": "EnergyFlow centered, Model.reward_fn (256x256, 16 sampled refs)",
           "ef_batched": "EnergyFlow centered, batched (256x256, 16 sampled refs)",
-          "ef_128_gh": "**EnergyFlow centered, batched (128x128, Gauss-Hermite refs: rl_compare's reward)**",
+          "ef_64_gh": "**EnergyFlow centered, batched (64x64, Gauss-Hermite refs: rl_compare's reward)**",
+          "ef_128_gh": "EnergyFlow centered, batched (128x128, Gauss-Hermite refs)",
           "ef_128_gh_bf16": "EnergyFlow centered, batched, bf16 matmuls (128x128, Gauss-Hermite refs)",
           "ef_128_batched": "EnergyFlow centered, batched (128x128, 16 sampled refs: the paper's)",
           "ef_128_bf16": "EnergyFlow centered, batched, bf16 matmuls (128x128, 16 sampled refs)"}
@@ -162,7 +164,7 @@ def bench_energyflow_reward(args) -> str:
            "evaluated on every transition: the action and the reference actions, 16 sampled "
            "ones (the paper's, 17 energy rows) or the Gauss-Hermite rule with 2 nodes per "
            "action dimension (rl_compare's, 1 + 2^act_dim rows). The goal's ratio is the "
-           "bold row, rl_compare's reward.", "",
+           "bold row, rl_compare's reward (64x64 net, Gauss-Hermite references).", "",
            "| env (backend) | reward | env steps/s | ratio vs true (goal >= 0.85) |",
            "|---|---|---:|---:|"]
   for name in envs:
@@ -173,7 +175,9 @@ def bench_energyflow_reward(args) -> str:
     dims = dict(obs_dim=env.observation_size, act_dim=env.action_size)
     small = energyflow_model((128, 128), **dims)
     gh = energyflow_model((128, 128), **dims, reference="gauss_hermite", num_reference=2)
-    cases = [("ef_128_gh", fast_reward_fn(gh, "centered"), gh.params),
+    gh64 = energyflow_model((64, 64), **dims, reference="gauss_hermite", num_reference=2)
+    cases = [("ef_64_gh", fast_reward_fn(gh64, "centered"), gh64.params),
+             ("ef_128_gh", fast_reward_fn(gh, "centered"), gh.params),
              ("ef_128_gh_bf16", fast_reward_fn(gh, "centered", "bfloat16"), gh.params),
              ("ef_128_batched", fast_reward_fn(small, "centered"), small.params),
              ("ef_128_bf16", fast_reward_fn(small, "centered", "bfloat16"), small.params)]

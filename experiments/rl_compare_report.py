@@ -1,16 +1,16 @@
 """results/rl_compare.md and its plots from the experiments.rl_compare workdirs of each env.
 
     python -m experiments.rl_compare_report --root=/work/rl_compare --out=results \
-        [--baseline_root=/work/rl_compare_sampled16]
+        [--baseline_root=/work/rl_compare_sampled16,/work/rl_compare_gh128]
 
 Every env workdir under ROOT that has finished methods contributes (finished
 methods only; the others are listed as pending). Scores: the deterministic eval
 return of each seed's final policy, normalized as (R - R_random) / (R_expert -
 R_random), with R_expert the mean return of the demonstrations (the stochastic
 expert) and R_random that of uniform random actions; IQM with 95% stratified
-bootstrap CIs by rliable. With --baseline_root (env workdirs, or copies of their
-rl/energyflow_* and reward_quality/ folders and config.json, from a run with other
-EnergyFlow reward settings) the EnergyFlow rows of both runs are set side by side;
+bootstrap CIs by rliable. With --baseline_root (roots of env workdirs, or of copies
+of their rl/energyflow_* and reward_quality/ folders and config.json, from runs with
+other EnergyFlow reward settings) the EnergyFlow rows of all runs are set side by side;
 WORKDIR/reference_rule.json (experiments.reference_rule_check) adds the centering
 error of each reference rule.
 """
@@ -23,8 +23,8 @@ from experiments import cli
 
 _ROOT = flags.DEFINE_string("root", "/work/rl_compare", "Directory of env workdirs.")
 _OUT = cli.shared_flag(flags.DEFINE_string, "out", "results", "Where rl_compare.md and PNGs go.")
-_BASELINE = flags.DEFINE_string("baseline_root", None, "Env workdirs of an earlier run whose "
-                                "EnergyFlow rows are compared with ROOT's.")
+_BASELINE = flags.DEFINE_list("baseline_root", None, "Roots of env workdirs of earlier runs "
+                              "whose EnergyFlow rows are compared with ROOT's.")
 ENERGYFLOW = ("energyflow_centered", "energyflow_soft_bellman")
 
 ENV_ORDER = ("inverted_pendulum", "inverted_double_pendulum", "reacher")
@@ -73,37 +73,35 @@ def collect(workdir: str) -> dict | None:
 
 
 def reward_rule(config: dict) -> str:
-  """'16 sampled refs' or '2-node Gauss-Hermite refs' from a workdir's config.json."""
+  """E.g. '128x128, 16 sampled refs' or '64x64, 2-node Gauss-Hermite refs': the EnergyFlow
+  net and reference rule of a workdir's config.json."""
+  net = "x".join(str(h) for h in config["energyflow"]["model"]["mlp"]["hidden"])
   r = config["energyflow"]["reward"]
   if r.get("reference", "sampled") == "sampled":
-    return f"{r['num_reference']} sampled refs"
-  return f"{r['num_reference']}-node Gauss-Hermite refs"
+    return f"{net}, {r['num_reference']} sampled refs"
+  return f"{net}, {r['num_reference']}-node Gauss-Hermite refs"
 
 
-def baseline_rows(env: dict, workdir: str) -> list[str]:
-  """Markdown rows of the EnergyFlow methods of WORKDIR (another run on env's workdir) and
-  of env's own, normalized alike."""
-  config = _load(os.path.join(workdir, "config.json"))
-  if config is None:
-    return []
+def baseline_rows(env: dict, workdirs: list[str]) -> list[str]:
+  """Markdown rows of the EnergyFlow methods of each of WORKDIRS (other runs on env's
+  workdir, with other reward settings) and of env's own, normalized alike."""
   norm = lambda r: (np.asarray(r, float) - env["random"]) / (env["expert"] - env["random"])  # noqa: E731
-  runs = [(reward_rule(config), {m: (_load(os.path.join(workdir, "rl", m, "summary.json")),
-                                     _rows(os.path.join(workdir, "rl", m, "metrics.jsonl"))
-                                     if os.path.exists(os.path.join(workdir, "rl", m)) else [])
-                                 for m in ENERGYFLOW}),
-          (reward_rule(env["config"]), {m: (env["methods"][m]["summary"], None)
-                                        for m in ENERGYFLOW if m in env["methods"]})]
   lines = []
-  for rule, methods in runs:
-    for m, (summary, rows) in methods.items():
+  for workdir in workdirs:
+    config = _load(os.path.join(workdir, "config.json"))
+    if config is None:
+      continue
+    for m in ENERGYFLOW:
+      summary = _load(os.path.join(workdir, "rl", m, "summary.json"))
       if summary is None:
         continue
       raw = np.asarray(summary["eval_return_per_seed"])
-      rate = summary["steps_per_s"] if rows is None else call_rate(
-          rows, config["rl"]["num_seeds"])
-      lines.append(f"| {LABELS[m]} | {rule} | {norm(raw).mean():.2f} | "
-                   f"{raw.mean():.1f} ± {raw.std():.1f} | {summary['wall_s']:.0f} | "
-                   f"{_fmt(rate, 0)} |")
+      rate = call_rate(_rows(os.path.join(workdir, "rl", m, "metrics.jsonl")),
+                       config["rl"]["num_seeds"])
+      quality = _load(os.path.join(workdir, "reward_quality", f"{m}.json")) or {}
+      lines.append(f"| {LABELS[m]} | {reward_rule(config)} | {norm(raw).mean():.2f} | "
+                   f"{raw.mean():.1f} ± {raw.std():.1f} | {_fmt(quality.get('epic'))} | "
+                   f"{summary['wall_s']:.0f} | {_fmt(rate, 0)} |")
   return lines
 
 
@@ -184,13 +182,14 @@ def plot_iqm(stats: dict, path: str, title: str) -> None:
   plt.close(fig)
 
 
-def write_report(root: str, out: str, baseline_root: str | None = None) -> str:
+def write_report(root: str, out: str, baseline_roots=()) -> str:
   os.makedirs(out, exist_ok=True)   # the plots are written before the markdown
   envs = [e for name in ENV_ORDER if (e := collect(os.path.join(root, name))) is not None]
   lines = ["# PPO on rewards recovered from demonstrations: EnergyFlow vs AIRL, GAIL, likelihood",
            "",
            "Generated by `python -m experiments.rl_compare_report --root=/work/rl_compare "
-           "--out=results" + (f" --baseline_root={baseline_root}" if baseline_root else "")
+           "--out=results" + (f" --baseline_root={','.join(baseline_roots)}"
+                              if baseline_roots else "")
            + "` from the workdirs of",
            "`python -m experiments.rl_compare --config=experiments/configs/rl_compare.py:<env> "
            "--workdir=/work/rl_compare/<env>` (settings: that config's docstring and each "
@@ -217,19 +216,22 @@ def write_report(root: str, out: str, baseline_root: str | None = None) -> str:
            "f(s). The soft-Bellman reward, Q(s, a) - gamma V(s'), keeps "
            "f(s) - gamma f(s'). That is potential shaping with an arbitrary potential, "
            "and on the action grids it can outweigh the action's own term.", "",
-           "**Reference rule.** Both EnergyFlow rewards need an expectation over "
-           "a ~ N(0, I) at each state (the centering term, the soft value), read at "
-           "reference actions (`reward.reference`). The paper uses 16 fixed samples; their "
-           "error is a function of the state, so it acts as a spurious state reward. "
-           "rl_compare uses the 2-node Gauss-Hermite rule (2^act_dim points, exact for "
-           "cubic energies): on these energies its centering error is 10-180x smaller, and "
-           "the RL reward costs 3 or 5 energy rows per transition instead of 17. Each env "
-           "below lists both rules' errors and, where the earlier run with 16 samples is "
-           "kept, both rules' RL results (the action-level metrics are unchanged: they "
-           "compare actions at one state). The 16-sample rows come from the same command "
-           "with `--config.energyflow.reward.reference=sampled "
-           "--config.energyflow.reward.num_reference=16` (run at commit daeb7dd, before "
-           "the option existed, when it was the only rule).", ""]
+           "**Reward net and reference rule.** Both EnergyFlow rewards need an "
+           "expectation over a ~ N(0, I) at each state (the centering term, the soft "
+           "value), read at reference actions (`reward.reference`). The paper uses 16 fixed "
+           "samples; their error is a function of the state, so it acts as a spurious state "
+           "reward. rl_compare uses the 2-node Gauss-Hermite rule (2^act_dim points, exact "
+           "for cubic energies): its centering error is 10-180x smaller, and the reward "
+           "costs 3 or 5 energy rows per transition instead of 17. Its EnergyFlow net is "
+           "64x64 (BC and diffusion: 128x128), whose reward quality on held-out transitions "
+           "matched the 128x128 net's. Together they make PPO on the EnergyFlow reward run "
+           "at about 0.9x its true-reward speed (BENCHMARKS.md). Each env below lists the "
+           "rules' centering errors on its energy and the EnergyFlow results of three "
+           "settings: the 128x128 net with 16 sampled references (`--config.energyflow."
+           "model.mlp.hidden='(128, 128)' --config.energyflow.reward.reference=sampled "
+           "--config.energyflow.reward.num_reference=16`, run at commit daeb7dd), the same "
+           "net with the Gauss-Hermite rule (`--config.energyflow.model.mlp.hidden='(128, "
+           "128)'`, commit 5db50c7), and the 64x64 net of the tables.", ""]
   all_scores = {}
   for env in envs:
     name, cfg = env["name"], env["config"]
@@ -269,12 +271,14 @@ def write_report(root: str, out: str, baseline_root: str | None = None) -> str:
                 f"the energy's mean spread over actions is {check['energy_spread']:.3f}):", "",
                 "| reward.reference | num_reference | points | rms error of the centering "
                 "term | relative to the spread |", "|---|---:|---:|---:|---:|", *rule_rows, ""]
-    if baseline_root and (rows := baseline_rows(env, os.path.join(baseline_root, name))):
-      lines += [f"EnergyFlow rewards with each reference rule (the same energy; the earlier "
-                f"run's workdir copies are in {baseline_root}/{name}; wall times and "
-                f"steps/s carry the load of whatever ran beside each run):", "",
-                "| method | references | mean norm. return | mean raw eval return ± std "
-                "| wall s | env steps/s |", "|---|---|---:|---|---:|---:|", *rows, ""]
+    dirs = [os.path.join(b, name) for b in baseline_roots] + [os.path.join(root, name)]
+    if baseline_roots and (rows := baseline_rows(env, dirs)):
+      lines += ["EnergyFlow rewards of each reward net and reference rule (earlier runs: "
+                f"{', '.join(d for d in dirs[:-1])}; wall times and steps/s carry the load "
+                "of whatever ran beside each run):", "",
+                "| method | reward net, references | mean norm. return | mean raw eval "
+                "return ± std | EPIC | wall s | env steps/s |",
+                "|---|---|---:|---|---:|---:|---:|", *rows, ""]
   complete = [m for m, per in all_scores.items() if len(per) == len(envs) and len(envs) > 1]
   if complete:
     n = min(len(next(iter(all_scores[m].values()))) for m in complete)
@@ -306,7 +310,7 @@ def write_report(root: str, out: str, baseline_root: str | None = None) -> str:
 
 def main(argv):
   del argv
-  print(write_report(_ROOT.value, _OUT.value, _BASELINE.value))
+  print(write_report(_ROOT.value, _OUT.value, tuple(_BASELINE.value or ())))
 
 
 if __name__ == "__main__":

@@ -78,10 +78,10 @@ def test_reference_rules_are_checked_and_compared_in_the_report(smoke, tmp_path)
   config["energyflow"]["reward"].update(reference="sampled", num_reference=16)
   json.dump(config, open(base / "config.json", "w"))
   text = open(rl_compare_report.write_report(root, str(tmp_path / "out"),
-                                             str(tmp_path / "base"))).read()
+                                             (str(tmp_path / "base"),))).read()
   assert "| gauss_hermite | 3 | 3 |" in text
-  assert "| EnergyFlow centered | 16 sampled refs |" in text
-  assert "| EnergyFlow soft-Bellman | 2-node Gauss-Hermite refs |" in text
+  assert "| EnergyFlow centered | 64x64, 16 sampled refs |" in text
+  assert "| EnergyFlow soft-Bellman | 64x64, 2-node Gauss-Hermite refs |" in text
   os.remove(os.path.join(workdir, "reference_rule.json"))
 
 
