@@ -25,8 +25,9 @@ import efjax
 from efjax import rewards
 from experiments import cli
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "An experiments.rl_compare env workdir.")
-_STATES = flags.DEFINE_integer("states", 3000, "Held-out states to measure on.")
+_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None,
+                           "An experiments.rl_compare env workdir.")
+_STATES = cli.shared_flag(flags.DEFINE_integer, "states", 3000, "Held-out states to measure on.")
 RULES = (("sampled", 16), ("sampled", 4), ("gauss_hermite", 2), ("gauss_hermite", 3))
 
 
