@@ -20,7 +20,7 @@ Both expectations over a ~ N(0, I) are read at the reference chunks (`reference`
   it is far more accurate per evaluation: on rl_compare's trained energies the
   centering term's state-dependent error was 40 % (1-D actions) and 13 % (2-D) of the
   energy's spread over actions with 16 draws, 2-4 % and 0.1 % with n = 2
-  (results/rl_compare.md, "Reference rule").
+  (`python -m experiments.reference_rule_check`; results/rl_compare.md).
 """
 from typing import Callable
 

@@ -9,8 +9,8 @@ batch: t is fixed). The first layer is linear in concat(action, features, temb),
 
     W0^T [a; f; temb] + b0 = W0a^T a + W0f^T f + (W0t^T temb + b0)
 
-with the second term computed once per state and the third once per call. The 1 + M action rows then go
-through the rest of the MLP as one [(M + 1) B, H] batch. Same reward, same
+with the second term computed once per state and the third once per call. The 1 + M
+action rows then go through the rest of the MLP as one [(M + 1) B, H] batch. Same reward, same
 parameters (the checkpoint's own tree); tests/test_irl.py checks it against
 `Model.reward_fn` to float32 precision. Large batches go through in chunks of about
 `ROWS_PER_CHUNK` energy rows (`map_in_chunks`): 1.7x faster on the CPU with 17 rows
