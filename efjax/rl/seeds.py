@@ -90,10 +90,11 @@ def train_seeds(config, workdir: str, log=print, reward_fn=None, reward_params=N
       f.writelines(json.dumps(r) + "\n" for r in new)
     rows += new
     save_runner(runner_path, runner)
-    ret = np.nanmean(np.where(m["episodes"] > 0, m["true_return"], np.nan), axis=1)
+    ended = m["episodes"] > 0                                   # [S, U]
+    ret = [f"{np.mean(r[e]):.1f}" if e.any() else "-"         # "-": no episode ended
+           for r, e in zip(m["true_return"], ended)]
     sps = f"{steps_timed / t_timed:,.0f} steps/s" if t_timed else "(untimed call)"
-    log(f"  update {done}/{ppo.num_updates}  true return per seed "
-        f"{np.array2string(ret, precision=1)}  {sps}")
+    log(f"  update {done}/{ppo.num_updates}  true return per seed [{' '.join(ret)}]  {sps}")
 
   agents = runner.agent
   eval_fn = jax.jit(jax.vmap(evaluate, in_axes=(None, None, 0, None, None, None, None)),
