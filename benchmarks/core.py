@@ -37,7 +37,8 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from efjax import energy, losses, networks, samplers, schedules  # noqa: E402
+from efjax import energy, losses, networks, schedules  # noqa: E402
+from efjax.policy import samplers  # noqa: E402
 from efjax.train import (create_train_state, make_multi_step, make_optimizer,  # noqa: E402
                          make_train_step)
 from experiments.configs import paper  # noqa: E402

@@ -12,7 +12,7 @@ minibatches, epochs and networks (brax's defaults: policy 4x32, value 5x256, swi
 Then, for each of rl_compare's envs in its PPO setting (experiments/configs/ppo.py: 64x64
 tanh networks), the true reward against the real EnergyFlow centered reward (weights do
 not change the cost, so an untrained network of the config is timed):
-  ef_64_gh         efjax.rl.fast_energy_reward of rl_compare's 64x64 energy with its
+  ef_64_gh         Model.reward_fn of rl_compare's 64x64 energy with its
                    reference rule (reward.reference='gauss_hermite', 2 nodes per action
                    dimension: 1 + 2^act_dim energy rows per transition): time embedding
                    and the conditioning's first-layer projection once per state, chunks
@@ -125,36 +125,28 @@ def bench_efjax(args, config, env, reward_fn=None, reward_params=None) -> float:
 
 
 def energyflow_model(hidden=(256, 256), obs_dim=4, act_dim=1, reference="sampled",
-                     num_reference=16):
+                     num_reference=16, compute_dtype="float32"):
   """An (untrained) efjax Model of the quickstart's reward energy (weights do not change the cost)."""
-  import ml_collections
-  from efjax.data.normalizer import Normalizer
-  from efjax.model import Model
-  from efjax.train.trainer import build
+  from efjax.model import init_model
   from experiments.configs import quickstart
   config = quickstart.get_config().energyflow
   config.model.mlp.hidden = hidden
+  config.model.compute_dtype = compute_dtype
   config.reward.update(reference=reference, num_reference=num_reference)
-  net, schedule, _, state = build(config, obs_dim, act_dim)
-  norms = {"obs": Normalizer(jnp.zeros(obs_dim), jnp.ones(obs_dim)),
-           "actions": Normalizer(jnp.zeros(act_dim), jnp.ones(act_dim))}
-  return Model(config=ml_collections.ConfigDict(config.to_dict()), params=state.ema_variables,
-               net=net, schedule=schedule, normalizers=norms, obs_dim=obs_dim, act_dim=act_dim)
+  return init_model(config, obs_dim, act_dim, jax.random.key(0))
 
 
 REWARD_ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher")   # rl_compare's
-LABELS = {"ef_reward_fn": "EnergyFlow centered, Model.reward_fn (256x256, 16 sampled refs)",
-          "ef_batched": "EnergyFlow centered, batched (256x256, 16 sampled refs)",
-          "ef_64_gh": "**EnergyFlow centered, batched (64x64, Gauss-Hermite refs: rl_compare's reward)**",
-          "ef_128_gh": "EnergyFlow centered, batched (128x128, Gauss-Hermite refs)",
-          "ef_128_gh_bf16": "EnergyFlow centered, batched, bf16 matmuls (128x128, Gauss-Hermite refs)",
-          "ef_128_batched": "EnergyFlow centered, batched (128x128, 16 sampled refs: the paper's)",
-          "ef_128_bf16": "EnergyFlow centered, batched, bf16 matmuls (128x128, 16 sampled refs)"}
+LABELS = {"ef_256": "EnergyFlow centered (256x256, 16 sampled refs)",
+          "ef_64_gh": "**EnergyFlow centered (64x64, Gauss-Hermite refs: rl_compare's reward)**",
+          "ef_128_gh": "EnergyFlow centered (128x128, Gauss-Hermite refs)",
+          "ef_128_gh_bf16": "EnergyFlow centered, bf16 matmuls (128x128, Gauss-Hermite refs)",
+          "ef_128": "EnergyFlow centered (128x128, 16 sampled refs: the paper's)",
+          "ef_128_bf16": "EnergyFlow centered, bf16 matmuls (128x128, 16 sampled refs)"}
 
 
 def bench_energyflow_reward(args) -> str:
   """True reward vs the EnergyFlow centered reward, in each rl_compare env's PPO setting, one run."""
-  from efjax.rl.fast_energy_reward import fast_reward_fn
   from experiments.configs import ppo as ppo_configs
   envs = REWARD_ENVS if getattr(args, "reward_envs", None) is None else args.reward_envs
   lines = [f"Setting: each env's PPO of experiments/configs/ppo.py (64x64 tanh actor and "
@@ -173,18 +165,15 @@ def bench_energyflow_reward(args) -> str:
     config.num_envs, config.unroll_length = args.num_envs, args.unroll_length
     env = make_env(name, ec.env.backend, ec.env.episode_length)
     dims = dict(obs_dim=env.observation_size, act_dim=env.action_size)
-    small = energyflow_model((128, 128), **dims)
-    gh = energyflow_model((128, 128), **dims, reference="gauss_hermite", num_reference=2)
-    gh64 = energyflow_model((64, 64), **dims, reference="gauss_hermite", num_reference=2)
-    cases = [("ef_64_gh", fast_reward_fn(gh64, "centered"), gh64.params),
-             ("ef_128_gh", fast_reward_fn(gh, "centered"), gh.params),
-             ("ef_128_gh_bf16", fast_reward_fn(gh, "centered", "bfloat16"), gh.params),
-             ("ef_128_batched", fast_reward_fn(small, "centered"), small.params),
-             ("ef_128_bf16", fast_reward_fn(small, "centered", "bfloat16"), small.params)]
-    if name == "inverted_pendulum":      # the quickstart's net, generic and batched
-      model = energyflow_model((256, 256), **dims)
-      cases = [("ef_reward_fn", model.reward_fn("centered"), model.params),
-               ("ef_batched", fast_reward_fn(model, "centered"), model.params)] + cases
+    gh = dict(reference="gauss_hermite", num_reference=2)
+    models = {"ef_64_gh": energyflow_model((64, 64), **dims, **gh),
+              "ef_128_gh": energyflow_model((128, 128), **dims, **gh),
+              "ef_128_gh_bf16": energyflow_model((128, 128), **dims, **gh, compute_dtype="bfloat16"),
+              "ef_128": energyflow_model((128, 128), **dims),
+              "ef_128_bf16": energyflow_model((128, 128), **dims, compute_dtype="bfloat16")}
+    if name == "inverted_pendulum":      # the quickstart's net
+      models = {"ef_256": energyflow_model((256, 256), **dims), **models}
+    cases = [(key, m.reward_fn("centered"), m.params) for key, m in models.items()]
     timers = {"true": efjax_timer(args, config, env)}
     timers.update({key: efjax_timer(args, config, env, fn, params) for key, fn, params in cases})
     rows = interleaved(timers, args.epochs)

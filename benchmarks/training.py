@@ -7,7 +7,7 @@ In one process, on a synthetic demo file of 20,000 steps:
   pipeline_k10     experiments.train's compiled call: window batches drawn in the jit,
                    10 steps per call (train.steps_per_call = 10)
   pipeline_k1      the same with 1 step per call
-  train_and_evaluate  the whole of experiments.train (default steps_per_call 50, logging,
+  train_and_evaluate  the whole of experiments.train (steps_per_call auto, logging,
                    held-out eval and a checkpoint every 200 steps), samples/s as its
                    metrics.jsonl reports it (timed from the end of the compiling call)
   checkpoint       time for an async save to return, and until it is on disk
@@ -29,10 +29,14 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from efjax.data import save_demos  # noqa: E402
-from efjax.train import checkpoint  # noqa: E402
+from efjax import checkpoint, model  # noqa: E402
+from efjax.train.config import optim_config, steps_per_call  # noqa: E402
 from efjax.train.loop import make_multi_step  # noqa: E402
+from efjax.train.optimizer import make_optimizer  # noqa: E402
+from efjax.train.state import create_train_state  # noqa: E402
 from efjax.train.step import make_train_step  # noqa: E402
-from efjax.train.trainer import (build, prepare_data, train_and_evaluate,  # noqa: E402
+from efjax.train.trainer import train_and_evaluate  # noqa: E402
+from efjax.train.dataset import (prepare_data,  # noqa: E402
                                  window_batch)
 from experiments.configs import demos as demos_config  # noqa: E402
 
@@ -64,7 +68,11 @@ def measure(quick=False, emit=lambda **kw: print(json.dumps(kw), flush=True)):
     config = demos_config.get_config("smoke" if quick else "")
     config.data.path = path
     data, norms, summary = prepare_data(config)
-    net, schedule, optimizer, state = build(config, summary["obs_dim"], summary["act_dim"])
+    net, schedule = model.make_network(config)
+    optimizer = make_optimizer(optim_config(config))
+    state = create_train_state(model.init_variables(net, config, summary["obs_dim"],
+                                                    summary["act_dim"], jax.random.key(0)),
+                               optimizer, jax.random.key(1))
     step = make_train_step(net, schedule, optimizer, 1, config.train.ema)
     batch_size = config.train.batch_size
 
@@ -85,12 +93,12 @@ def measure(quick=False, emit=lambda **kw: print(json.dumps(kw), flush=True)):
     run_config.data.path, run_config.data.val_fraction = path, 0.05
     run_config.train.update(num_steps=400, log_every=100, checkpoint_every=200, eval_every=200)
     if quick:
-      run_config.train.update(steps_per_call=20, log_every=100)
+      run_config.train.update(log_every=100)
     workdir = os.path.join(tmp, "run")
     train_and_evaluate(run_config, workdir, log=lambda *_: None)
     with open(os.path.join(workdir, "metrics.jsonl")) as f:
       last = [json.loads(line) for line in f][-1]
-    record(workload="train_and_evaluate", steps_per_call=run_config.train.steps_per_call,
+    record(workload="train_and_evaluate", steps_per_call=steps_per_call(run_config.train),
            samples_per_s=last["samples_per_s"],
            ratio_to_bare_step=last["samples_per_s"] * t_bare / batch_size)
 

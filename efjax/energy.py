@@ -34,6 +34,19 @@ def energy_from_features(net: EnergyNet, variables, actions: Array, obs_features
   return net.apply(variables, actions, obs_features, t, method=EnergyNet.from_features)
 
 
+def energy_rows(net: EnergyNet, variables, actions: Array, obs_features: Array,
+                t: Array) -> Array:
+  """R action chunks per state: actions [R, B, Ha, act_dim], obs_features [B, F], t [B]
+  -> E [R, B].
+
+  A backbone that shares the conditioning across rows (the MLP) computes the state's
+  share of its first layer once for all R rows; any other backbone runs row by row.
+  """
+  if getattr(net.backbone, "shares_conditioning", False) and is_conservative(net):
+    return net.apply(variables, actions, obs_features, t, method=EnergyNet.from_features)
+  return jax.vmap(lambda a: energy_from_features(net, variables, a, obs_features, t))(actions)
+
+
 def score_from_features(net: EnergyNet, variables, actions: Array, obs_features: Array,
                         t: Array) -> Array:
   """-grad_a E (or the direct network's output): [B, Ha, act_dim]."""

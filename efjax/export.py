@@ -62,6 +62,8 @@ import jax.numpy as jnp
 from jax import export as jax_export
 
 import efjax
+from efjax import errors
+from efjax.model import Model
 
 FORMAT_VERSION = 1
 METADATA_FILE = "metadata.json"
@@ -71,7 +73,7 @@ ARGS = {"policy": ("obs", "key"), "reward": ("obs", "actions"),
 DEFAULT_PLATFORMS = ("cpu", "cuda", "tpu")
 
 
-class ExportError(ValueError):
+class ExportError(errors.ExportError):
   """An export directory that cannot be trusted or read; the message names the file."""
 
 
@@ -198,6 +200,9 @@ def export_workdir(workdir: str, out_dir: str | None = None,
   """
   out_dir = os.path.abspath(out_dir or os.path.join(workdir, "export"))
   model = efjax.load(workdir)
+  if not isinstance(model, Model):
+    raise errors.WorkdirError(f"{workdir} holds a {type(model).__name__}: only EnergyFlow models "
+                              "export (a policy and its rewards)")
   parent = os.path.dirname(out_dir)
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=".export-tmp-", dir=parent)

@@ -1,5 +1,10 @@
-"""Name -> object registries: duplicates are refused, unknown names list the valid ones."""
+"""Name -> object registries: duplicates are refused, unknown names list the valid ones.
+
+Names come from configs, so an unknown one is the user's error (ConfigError).
+"""
 from typing import Generic, Iterator, TypeVar
+
+from efjax.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -24,7 +29,7 @@ class Registry(Generic[T]):
     try:
       return self._items[name]
     except KeyError:
-      raise ValueError(f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}") from None
+      raise ConfigError(f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}") from None
 
   def names(self) -> list[str]:
     return sorted(self._items)

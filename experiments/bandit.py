@@ -7,15 +7,12 @@ Writes DIR/config.json and DIR/results.json, and prints a table of reward qualit
 import json
 import os
 
-from absl import app, flags
-from ml_collections import config_flags
 
-from efjax.recovery import run_bandit_recovery
+from efjax.reward.bandit_recovery import run_bandit_recovery
 from experiments import cli
 
-_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "Experiment config file.",
-                                          lock_config=True)
-_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "Where config.json and results.json go.")
+_CONFIG = cli.config_flag("Experiment config file.")
+_WORKDIR = cli.workdir_flag("Where config.json and results.json go.")
 
 
 def format_table(results: dict) -> str:
@@ -43,5 +40,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["config", "workdir"])
-  app.run(main)
+  cli.run(main)

@@ -11,13 +11,12 @@ import datetime
 import json
 
 import numpy as np
-from absl import app, flags
-from ml_collections import config_flags
+from absl import flags
 
-from efjax.recovery import run_bandit_recovery
+from efjax.reward.bandit_recovery import run_bandit_recovery
 from experiments import cli
 
-_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "Bandit config file.")
+_CONFIG = cli.config_flag("Bandit config file.")
 _LRS = flags.DEFINE_list("learning_rates", ["1e-4", "1e-3", "3e-3", "1e-2"], "Peak learning rates.")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1"], "Seeds.")
 _OUT = cli.shared_flag(flags.DEFINE_string, "out", "results/bandit.md", "Markdown file to write.")
@@ -30,7 +29,7 @@ def main(argv):
   for lr in _LRS.value:
     for seed in _SEEDS.value:
       cfg = base.copy_and_resolve_references()
-      cfg.optim.learning_rate, cfg.seed = float(lr), int(seed)
+      cfg.train.learning_rate, cfg.seed = float(lr), int(seed)
       res = run_bandit_recovery(cfg, log=None)
       rows.setdefault(lr, []).append(res)
       print(json.dumps({"lr": lr, "seed": seed, "centered": res["centered"]}), flush=True)
@@ -64,5 +63,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["config"])
-  app.run(main)
+  cli.run(main, required=("config",))

@@ -1,8 +1,18 @@
-"""What every experiments main shares: flag errors as one line, quiet library logs, run."""
+"""What every experiments main shares: user errors as one line, quiet library logs, run.
+
+`run(main)` is absl's app.run with two additions: a bad flag or --config override,
+and any `efjax.errors.EfjaxError` the main raises (bad config value, bad demo file,
+wrong workdir), end the command with one line on stderr and exit status 2. Every
+other exception is a bug and keeps its traceback.
+"""
+import functools
 import sys
 import warnings
 
 from absl import app, flags, logging
+from ml_collections import config_flags
+
+from efjax.errors import EfjaxError
 
 
 def shared_flag(define, name: str, *args, **kwargs) -> flags.FlagHolder:
@@ -15,6 +25,17 @@ def shared_flag(define, name: str, *args, **kwargs) -> flags.FlagHolder:
   if name not in flags.FLAGS:
     define(name, *args, **kwargs)
   return flags.FlagHolder(flags.FLAGS, flags.FLAGS[name])
+
+
+def config_flag(help: str = "An experiments/configs/<name>.py[:arg] file.",
+                lock: bool = True) -> flags.FlagHolder:
+  """The --config flag (ml_collections config file; --config.key=value overrides)."""
+  return shared_flag(config_flags.DEFINE_config_file, "config", None, help, lock_config=lock)
+
+
+def workdir_flag(help: str = "Everything the command writes goes here.") -> flags.FlagHolder:
+  """The --workdir flag."""
+  return shared_flag(flags.DEFINE_string, "workdir", None, help)
 
 
 def parse_flags_or_exit(argv):
@@ -42,7 +63,42 @@ def quiet_library_logs() -> None:
     warnings.filterwarnings("ignore", message="Brax System", category=UserWarning)
 
 
+def fail(message: str):
+  """The user's input is at fault: one line on stderr, exit 2, no traceback."""
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+def user_errors_as_one_line(main):
+  """main, with an EfjaxError turned into `fail(its first line)`."""
+  @functools.wraps(main)
+  def wrapped(argv):
+    try:
+      return main(argv)
+    except EfjaxError as e:
+      fail((str(e).splitlines() or [type(e).__name__])[0])
+  return wrapped
+
+
 def run(main, required=("config", "workdir")) -> None:
-  """app.run(main) with the flags in `required` made mandatory and one-line flag errors."""
+  """app.run(main) with the flags in `required` made mandatory, one-line flag errors and
+  one-line user errors (EfjaxError)."""
   flags.mark_flags_as_required(list(required))
-  app.run(main, flags_parser=parse_flags_or_exit)
+  app.run(user_errors_as_one_line(main), flags_parser=parse_flags_or_exit)
+
+
+def progress(line: str) -> None:
+  """A progress line, flushed (the mains' `log`)."""
+  print(line, flush=True)
+
+
+def run_config_workdir(fn) -> None:
+  """The whole main of a command that is `fn(config, workdir, log)`: its --config and
+  --workdir flags, quiet library logs, progress lines, one-line user errors."""
+  config, workdir = config_flag(), workdir_flag()
+
+  def main(argv):
+    del argv
+    quiet_library_logs()
+    fn(config.value, workdir.value, log=progress)
+  run(main)

@@ -12,40 +12,29 @@ plus `episode_seeds` [E] and `task`) and DIR/collect_summary.json (expert succes
 rate, episodes tried and kept, mean length, steps/s). Collection is deterministic:
 re-running the same command on a finished workdir prints its summary and stops.
 """
-import sys
-
-from absl import flags
-from ml_collections import config_flags
 
 from experiments import cli
 
-from efjax.data import DemoFileError
-from efjax.envs.metaworld_envs import TaskError, collect_demos
-from efjax.train.trainer import ConfigError
 
-_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "experiments/configs/metaworld.py:<task> or brax.py:<env>",
-                                          lock_config=True)
-_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "demos.npz and collect_summary.json go here.")
+_CONFIG = cli.config_flag("experiments/configs/metaworld.py:<task> or brax.py:<env>")
+_WORKDIR = cli.workdir_flag("demos.npz and collect_summary.json go here.")
 
 
 def collect_brax_demos(config, workdir: str, log=print) -> dict:
   """The Brax expert (trained, or reused from config.expert_dir) and its demos."""
-  from experiments import pipeline, rl_compare     # the same stages as the pipeline's
-  rl_compare.run_expert(config, workdir, log)
-  return pipeline.run_demos(config, workdir, log)
+  from experiments import stages     # the same stages as the pipeline's
+  stages.expert(config, workdir, log)
+  return stages.demos(config, workdir, log)
 
 
 def main(argv):
   del argv
   cli.quiet_library_logs()
-  try:
-    if _CONFIG.value.get("source") == "brax":
-      collect_brax_demos(_CONFIG.value, _WORKDIR.value, log=lambda s: print(s, flush=True))
-    else:
-      collect_demos(_CONFIG.value, _WORKDIR.value)
-  except (TaskError, DemoFileError, ConfigError) as e:     # the user's input: one line, no traceback
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+  if _CONFIG.value.get("source") == "brax":
+    collect_brax_demos(_CONFIG.value, _WORKDIR.value, log=lambda s: print(s, flush=True))
+  else:
+    from efjax.envs.metaworld_envs import collect_demos
+    collect_demos(_CONFIG.value, _WORKDIR.value)
 
 
 if __name__ == "__main__":

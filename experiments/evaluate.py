@@ -7,28 +7,24 @@
 
 Loads `efjax.load(TRAIN_WORKDIR)` (EMA parameters of the newest good checkpoint) and
 runs eval.num_episodes episodes from seeds eval.seed + i on eval.num_envs envs in
-lockstep (efjax/evaluation.py): each round samples a chunk of data.action_horizon
+lockstep (efjax/policy/lockstep.py): each round samples a chunk of data.action_horizon
 actions for every env with one jitted call and executes the first eval.action_steps.
 Writes TRAIN_WORKDIR/eval_<task>.json (eval_<task>_ood.json with env.ood): success
 rate over the episodes that ran, Wilson 95% CI, errored episodes with their seeds,
 per-episode results; with --video, GIFs of the first eval.video_episodes episodes.
 A config with data.format='robomimic' runs the task in robosuite instead, rebuilt from
-the training HDF5 file's env metadata (efjax.evaluation.evaluate_robomimic), for at most
+the training HDF5 file's env metadata (efjax.policy.suites.evaluate_robomimic), for at most
 eval.max_steps steps an episode, and writes TRAIN_WORKDIR/eval_<task>.json.
 """
 import sys
 
 from absl import flags
-from ml_collections import config_flags
 
 from experiments import cli
 
-from efjax.data import DemoFileError
 
-_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None,
-                          "experiments/configs/metaworld.py:<task> or robomimic.py:<task>",
-                          lock_config=True)
-_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "A training workdir (efjax.load).")
+_CONFIG = cli.config_flag("experiments/configs/metaworld.py:<task> or robomimic.py:<task>")
+_WORKDIR = cli.workdir_flag("A training workdir (efjax.load).")
 _EPISODES = flags.DEFINE_integer("episodes", None, "Overrides config eval.num_episodes.")
 _VIDEO = flags.DEFINE_bool("video", None, "GIFs of the first episodes (overrides eval.video).")
 
@@ -37,18 +33,10 @@ def main(argv):
   del argv
   cli.quiet_library_logs()
   command = "python -m experiments.evaluate " + " ".join(sys.argv[1:])
-  # Only the suite's own modules are imported: a robomimic install may lack gymnasium.
-  if _CONFIG.value.data.get("format") == "robomimic":
-    from efjax.envs.robomimic_envs import RobomimicError as InputError
-    from efjax.evaluation import evaluate_robomimic as evaluate
-  else:
-    from efjax.envs.metaworld_envs import TaskError as InputError
-    from efjax.evaluation import evaluate_metaworld as evaluate
-  try:
-    evaluate(_CONFIG.value, _WORKDIR.value, _EPISODES.value, _VIDEO.value, command=command)
-  except (InputError, DemoFileError) as e:     # the user's input: one line, no traceback
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+  from efjax.policy import suites
+  evaluate = (suites.evaluate_robomimic if _CONFIG.value.data.get("format") == "robomimic"
+              else suites.evaluate_metaworld)
+  evaluate(_CONFIG.value, _WORKDIR.value, _EPISODES.value, _VIDEO.value, command=command)
 
 
 if __name__ == "__main__":

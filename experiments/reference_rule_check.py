@@ -1,18 +1,17 @@
 """How well each reference rule estimates the centering term of a trained energy.
 
-    python -m experiments.reference_rule_check --workdir=/work/rl_compare/reacher
+    python -m experiments.reference_rule_check --workdir=RL_COMPARE_WORKDIR/reacher
 
 The centered reward subtracts Ebar(s) = E_{a ~ N(0, I)} E(a, s) (normalized action
-units), estimated at a few reference actions (`reward.reference`, efjax/rewards.py).
+units), estimated at a few reference actions (`reward.reference`, efjax/reward/reference.py).
 Its error is a function of the state, so it acts as a spurious state reward. On the
 held-out states of an rl_compare workdir (WORKDIR/heldout.npz) and its energy
 (WORKDIR/energyflow) this compares each rule with a 40-node (1-D actions) or
 16^D-node Gauss-Hermite estimate taken as exact. The error is reported without its
 mean (a constant does not change a reward), relative to the energy's mean spread over
 actions at a state (its standard deviation under N(0, I)). Writes
-WORKDIR/reference_rule.json, which experiments.rl_compare_report tabulates.
+WORKDIR/reference_rule.json, which experiments.reports.rl_compare tabulates.
 """
-import json
 import os
 
 import jax
@@ -22,17 +21,18 @@ import numpy as np
 from absl import flags
 
 import efjax
-from efjax import rewards
+from efjax.reward import default_reward_config, reference_rule
+from efjax.reward.reference import gauss_hermite_points
+from efjax.workdir import write_json
 from experiments import cli
 
-_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None,
-                           "An experiments.rl_compare env workdir.")
+_WORKDIR = cli.workdir_flag("An experiments.rl_compare env workdir.")
 _STATES = cli.shared_flag(flags.DEFINE_integer, "states", 3000, "Held-out states to measure on.")
 RULES = (("sampled", 16), ("sampled", 4), ("gauss_hermite", 2), ("gauss_hermite", 3))
 
 
 def _rule(reference: str, num: int) -> ml_collections.ConfigDict:
-  cfg = rewards.default_reward_config()
+  cfg = default_reward_config()
   cfg.update(reference=reference, num_reference=num)
   return cfg
 
@@ -44,14 +44,13 @@ def check(workdir: str, num_states: int = 3000) -> dict:
     obs = z["obs"].reshape(-1, z["obs"].shape[-1])
   obs = obs[np.linspace(0, len(obs) - 1, min(num_states, len(obs))).astype(int)]
   shape = (1, model.act_dim)
-  energy_at = jax.jit(lambda o, a: model.energy(o, model.normalizers["actions"].unnormalize(a),
-                                                sigma))
+  energy_at = jax.jit(lambda o, a: model.energy(o, model.units.to_demo_actions(a), sigma))
 
   def energies(points):                      # [M, 1, A] -> [M, S]
     return np.stack([np.asarray(energy_at(obs, jnp.broadcast_to(p, (len(obs),) + shape)))
                      for p in points])
 
-  exact_points, exact_weights = rewards.gauss_hermite_points(
+  exact_points, exact_weights = gauss_hermite_points(
       40 if model.act_dim == 1 else 16, shape)
   e_exact = energies(exact_points)
   w = np.asarray(exact_weights)[:, None]
@@ -59,7 +58,7 @@ def check(workdir: str, num_states: int = 3000) -> dict:
   spread = float(np.sqrt((w * (e_exact - mean) ** 2).sum(0)).mean())
   out = {"states": len(obs), "act_dim": model.act_dim, "energy_spread": spread, "rules": []}
   for reference, num in RULES:
-    points, weights = rewards.reference_rule(_rule(reference, num), shape)
+    points, weights = reference_rule(_rule(reference, num), shape)
     err = np.asarray(weights) @ energies(points) - mean
     rms = float(np.sqrt(np.mean((err - err.mean()) ** 2)))
     out["rules"].append({"reference": reference, "num_reference": num,
@@ -73,9 +72,7 @@ def main(argv):
   cli.quiet_library_logs()
   result = check(_WORKDIR.value, _STATES.value)
   path = os.path.join(_WORKDIR.value, "reference_rule.json")
-  with open(path + ".tmp", "w") as f:
-    json.dump(result, f, indent=2)
-  os.replace(path + ".tmp", path)
+  write_json(path, result)
   for r in result["rules"]:
     print(f"{r['reference']:>13s} x{r['num_reference']:<2d} ({r['points']:3d} points): centering "
           f"error {r['rms_error']:.4f} = {100 * r['relative_error']:.2f}% of the energy's spread "

@@ -2,24 +2,22 @@
 
     python -m experiments.train --config=experiments/configs/demos.py \
         --config.data.path=demos.npz --workdir=DIR
+
+`--config.method=bc` trains the Gaussian BC baseline instead (as experiments.train_bc).
 """
 import os
-import sys
 
 import jax
 
-from absl import flags
-from ml_collections import config_flags
 
 from experiments import cli
 
-from efjax.data import DemoFileError
 from efjax.export import export_after_training
-from efjax.train.trainer import ConfigError, train_and_evaluate
+from efjax.train import train_and_evaluate
+from efjax.workdir import method_of
 
-_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None, "Experiment config file.",
-                                          lock_config=True)
-_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "Checkpoints, config.json and metrics go here.")
+_CONFIG = cli.config_flag("Experiment config file.")
+_WORKDIR = cli.workdir_flag("Checkpoints, config.json and metrics go here.")
 
 
 def initialize_distributed() -> None:
@@ -40,15 +38,11 @@ def main(argv):
   del argv
   cli.quiet_library_logs()
   initialize_distributed()
-  try:
-    state = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  except (DemoFileError, ConfigError) as e:    # the user's input: one line, no traceback
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+  state = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   # WORKDIR/export for jax-only users, once the run is complete (not after a SIGTERM stop,
   # where the grace period is for saving); a failed export is a warning, never fatal.
   finished = int(jax.device_get(state.step.addressable_data(0))) >= _CONFIG.value.train.num_steps
-  if finished and jax.process_index() == 0:
+  if finished and jax.process_index() == 0 and method_of(_CONFIG.value) == "energyflow":
     export_after_training(_WORKDIR.value)
 
 

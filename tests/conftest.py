@@ -63,3 +63,10 @@ def assert_close(a, b, rtol=1e-5, atol=1e-5):
   err = float(jnp.max(jnp.abs(a - b)))
   scale = float(jnp.max(jnp.abs(b)))
   assert err <= atol + rtol * scale, f"max abs error {err} (scale {scale})"
+
+
+
+def untrained_model(config, obs_dim: int, act_dim: int, normalizers=None, seed: int = 0):
+  """An efjax.model.Model of `config` with fresh parameters (efjax.model.init_model)."""
+  from efjax.model import init_model
+  return init_model(config, obs_dim, act_dim, jax.random.key(seed), normalizers)

@@ -9,7 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import efjax
 from efjax import bc
+from efjax.train import train_and_evaluate
 from efjax.data import save_demos
 from experiments.configs import demos as demos_config
 
@@ -43,7 +45,7 @@ def _losses(workdir):
 
 
 def test_nll_decreases_and_sample_is_the_mean_in_demo_units(demo_path, tmp_path):
-  bc.train_and_evaluate(_config(demo_path), str(tmp_path), log=lambda *_: None)
+  train_and_evaluate(_config(demo_path), str(tmp_path), log=lambda *_: None, method="bc")
   losses = _losses(tmp_path)
   assert len(losses) == 10 and losses[-1] < losses[0] - 0.5, losses
   model = bc.load(str(tmp_path))
@@ -58,8 +60,8 @@ def test_nll_decreases_and_sample_is_the_mean_in_demo_units(demo_path, tmp_path)
   assert abs(float(a.mean()) - 3.0) < 1.0
   with pytest.raises(ValueError, match=r"obs must be \[B, 2, 5\]"):
     model.sample(obs[:, :1], jax.random.key(0))
-  assert bc.is_bc_workdir(str(tmp_path))
-  # jit over the params works as efjax.evaluation uses it
+  assert isinstance(efjax.load(str(tmp_path)), bc.BCModel)    # efjax.load knows a BC workdir
+  # jit over the params works as efjax.policy.suites uses it
   import dataclasses
   f = jax.jit(lambda p, o: dataclasses.replace(model, params=p).sample(o, jax.random.key(0)))
   np.testing.assert_allclose(f(model.params, obs), a, rtol=1e-5, atol=1e-5)
@@ -67,15 +69,15 @@ def test_nll_decreases_and_sample_is_the_mean_in_demo_units(demo_path, tmp_path)
 
 def test_resume_continues_exactly(demo_path, tmp_path):
   full, cut = str(tmp_path / "full"), str(tmp_path / "cut")
-  bc.train_and_evaluate(_config(demo_path), full, log=lambda *_: None)
+  train_and_evaluate(_config(demo_path), full, log=lambda *_: None, method="bc")
 
   def stop_after_a_checkpoint(msg):
     if "step     120/" in msg:
       raise KeyboardInterrupt           # as a killed run: step 100 is on disk
   with pytest.raises(KeyboardInterrupt):
-    bc.train_and_evaluate(_config(demo_path), cut, log=stop_after_a_checkpoint)
+    train_and_evaluate(_config(demo_path), cut, log=stop_after_a_checkpoint, method="bc")
   logs = []
-  bc.train_and_evaluate(_config(demo_path), cut, log=logs.append)
+  train_and_evaluate(_config(demo_path), cut, log=logs.append, method="bc")
   assert logs[0] == "resumed from step 100"
   a, b = bc.load(full), bc.load(cut)
   for x, y in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params)):

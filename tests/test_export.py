@@ -13,7 +13,7 @@ import pytest
 import efjax
 from efjax import export
 from efjax.data import save_demos
-from conftest import assert_close
+from conftest import assert_close, untrained_model
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 OBS_DIM, ACT_DIM = 3, 2
@@ -147,19 +147,13 @@ def test_cli_on_a_non_workdir_is_one_line_exit_2(tmp_path):
 @pytest.mark.parametrize("preconditioning", ["none", "edm"])
 def test_unet_export_equals_model(tmp_path, preconditioning):
   """A UNet exports its convolutions per platform (im2col on CPU) and matches in process."""
-  from efjax.data import fit_normalizer
-  from efjax.model import Model
-  from efjax.train.trainer import build
   from experiments.configs import demos as demos_config
   config = demos_config.get_config()
   config.data.obs_horizon, config.data.action_horizon = 1, 4
   config.model.update(emb_dim=16, obs_hidden=(16,), head_hidden=(16,))
   config.model.unet.update(down_dims=(8, 16), kernel_size=3, num_groups=4)
   config.model.preconditioning = preconditioning
-  net, schedule, _, state = build(config, OBS_DIM, ACT_DIM)
-  identity = lambda dim: fit_normalizer(jnp.zeros((1, dim)), "identity")  # noqa: E731
-  model = Model(config, state.ema_variables, net, schedule,
-                {"obs": identity(OBS_DIM), "actions": identity(ACT_DIM)}, OBS_DIM, ACT_DIM)
+  model = untrained_model(config, OBS_DIM, ACT_DIM)
   export.export_model(model, str(tmp_path / "unet"))
   loaded = export.load(str(tmp_path / "unet"))
   assert loaded.metadata["export_overrides"] == {"model.unet.conv_impl": "portable"}

@@ -10,7 +10,9 @@ import pytest
 
 from efjax.data import load_demos, save_demos
 from efjax.envs import metaworld_envs as mw
-from efjax.evaluation import evaluate, evaluate_metaworld, summarize, wilson_interval
+from efjax.policy.lockstep import run_lockstep as evaluate, summarize
+from efjax.policy.stats import wilson_interval
+from efjax.policy.suites import evaluate_metaworld
 from experiments.configs import metaworld as mw_config
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -150,7 +152,7 @@ def test_wilson_interval():
 @pytest.fixture(scope="module")
 def trained(demos, tmp_path_factory):
   """A tiny EnergyFlow model trained for 40 steps on the collected demos."""
-  from efjax.train.trainer import train_and_evaluate
+  from efjax.train import train_and_evaluate
   config = mw_config.get_config(f"{TASK},smoke")
   config.data.path = str(demos / "demos.npz")
   config.train.update(num_steps=40, checkpoint_every=40, log_every=20, eval_every=0)

@@ -98,7 +98,7 @@ def test_a_model_stopped_early_records_no_row_and_ends_the_run(tmp_path, monkeyp
   c = table_config.get_config("smoke")
   c.report.markdown, c.report.plot = str(tmp_path / "m.md"), str(tmp_path / "p.png")
   monkeypatch.setattr(trainer, "train_and_evaluate",
-                      lambda config, workdir, log=print: types.SimpleNamespace(step=3))
+                      lambda config, workdir, log=print, **_: types.SimpleNamespace(step=3))
   with pytest.raises(mt.TableInterrupted, match="stopped at step 3 of 40"):
     mt.run_table(c, str(tmp_path / "table"), log=lambda *_: None, command="smoke")
   assert mt.load_table(str(tmp_path / "table"))["rows"] == {}

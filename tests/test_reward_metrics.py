@@ -3,7 +3,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from efjax import reward_metrics as rm
+from efjax.reward import metrics as rm
 
 
 def _grid(seed=0, s=20, n=12):

@@ -9,8 +9,9 @@ import pytest
 
 import efjax
 from efjax.envs.brax_envs import make_env
-from efjax.rl.learned_rewards import RewardMismatchError, load_reward
-from experiments import reference_rule_check, rl_compare, rl_compare_report
+from efjax.reward.learned import RewardMismatchError, load_reward
+from experiments import reference_rule_check, rl_compare
+from experiments.reports import rl_compare as rl_compare_report
 from experiments.configs import rl_compare as rl_compare_config
 
 
@@ -31,7 +32,7 @@ def test_every_method_trains_and_is_scored(smoke):
     assert len(rl["eval_return_per_seed"]) == config.rl.num_seeds == 2, method
     assert all(np.isfinite(rl["eval_return_per_seed"])) and rl["nonfinite_rewards"] == [0, 0]
     rows = [json.loads(x) for x in open(os.path.join(workdir, "rl", method, "metrics.jsonl"))]
-    assert [r["step"] for r in rows] == [1, 2, 3, 4] and len(rows[0]["true_return"]) == 2
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and len(rows[0]["rl/true_return"]) == 2
     if method == "true_reward":
       assert r["reward_quality"] is None
       continue

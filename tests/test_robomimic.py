@@ -14,8 +14,8 @@ import pytest
 from efjax.data import DemoFileError, load_training_demos, save_demos
 from efjax.data.robomimic import load_robomimic
 from efjax.envs import robomimic_envs
-from efjax.evaluation import evaluate_robomimic
-from efjax.train.trainer import ConfigError
+from efjax.policy.suites import evaluate_robomimic
+from efjax.errors import ConfigError
 from experiments.configs import robomimic as rm_config
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -153,7 +153,7 @@ def test_a_file_of_another_task_is_refused(tmp_path):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
   """The lift smoke config trained for 20 steps on a synthetic official-layout file."""
-  from efjax.train.trainer import train_and_evaluate
+  from efjax.train import train_and_evaluate
   root = tmp_path_factory.mktemp("rm")
   path = str(root / "low_dim_v141.hdf5")
   _write(path, lengths=(30, 25, 20), env_args=LIFT_ENV_ARGS)

@@ -13,7 +13,8 @@ import pytest
 
 import efjax
 from efjax.data import save_demos
-from efjax.train.trainer import ConfigError, train_and_evaluate
+from efjax.errors import ConfigError
+from efjax.train import train_and_evaluate
 from experiments.configs import demos as demos_config
 
 
@@ -143,7 +144,8 @@ def test_incompatible_workdir_is_refused_and_kept(demo_path, tmp_path):
     ("train.checkpoint_every", 15, "train.checkpoint_every=15 must be a multiple"),
     ("data.obs_horizon", 0, "data.obs_horizon must be positive"),
     ("train.ema", 1.5, "train.ema must be in"),
-    ("train.eval_every", 30, "train.eval_every=30 must be 0 .off. or a positive multiple"),
+    ("train.eval_every", -5, "train.eval_every must be 0 .off. or positive"),
+    ("train.steps_per_call", -1, "train.steps_per_call must be 0 .auto. or positive"),
     ("data.val_fraction", 1.0, "data.val_fraction must be in"),
     ("train.param_sharding", "zero3", "train.param_sharding must be one of"),
     ("reward.reference", "grid", "unknown reward.reference 'grid'"),
@@ -157,6 +159,37 @@ def test_bad_config_values_name_the_key(demo_path, tmp_path, key, value, match):
   with pytest.raises(ConfigError, match=match):
     train_and_evaluate(config, str(tmp_path / "run"), log=lambda *_: None)
   assert not os.path.exists(tmp_path / "run")
+
+
+@pytest.mark.parametrize("checkpoint_every,eval_every", [(30, 0), (7, 25)])
+def test_any_interval_works_when_steps_per_call_is_auto(demo_path, tmp_path, checkpoint_every,
+                                                        eval_every):
+  """Intervals need not share a divisor with an internal speed knob: with steps_per_call
+  left at 0 the loop stops at every interval and at num_steps (61: not a multiple)."""
+  config = _config(demo_path, eval_every=eval_every)
+  config.train.update(steps_per_call=0, num_steps=61, log_every=20,
+                      checkpoint_every=checkpoint_every, keep_checkpoints=100)
+  workdir = str(tmp_path / "run")
+  state = train_and_evaluate(config, workdir, log=lambda *_: None)
+  assert int(state.step) == 61
+  saved = sorted(int(d) for d in os.listdir(os.path.join(workdir, "checkpoints")) if d.isdigit())
+  assert saved == list(range(checkpoint_every, 61, checkpoint_every)) + [61]
+  records = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+  evals = set(range(eval_every, 61, eval_every)) if eval_every else set()
+  assert [r["step"] for r in records] == sorted({20, 40, 60, 61} | evals)
+  assert [r["step"] for r in records if "eval_loss" in r] == sorted(evals | ({61} if eval_every else set()))
+
+
+def test_auto_steps_per_call_divides_every_interval():
+  from efjax.train.config import steps_per_call
+  config = demos_config.get_config()
+  assert config.train.steps_per_call == 0 and steps_per_call(config.train) == 100
+  config.train.checkpoint_every = 40
+  assert steps_per_call(config.train) == 20
+  config.train.update(checkpoint_every=7)
+  assert steps_per_call(config.train) == 1
+  config.train.steps_per_call = 50     # explicit: used as given (validation checks it)
+  assert steps_per_call(config.train) == 50
 
 
 def test_held_out_episodes_are_evaluated(demo_path, tmp_path):

@@ -15,10 +15,12 @@ import zipfile
 
 import numpy as np
 
+from efjax.errors import DataError
+
 REQUIRED = ("observations", "actions", "episode_ends")
 
 
-class DemoFileError(ValueError):
+class DemoFileError(DataError):
   """A demonstration file that cannot be used; the message names file and field."""
 
 

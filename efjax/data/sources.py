@@ -14,6 +14,7 @@ width (a file of another task), naming each key's width.
 """
 from efjax.data.demos import DemoFileError, Demos, load_demos
 from efjax.data.robomimic import load_robomimic
+from efjax.errors import ConfigError
 
 FORMATS = ("npz", "robomimic")
 
@@ -35,5 +36,4 @@ def load_training_demos(data_config, task: str | None = None) -> Demos:
           f"({layout}), but the config (data.obs_dim) expects {expected}"
           + (f" for robomimic task '{task}'" if task else "") + ": a file of another task?")
     return demos
-  from efjax.train.trainer import ConfigError    # here: the trainer imports this module
   raise ConfigError(f"config data.format={fmt!r} is not one of {FORMATS}")

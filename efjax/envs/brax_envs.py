@@ -19,6 +19,8 @@ from brax import envs
 from brax.envs.base import State, Wrapper
 from brax.envs.wrappers import training as brax_wrappers
 
+from efjax.errors import ConfigError
+
 BACKENDS = ("spring", "positional", "generalized", "mjx")
 
 
@@ -50,6 +52,22 @@ class RawKeyWrapper(Wrapper):
     return self.env.reset(rng)
 
 
+def make_raw_env(name: str, backend: str = "positional", episode_length: int = 1000,
+                 action_repeat: int = 1, **env_kwargs) -> envs.Env:
+  """The unbatched task env (`reset(key)`, `step(state, action)`): what rollouts vmap.
+
+  episode_length and action_repeat belong to the training wrappers (`make_env`) and
+  are accepted here so that both take the same config.
+  """
+  del episode_length, action_repeat
+  if backend not in BACKENDS:
+    raise ConfigError(f"unknown brax backend {backend!r}; valid: {', '.join(BACKENDS)}")
+  if name not in envs._envs:  # brax keeps its registry private; its error is a bare KeyError
+    raise ConfigError(f"unknown brax environment {name!r}; valid: "
+                      f"{', '.join(sorted(envs._envs))}")
+  return envs.get_environment(name, backend=backend, **env_kwargs)
+
+
 def make_env(name: str, backend: str = "positional", episode_length: int = 1000,
              action_repeat: int = 1, **env_kwargs) -> envs.Env:
   """A batched brax env: `reset(keys [N]) -> State` (typed or raw keys),
@@ -58,12 +76,7 @@ def make_env(name: str, backend: str = "positional", episode_length: int = 1000,
   Actions are in [-1, 1] (brax envs rescale to their actuator ranges).
   `env.observation_size` and `env.action_size` give obs_dim and act_dim.
   """
-  if backend not in BACKENDS:
-    raise ValueError(f"unknown brax backend {backend!r}; valid: {', '.join(BACKENDS)}")
-  if name not in envs._envs:  # brax keeps its registry private; its error is a bare KeyError
-    raise ValueError(f"unknown brax environment {name!r}; valid: {', '.join(sorted(envs._envs))}")
-  env = envs.get_environment(name, backend=backend, **env_kwargs)
-  return wrap(env, episode_length, action_repeat)
+  return wrap(make_raw_env(name, backend, **env_kwargs), episode_length, action_repeat)
 
 
 def wrap(env: envs.Env, episode_length: int = 1000, action_repeat: int = 1) -> envs.Env:

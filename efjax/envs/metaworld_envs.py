@@ -29,6 +29,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 
+from efjax import errors
 from efjax.data import load_demos, save_demos
 
 _OOD_MAX_DRAWS = 10_000
@@ -38,7 +39,7 @@ _MIN_WIDTH = 0.02          # metres
 DEMOS_FILE, SUMMARY_FILE = "demos.npz", "collect_summary.json"
 
 
-class TaskError(ValueError):
+class TaskError(errors.TaskError):
   """An unknown task name or an impossible env setting; the message lists what is valid."""
 
 
@@ -283,3 +284,27 @@ def collect_demos(config, workdir: str, log=print) -> dict:
         "(config collect.max_tries)")
   log(message)
   return summary
+
+
+def expert_solvable_seeds(config, episodes: int, ood_scale: float) -> tuple[list[int], dict]:
+  """The first `episodes` seeds from eval.seed whose start the scripted expert solves.
+
+  Widened starts can be infeasible (the expert solves only some of bin-picking's,
+  results/metaworld.md); counting those would measure the task's physics, not how
+  a policy generalizes. Returns (seeds, what to record with the result).
+  """
+  e, ev = config.env, config.eval
+  env = make_env(e.task, e.max_path_length, ood_scale)
+  expert = make_expert(e.task, env.action_space)
+  seeds, tried = [], 0
+  while len(seeds) < episodes and tried < 20 * episodes:
+    if expert_episode(env, expert, ev.seed + tried, 0)["success"]:
+      seeds.append(ev.seed + tried)
+    tried += 1
+  env.close()
+  if len(seeds) < episodes:
+    raise TaskError(f"{e.task}: the scripted expert solves only {len(seeds)} of {tried} OOD "
+                    f"starts at env.ood_scale={ood_scale}; lower it or set "
+                    "eval.ood_expert_solvable=False")
+  return seeds, {"ood_seed_filter": "expert_solves", "ood_seeds_tried": tried,
+                 "ood_expert_success_rate": episodes / tried}

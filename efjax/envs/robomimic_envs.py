@@ -29,6 +29,8 @@ import types
 
 import numpy as np
 
+from efjax.errors import TaskError
+
 INSTALL_HINT = "robosuite is not installed: pip install 'efjax[robomimic]' (robosuite 1.5)"
 # robosuite's dict key for each robomimic key that is named differently.
 _ROBOSUITE_KEY = {"object": "object-state"}
@@ -39,7 +41,7 @@ _OVERRIDES = dict(has_renderer=False, has_offscreen_renderer=False, use_camera_o
                   reward_shaping=False, ignore_done=True, use_object_obs=True)
 
 
-class RobomimicError(ValueError):
+class RobomimicError(TaskError):
   """A robomimic setting or install the user has to change; one line."""
 
 

@@ -44,33 +44,70 @@ def matmul(x: Array, w: Array, compute_dtype) -> Array:
   return bf16_matmul(x, w)
 
 
+def dense(module: nn.Module, x: Array, features: int, use_bias: bool, compute_dtype,
+          shared: Array | None = None, kernel_fn=None) -> Array:
+  """The body of a dense layer inside `module`'s compact call: params `kernel [in, out]`
+  and `bias [out]` (PyTorch's initialization), y = x @ kernel' + bias.
+
+  kernel_fn: a transform of the kernel before use (spectral normalization); None: as is.
+  shared: an input [B, S] shared by every leading row of x [R, B, X]: the layer is the
+  one over concat(x, shared) (in = X + S, the same parameters), computed with the
+  shared input's share once per state instead of once per row: y [R, B, out].
+  """
+  width = x.shape[-1]
+  fan_in = width + (0 if shared is None else shared.shape[-1])
+  kernel = module.param("kernel", torch_kernel_init, (fan_in, features))
+  if kernel_fn is not None:
+    kernel = kernel_fn(kernel)
+  if shared is None:
+    y = matmul(x, kernel, compute_dtype)
+  else:
+    y = matmul(shared, kernel[width:], compute_dtype) + _thin_matmul(x, kernel[:width],
+                                                                      compute_dtype)
+  if use_bias:
+    y = y + module.param("bias", torch_bias_init(fan_in), (features,))
+  return y
+
+
+def _thin_matmul(x: Array, w: Array, compute_dtype) -> Array:
+  """x [..., K] @ w [K, N]; for a few input columns (an action), as a sum of broadcast
+  products, which XLA:CPU runs faster than a matmul this thin."""
+  if x.shape[-1] > 8:
+    return matmul(x, w, compute_dtype)
+  return sum(x[..., k, None] * w[k] for k in range(x.shape[-1]))
+
+
 class Linear(nn.Module):
-  """y = x @ kernel + bias. Parameters `kernel [in, out]`, `bias [out]` as nn.Dense."""
+  """y = x @ kernel + bias. Parameters `kernel [in, out]`, `bias [out]` as nn.Dense.
+
+  `Linear(n)(x, shared)` is the layer over concat(x, shared) for rows x [R, B, X] that
+  share shared [B, S] (see `dense`).
+  """
   features: int
   use_bias: bool = True
   compute_dtype: object = None
 
   @nn.compact
-  def __call__(self, x: Array) -> Array:
-    fan_in = x.shape[-1]
-    kernel = self.param("kernel", torch_kernel_init, (fan_in, self.features))
-    y = matmul(x, kernel, self.compute_dtype)
-    if self.use_bias:
-      y = y + self.param("bias", torch_bias_init(fan_in), (self.features,))
-    return y
+  def __call__(self, x: Array, shared: Array | None = None) -> Array:
+    return dense(self, x, self.features, self.use_bias, self.compute_dtype, shared)
 
 
 class MLP(nn.Module):
-  """Linear layers with `activation` between them (and after the last if asked)."""
+  """Linear layers with `activation` between them (and after the last if asked).
+
+  `MLP(...)(x, shared)`: the first layer is over concat(x, shared) for rows x [R, B, X]
+  sharing shared [B, S] (see `dense`); the result is [R, B, widths[-1]].
+  """
   widths: Sequence[int]
   activation: Callable[[Array], Array] = nn.softplus
   activate_last: bool = False
   compute_dtype: object = None
 
   @nn.compact
-  def __call__(self, x: Array) -> Array:
+  def __call__(self, x: Array, shared: Array | None = None) -> Array:
     for i, width in enumerate(self.widths):
-      x = Linear(width, compute_dtype=self.compute_dtype, name=f"dense_{i}")(x)
+      layer = Linear(width, compute_dtype=self.compute_dtype, name=f"dense_{i}")
+      x = layer(x, shared) if i == 0 else layer(x)
       if self.activate_last or i < len(self.widths) - 1:
         x = self.activation(x)
     return x

@@ -12,20 +12,33 @@ Array = jax.Array
 
 
 class MLPBackbone(nn.Module):
-  """(actions [B, Ha, act_dim], cond [B, D]) -> energy [B] or score [B, Ha, act_dim]."""
+  """(actions [B, Ha, act_dim], cond [B, D]) -> energy [B] or score [B, Ha, act_dim].
+
+  Energy rows: actions [R, B, Ha, act_dim] with cond [B, D] -> energies [R, B], the R
+  action chunks of each state sharing its conditioning, whose share of the first layer
+  is computed once per state (a reward reads 1 + M chunks per state).
+  """
   hidden: Sequence[int] = (256, 256, 256)
   head_hidden: Sequence[int] = ()
   spectral_norm: bool = False
   output: str = "energy"
   activation: Callable[[Array], Array] = nn.softplus
   compute_dtype: object = None
+  shares_conditioning = True      # takes energy rows (see the class doc); a class constant
 
   @nn.compact
   def __call__(self, actions: Array, cond: Array) -> Array:
-    batch, horizon, act_dim = actions.shape
-    x = jnp.concatenate([actions.reshape(batch, horizon * act_dim), cond], axis=-1)
-    x = MLP(tuple(self.hidden), self.activation, activate_last=True,
-            compute_dtype=self.compute_dtype)(x)
+    *lead, horizon, act_dim = actions.shape
+    mlp = MLP(tuple(self.hidden), self.activation, activate_last=True,
+              compute_dtype=self.compute_dtype)
+    if len(lead) == 2:            # energy rows [R, B]
+      rows, batch = lead
+      x = mlp(actions.reshape(rows, batch, horizon * act_dim), shared=cond)
+      x = energy_head(x.reshape(rows * batch, -1), self.head_hidden, self.spectral_norm,
+                      self.activation, self.compute_dtype)
+      return x.reshape(rows, batch)
+    batch, = lead
+    x = mlp(jnp.concatenate([actions.reshape(batch, horizon * act_dim), cond], axis=-1))
     if self.output == "score":
       return Linear(horizon * act_dim, compute_dtype=self.compute_dtype)(x).reshape(
           actions.shape)

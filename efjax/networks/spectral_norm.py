@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from flax import linen as nn
 from flax import traverse_util
 
-from efjax.networks.layers import matmul, torch_bias_init, torch_kernel_init
+from efjax.networks.layers import dense
 
 Array = jax.Array
 COLLECTION = "spectral"
@@ -43,22 +43,19 @@ class SpectralLinear(nn.Module):
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
-    fan_in = x.shape[-1]
-    kernel = self.param("kernel", torch_kernel_init, (fan_in, self.features))
+    def normalized(kernel):
+      def init_vectors():
+        u = _normalize(jax.random.normal(self.make_rng("params"), (self.features,)))
+        for _ in range(_INIT_ITERATIONS):
+          u, v = _iterate(kernel, u)
+        return u, v
 
-    def init_vectors():
-      u = _normalize(jax.random.normal(self.make_rng("params"), (self.features,)))
-      for _ in range(_INIT_ITERATIONS):
-        u, v = _iterate(kernel, u)
-      return u, v
+      vectors = self.variable(COLLECTION, "uv", init_vectors)
+      u, v = jax.lax.stop_gradient(vectors.value)   # buffers, as in PyTorch
+      return kernel / (u @ (v @ kernel))
 
-    vectors = self.variable(COLLECTION, "uv", init_vectors)
-    u, v = jax.lax.stop_gradient(vectors.value)   # buffers, as in PyTorch
-    sigma = u @ (v @ kernel)
-    y = matmul(x, kernel / sigma, self.compute_dtype)
-    if self.use_bias:
-      y = y + self.param("bias", torch_bias_init(fan_in), (self.features,))
-    return y
+    return dense(self, x, self.features, self.use_bias, self.compute_dtype,
+                 kernel_fn=normalized)
 
 
 def power_iteration(params, spectral):

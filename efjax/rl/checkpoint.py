@@ -13,6 +13,7 @@ import ml_collections
 import numpy as np
 from flax import traverse_util
 
+from efjax.errors import WorkdirError
 from efjax.rl.running_stats import RunningStats
 
 # The config keys that define the policy's function (what make_policy_fn reads).
@@ -66,13 +67,13 @@ def restore_runner(path: str, template):
   leaves, treedef = jax.tree.flatten(template)
   with np.load(path, allow_pickle=False) as z:
     if len(z.files) != len(leaves):
-      raise ValueError(f"{path}: {len(z.files)} arrays, the runner state has {len(leaves)}")
+      raise WorkdirError(f"{path}: {len(z.files)} arrays, the runner state has {len(leaves)}")
     new = [jax.random.wrap_key_data(z[f"leaf_{i:05d}"], impl=jax.random.key_impl(t))
            if _is_key(t) else jnp.asarray(z[f"leaf_{i:05d}"], t.dtype)
            for i, t in enumerate(leaves)]
   for i, (a, t) in enumerate(zip(new, leaves)):
     if a.shape != t.shape:
-      raise ValueError(f"{path}: leaf {i} has shape {a.shape}, the runner expects {t.shape}")
+      raise WorkdirError(f"{path}: leaf {i} has shape {a.shape}, the runner expects {t.shape}")
   return jax.tree.unflatten(treedef, new)
 
 

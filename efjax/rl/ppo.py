@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from efjax.errors import ConfigError
 from efjax.rl.networks import SQUASHES, distribution, make_networks, make_policy_fn
 from efjax.rl.running_stats import RunningStats, init_stats, normalize, update_stats
 
@@ -136,10 +137,10 @@ def check_config(config) -> None:
   """Refuses impossible settings before anything compiles."""
   batch = config.num_envs * config.unroll_length
   if batch % config.num_minibatches:
-    raise ValueError(f"num_envs * unroll_length = {batch} is not divisible by "
+    raise ConfigError(f"ppo: num_envs * unroll_length = {batch} is not divisible by "
                      f"num_minibatches = {config.num_minibatches}")
   if config.total_steps < batch:
-    raise ValueError(f"total_steps = {config.total_steps} is less than one update "
+    raise ConfigError(f"ppo: total_steps = {config.total_steps} is less than one update "
                      f"(num_envs * unroll_length = {batch})")
   SQUASHES.get(config.squash)
 

@@ -1,7 +1,12 @@
-"""One DSM training step: power iteration, loss and gradient, AdamW, EMA.
+"""One training step of any supervised method: loss and gradient, AdamW, EMA.
 
-`make_train_step(...)` returns a pure `train_step(state, batch) -> (state, metrics)`
-for `jax.jit` with the state donated. Nothing in it syncs with the host.
+    step = make_step(objective, optimizer, ema)        # objective(variables, batch, key) -> [B]
+    step = make_train_step(net, schedule, optimizer, num_levels, ema)   # EnergyFlow's DSM
+
+`make_step` returns a pure `train_step(state, batch) -> (state, metrics)` for
+`jax.jit` with the state donated. Nothing in it syncs with the host. Spectral-norm
+statistics (a network without them has `spectral == {}`) are refreshed by one power
+iteration before the loss, for the parameters and for their EMA.
 """
 from typing import Callable
 
@@ -15,6 +20,8 @@ from efjax.schedules import Schedule
 from efjax.train.state import TrainState
 
 Array = jax.Array
+# objective(variables {'params', 'spectral'}, batch, key) -> per-sample losses [B]
+Objective = Callable[[dict, dict, Array], Array]
 
 
 def ema_decay(step: Array, decay: float) -> Array:
@@ -23,22 +30,21 @@ def ema_decay(step: Array, decay: float) -> Array:
   return jnp.minimum(decay, (1.0 + step) / (10.0 + step))
 
 
-def make_train_step(net: EnergyNet, schedule: Schedule, optimizer: optax.GradientTransformation,
-                    num_levels: int = 1, ema: float = 0.9999) -> Callable:
+def make_step(objective: Objective, optimizer: optax.GradientTransformation,
+              ema: float = 0.9999, stochastic: bool = True) -> Callable:
   """Returns train_step(state, batch) -> (state, metrics).
 
-  batch: {'actions': [B, Ha, act_dim] normalized, 'obs': [B, Ho, obs_dim]}.
+  stochastic: the objective draws noise, from a key split off the state's RNG each
+  step; False: a deterministic objective (its key argument is None, the RNG untouched).
   metrics: {'loss', 'grad_norm', 'skipped_steps'} scalars (device arrays).
   """
 
   def train_step(state: TrainState, batch: dict):
-    rng, key = jax.random.split(state.rng)
+    rng, key = jax.random.split(state.rng) if stochastic else (state.rng, None)
     spectral = power_iteration(state.params, state.spectral)
 
     def loss_fn(params):
-      variables = {"params": params, "spectral": spectral}
-      return dsm_loss(net, variables, batch["actions"], batch["obs"], key, schedule,
-                      num_levels).mean()
+      return objective({"params": params, "spectral": spectral}, batch, key).mean()
 
     loss, grads = jax.value_and_grad(loss_fn)(state.params)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -55,3 +61,19 @@ def make_train_step(net: EnergyNet, schedule: Schedule, optimizer: optax.Gradien
     return new_state, metrics
 
   return train_step
+
+
+def dsm_objective(net: EnergyNet, schedule: Schedule, num_levels: int = 1) -> Objective:
+  """EnergyFlow's objective: the DSM loss of -grad_a E over `num_levels` noise levels.
+
+  batch: {'actions': [B, Ha, act_dim] normalized, 'obs': [B, Ho, obs_dim]}.
+  """
+  def objective(variables, batch, key):
+    return dsm_loss(net, variables, batch["actions"], batch["obs"], key, schedule, num_levels)
+  return objective
+
+
+def make_train_step(net: EnergyNet, schedule: Schedule, optimizer: optax.GradientTransformation,
+                    num_levels: int = 1, ema: float = 0.9999) -> Callable:
+  """EnergyFlow's DSM train step: make_step(dsm_objective(...), optimizer, ema)."""
+  return make_step(dsm_objective(net, schedule, num_levels), optimizer, ema)

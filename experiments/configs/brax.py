@@ -14,12 +14,12 @@ inverted_double_pendulum, reacher, hopper); `,smoke` shrinks it to seconds. On t
 import ml_collections
 
 from experiments.configs import ppo as ppo_config
+from experiments.configs.common import parse_arg
 
 
 def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
-  name, *flags = arg.split(",") if arg else ["inverted_pendulum"]
-  if any(f != "smoke" for f in flags):
-    raise ValueError(f"unknown flag in brax.py:{arg}; valid: smoke")
+  name, flags = parse_arg(arg, "brax.py", names=ppo_config.ENVS, what="env",
+                         flags=("smoke",), default="inverted_pendulum")
   smoke = "smoke" in flags
   c = ml_collections.ConfigDict()
   c.source = "brax"

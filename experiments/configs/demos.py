@@ -22,9 +22,11 @@ Keys beyond the model's:
 """
 import ml_collections
 
+from experiments.configs.common import parse_arg
+
 from efjax.networks import default_model_config
-from efjax.rewards import default_reward_config
-from efjax.samplers import default_sampler_config
+from efjax.policy.samplers import default_sampler_config
+from efjax.reward import default_reward_config
 from efjax.schedules import default_schedule_config
 from efjax.train import default_optim_config
 
@@ -38,23 +40,22 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.model = default_model_config()
   c.schedule = default_schedule_config()
   c.optim = default_optim_config()
-  c.train = dict(num_steps=100_000, batch_size=256, learning_rate=1e-4, steps_per_call=50,
+  c.train = dict(num_steps=100_000, batch_size=256, learning_rate=1e-4, steps_per_call=0,
                  checkpoint_every=5_000, keep_checkpoints=3, log_every=500, num_levels=1,
                  ema=0.9999, eval_every=5_000, eval_batch_size=1024,
                  param_sharding="replicated")
   c.sampler = default_sampler_config()
   c.reward = default_reward_config()
-  if arg == "smoke":
+  _, flags = parse_arg(arg, "demos.py", flags=("smoke",))
+  if "smoke" in flags:
     c.data.obs_horizon, c.data.action_horizon = 1, 4
     c.model.backbone = "mlp"
     c.model.mlp.hidden = (64, 64)
     c.model.obs_hidden, c.model.emb_dim, c.model.head_hidden = (32,), 32, ()
     c.model.spectral_norm = False
-    c.train.update(num_steps=200, batch_size=64, learning_rate=3e-3, steps_per_call=20,
+    c.train.update(num_steps=200, batch_size=64, learning_rate=3e-3,
                    checkpoint_every=100, log_every=100, eval_every=100)
     c.optim.warmup_steps = 20
-  elif arg:
-    raise ValueError(f"unknown variant {arg!r} of demos.py; valid: '' or 'smoke'")
   return c
 
 
@@ -76,6 +77,23 @@ def apply_cpu_budget(c: ml_collections.ConfigDict) -> None:
   c.data.obs_normalizer = "zscore"
   c.model.preconditioning = "edm"
   c.model.obs_hidden, c.model.emb_dim, c.model.head_hidden = (128,), 64, (128,)
-  c.train.update(num_steps=50_000, batch_size=256, learning_rate=1e-3, steps_per_call=100,
+  c.train.update(num_steps=50_000, batch_size=256, learning_rate=1e-3,
                  checkpoint_every=5_000, log_every=500, ema=0.999)
   c.optim.warmup_steps = 500
+
+
+def apply_task_variant(c: ml_collections.ConfigDict, variant: str) -> None:
+  """What the task configs (metaworld.py, robomimic.py) share per variant, after their own
+  keys: the Gaussian BC baseline's section (experiments.train_bc; it shares data.*,
+  optim.* and train.* with EnergyFlow), and '' (the paper: the authors' raw
+  observations), 'cpu' (apply_cpu_budget) or 'smoke' (seconds-long, for tests)."""
+  from efjax.bc import default_bc_config
+  c.bc = default_bc_config()
+  if variant == "":
+    c.data.obs_normalizer = "identity"
+  elif variant == "cpu":
+    apply_cpu_budget(c)
+  elif variant == "smoke":
+    c.data.obs_horizon, c.data.action_horizon = 2, 4
+    c.sampler.num_steps = 4
+    c.bc.hidden = (64, 64)

@@ -23,18 +23,20 @@ The training keys are experiments/configs/demos.py's (this config starts from it
 import ml_collections
 
 from experiments.configs import demos
+from experiments.configs.common import parse_arg
 
 PAPER_TASKS = ("button-press-v3", "drawer-open-v3", "assembly-v3", "bin-picking-v3", "hammer-v3")
-VARIANTS = ("", "cpu", "smoke")
+
+
+def _v3(task: str) -> str:
+  return task if task.endswith("-v3") else f"{task}-v3"
 
 
 def get_config(arg: str = "button-press-v3") -> ml_collections.ConfigDict:
-  task, _, variant = arg.partition(",")
-  task = task if task.endswith("-v3") else f"{task}-v3"
-  if variant not in VARIANTS:
-    raise ValueError(f"unknown variant {variant!r} of metaworld.py; valid: {VARIANTS}")
-  from efjax.envs.metaworld_envs import check_task
-  check_task(task)                       # an unknown task lists the valid ones
+  from efjax.envs.metaworld_envs import check_task     # an unknown task lists the valid ones
+  name, flags = parse_arg(arg, "metaworld.py", names=lambda n: check_task(_v3(n)),
+                          flags=("cpu", "smoke"), default="button-press-v3", exclusive=True)
+  task, variant = _v3(name), next(iter(flags), "")
   c = demos.get_config("smoke" if variant == "smoke" else "")
   # Every v3 task: obs 39 (hand, gripper, two objects, the previous frame's 18, goal),
   # action 4 (xyz delta, gripper). A demo file of other sizes is refused.
@@ -68,22 +70,10 @@ def get_config(arg: str = "button-press-v3") -> ml_collections.ConfigDict:
       ood_expert_solvable=True,
       video=False, video_episodes=3, video_size=224, video_fps=40,
   )
-  # The Gaussian MLP behaviour-cloning baseline (experiments.train_bc, efjax/bc.py);
-  # it shares data.*, optim.* and train.* with EnergyFlow.
-  from efjax.bc import default_bc_config
-  c.bc = default_bc_config()
-
-  if variant == "":
-    # The paper's protocol as the authors ran it: raw observations (anchors README).
-    c.data.obs_normalizer = "identity"
-  elif variant == "cpu":
-    demos.apply_cpu_budget(c)     # an MLP energy, z-scored obs, EDM preconditioning
-  elif variant == "smoke":
-    c.data.obs_horizon, c.data.action_horizon = 2, 4
+  demos.apply_task_variant(c, variant)
+  if variant == "smoke":
     c.model.preconditioning = "edm"    # as the cpu variant (tests cover its train-load-eval path)
-    c.sampler.num_steps = 4
     c.env.max_path_length = 100        # the button-press expert needs ~60 steps
     c.collect.num_episodes = 3
     c.eval.update(num_episodes=2, num_envs=2, action_steps=2, video_size=64)
-    c.bc.hidden = (64, 64)
   return c

@@ -1,8 +1,8 @@
 """The paper's Meta-World table: tasks x methods x training seeds, in range and OOD.
 
     python -m experiments.metaworld_table --config=experiments/configs/metaworld_table.py \
-        --workdir=/work/mw_table [--commit]
-    python -m experiments.metaworld_table --report --workdir=/work/mw_table
+        --workdir=WORKDIR
+    python -m experiments.metaworld_table --report --workdir=WORKDIR
 
 Each model is `experiments/configs/metaworld.py:<task>,<variant>` plus the method's
 keys (energyflow: model.parameterization='energy'; nonconservative: 'score', the
@@ -15,11 +15,15 @@ metaworld.py's `cpu` MLP, 50k steps of 256, ~8 min per energy model alone on the
 """
 import ml_collections
 
+from experiments.configs.common import parse_arg
 from experiments.configs.metaworld import PAPER_TASKS
 
 # The paper's EnergyFlow success rates (%), Meta-World.
 PAPER_ENERGYFLOW = {"button-press-v3": 100.0, "drawer-open-v3": 94.2, "assembly-v3": 82.6,
                     "bin-picking-v3": 90.9, "hammer-v3": 94.6}
+
+METHOD_LABEL = {"energyflow": "EnergyFlow", "nonconservative": "non-conservative score",
+                "bc": "Gaussian BC"}
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
@@ -34,15 +38,14 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # recorded in the commands) as --config.key=value flags.
   c.overrides = ()
   c.report = dict(markdown="results/metaworld.md", plot="results/metaworld_success.png")
-  if arg == "paper":
+  _, flags = parse_arg(arg, "metaworld_table.py", flags=("paper", "smoke"), exclusive=True)
+  if "paper" in flags:
     c.variant = ""
-  elif arg == "smoke":
+  elif "smoke" in flags:
     c.tasks = ("button-press-v3",)
     c.variant = "smoke"
     c.seeds = dict(energyflow=1, nonconservative=1, bc=1)
     c.eval_episodes = 2
-    c.overrides = ("train.num_steps=40", "train.steps_per_call=20", "train.log_every=20",
+    c.overrides = ("train.num_steps=40", "train.log_every=20",
                    "train.checkpoint_every=20", "train.eval_every=0")
-  elif arg:
-    raise ValueError(f"unknown variant {arg!r} of metaworld_table.py; valid: '', 'paper', 'smoke'")
   return c

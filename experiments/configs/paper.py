@@ -12,9 +12,11 @@ Training on demonstrations comes with experiments.train (training issue).
 """
 import ml_collections
 
+from experiments.configs.common import parse_arg
+
 from efjax.networks import default_model_config
-from efjax.rewards import default_reward_config
-from efjax.samplers import default_sampler_config
+from efjax.policy.samplers import default_sampler_config
+from efjax.reward import default_reward_config
 from efjax.schedules import default_schedule_config
 from efjax.train import default_optim_config
 
@@ -30,8 +32,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.sampler = default_sampler_config()
   c.reward = default_reward_config()
   c.reward.t = 1e-3                      # the paper's level (efjax's default is higher)
-  if arg == "bf16":
+  _, flags = parse_arg(arg, "paper.py", flags=("bf16",))
+  if "bf16" in flags:
     c.model.compute_dtype = "bfloat16"
-  elif arg:
-    raise ValueError(f"unknown variant {arg!r} of paper.py; valid: '' or 'bf16'")
   return c

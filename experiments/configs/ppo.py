@@ -13,6 +13,8 @@ Seed 0 each (config.seed); the speed is shared-CPU speed and varies with the loa
 """
 import ml_collections
 
+from experiments.configs.common import parse_arg
+
 ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher", "hopper")
 # Measured on the 2-core CPU (results/ppo.md): spring is fastest everywhere, but on the
 # double pendulum its PPO run collapsed late, so that env keeps positional (2x slower).
@@ -32,9 +34,8 @@ def default_ppo_config() -> ml_collections.ConfigDict:
 
 
 def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
-  name, *flags = arg.split(",") if arg else ["inverted_pendulum"]
-  if name not in ENVS:
-    raise ValueError(f"unknown env {name!r} for ppo.py; valid: {', '.join(ENVS)}")
+  name, flags = parse_arg(arg, "ppo.py", names=ENVS, what="env", flags=("smoke",),
+                         default="inverted_pendulum")
   c = ml_collections.ConfigDict()
   c.seed = 0
   # Backends chosen by measured env steps/s on this CPU (results/ppo.md).
@@ -53,10 +54,7 @@ def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
   elif name == "hopper":
     c.ppo.total_steps = 5_000_000
 
-  for flag in flags:
-    if flag == "smoke":
-      c.ppo.num_envs, c.ppo.unroll_length, c.ppo.total_steps = 16, 16, 16 * 16 * 4
-      c.log_every = 2
-    else:
-      raise ValueError(f"unknown flag {flag!r} in ppo.py:{arg}; valid: smoke")
+  if "smoke" in flags:
+    c.ppo.num_envs, c.ppo.unroll_length, c.ppo.total_steps = 16, 16, 16 * 16 * 4
+    c.log_every = 2
   return c

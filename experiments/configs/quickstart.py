@@ -20,6 +20,7 @@ import ml_collections
 
 from experiments.configs import demos as demos_config
 from experiments.configs import ppo as ppo_config
+from experiments.configs.common import parse_arg
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
@@ -34,7 +35,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   ef.model.mlp.hidden = (256, 256)
   ef.model.update(obs_hidden=(128,), emb_dim=64, head_hidden=())
   ef.model.spectral_norm = False
-  ef.train.update(num_steps=4000, batch_size=256, learning_rate=3e-3, steps_per_call=100,
+  ef.train.update(num_steps=4000, batch_size=256, learning_rate=3e-3,
                   checkpoint_every=1000, log_every=500, eval_every=0, ema=0.999)
   ef.optim.warmup_steps = 100
   # The centering expectation over N(0, I) by the 2-node Gauss-Hermite rule (2^act_dim
@@ -48,16 +49,15 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.reward = dict(noise_levels=(0.0, 0.25, 0.5, 0.75, 1.0), episodes_per_level=8)
   c.reward_rl = ppo_config.get_config("inverted_pendulum")
 
-  if arg == "smoke":
+  _, flags = parse_arg(arg, "quickstart.py", flags=("smoke",))
+  if "smoke" in flags:
     c.expert = ppo_config.get_config("inverted_pendulum,smoke")
     c.reward_rl = ppo_config.get_config("inverted_pendulum,smoke")
     for rl in (c.expert, c.reward_rl):
       rl.env.episode_length, rl.eval_envs = 50, 2
     c.demos.num_episodes = 4
-    ef.train.update(num_steps=40, steps_per_call=20, checkpoint_every=20, log_every=20)
+    ef.train.update(num_steps=40, checkpoint_every=20, log_every=20)
     ef.optim.warmup_steps = 5
     c.imitation.num_episodes = 2
     c.reward.update(noise_levels=(0.0, 1.0), episodes_per_level=2)
-  elif arg:
-    raise ValueError(f"unknown variant {arg!r} of quickstart.py; valid: '' or 'smoke'")
   return c

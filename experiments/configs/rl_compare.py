@@ -1,6 +1,6 @@
 """PPO on rewards recovered from demonstrations: EnergyFlow vs AIRL, GAIL and likelihood rewards.
 
-    python -m experiments.rl_compare --config=experiments/configs/rl_compare.py:inverted_pendulum --workdir=/work/rl_compare/inverted_pendulum
+    python -m experiments.rl_compare --config=experiments/configs/rl_compare.py:inverted_pendulum --workdir=WORKDIR/inverted_pendulum
     python -m experiments.rl_compare --config=experiments/configs/rl_compare.py:reacher,smoke --workdir=/tmp/smoke
 
 Envs (all run on the 2-core CPU; results/ppo.md measured them): inverted_pendulum
@@ -29,9 +29,10 @@ backbone.
 import ml_collections
 
 from efjax.bc import default_bc_config
-from efjax.rl.irl import irl_config
+from efjax.reward.adversarial import irl_config
 from experiments.configs import ppo as ppo_config
 from experiments.configs import quickstart
+from experiments.configs.common import parse_arg
 
 ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher")
 METHODS = ("true_reward", "energyflow_centered", "energyflow_soft_bellman", "airl", "gail",
@@ -42,11 +43,8 @@ RL_STEPS = {"inverted_pendulum": 1_000_000, "inverted_double_pendulum": 2_000_00
 
 
 def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
-  name, *flags = arg.split(",")
-  if name not in ENVS:
-    raise ValueError(f"unknown env {name!r} for rl_compare.py; valid: {', '.join(ENVS)}")
-  if any(f != "smoke" for f in flags):
-    raise ValueError(f"unknown flag in rl_compare.py:{arg}; valid: smoke")
+  name, flags = parse_arg(arg, "rl_compare.py", names=ENVS, what="env", flags=("smoke",),
+                         default="inverted_pendulum")
   smoke = "smoke" in flags
   q = quickstart.get_config("smoke" if smoke else "")
   c = ml_collections.ConfigDict()
@@ -81,7 +79,7 @@ def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
     c.expert.eval_envs = 2
     c.demos.num_episodes = 4
     for sub in (c.bc, c.diffusion):
-      sub.train.update(num_steps=40, steps_per_call=20, checkpoint_every=20, log_every=20)
+      sub.train.update(num_steps=40, checkpoint_every=20, log_every=20)
     c.rl.ppo.update(num_envs=16, unroll_length=16, total_steps=16 * 16 * 4)
     c.rl.update(num_seeds=2, log_every=2, eval_envs=2)
     c.irl.update(batch_size=64, disc_steps=2)

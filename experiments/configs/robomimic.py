@@ -28,9 +28,9 @@ import ml_collections
 
 from efjax.data.robomimic import DATA_DIR_ENV
 from experiments.configs import demos
+from experiments.configs.common import parse_arg
 
 TASKS = ("lift", "can", "square", "transport", "tool_hang")
-VARIANTS = ("", "cpu", "smoke")
 # The EnergyFlow paper's robomimic success rates (%), proficient-human low-dim.
 PAPER_SUCCESS = {"lift": 100.0, "can": 100.0, "square": 95.3, "transport": 89.4,
                  "tool_hang": 84.2}
@@ -54,11 +54,9 @@ def default_path(task: str) -> str:
 
 
 def get_config(arg: str = "lift") -> ml_collections.ConfigDict:
-  task, _, variant = arg.partition(",")
-  if task not in TASKS:
-    raise ValueError(f"unknown robomimic task {task!r}; valid: {', '.join(TASKS)}")
-  if variant not in VARIANTS:
-    raise ValueError(f"unknown variant {variant!r} of robomimic.py; valid: {VARIANTS}")
+  task, flags = parse_arg(arg, "robomimic.py", names=TASKS, what="robomimic task",
+                          flags=("cpu", "smoke"), default="lift", exclusive=True)
+  variant = next(iter(flags), "")
   c = demos.get_config("smoke" if variant == "smoke" else "")
   c.data.update(format="robomimic", path=default_path(task), obs_keys=OBS_KEYS[task],
                 filter_key="",             # '' = every demo; 'train' / 'valid' = a mask
@@ -75,18 +73,7 @@ def get_config(arg: str = "lift") -> ml_collections.ConfigDict:
       max_steps=MAX_STEPS[task],   # an episode not solved by then is a failure
       video=False,          # robosuite is built without an offscreen renderer: no videos
   )
-  # The Gaussian MLP behaviour-cloning baseline (experiments.train_bc, efjax/bc.py).
-  from efjax.bc import default_bc_config
-  c.bc = default_bc_config()
-
-  if variant == "":
-    # The paper's protocol as the authors ran it: raw observations (anchors README).
-    c.data.obs_normalizer = "identity"
-  elif variant == "cpu":
-    demos.apply_cpu_budget(c)     # an MLP energy, z-scored obs, EDM preconditioning
-  elif variant == "smoke":
-    c.data.obs_horizon, c.data.action_horizon = 2, 4
-    c.sampler.num_steps = 4
+  demos.apply_task_variant(c, variant)
+  if variant == "smoke":
     c.eval.update(num_episodes=2, num_envs=2, action_steps=2, max_steps=20)
-    c.bc.hidden = (64, 64)
   return c

@@ -4,7 +4,8 @@ import jax.numpy as jnp
 import ml_collections
 import pytest
 
-from efjax import samplers, schedules
+from efjax import schedules
+from efjax.policy import samplers
 
 MU = jnp.array([0.5, -1.0])
 STD = jnp.array([0.7, 1.3])

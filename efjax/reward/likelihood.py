@@ -5,7 +5,7 @@ in env units (next_obs unused), for models with observation history 1 and action
 chunk 1, as the RL loop wants them.
 
 - `bc_log_prob_reward(model)`: log N(a; mu(s), sigma(s)^2) of a Gaussian behaviour-
-  cloning policy (efjax.bc), summed over action dimensions, in demo units.
+  cloning policy (efjax.bc.BCModel), summed over action dimensions, in demo units.
 - `diffusion_elbo_reward(model)`: minus the denoising score-matching loss of a
   non-conservative diffusion policy (model.parameterization='score') at fixed noise
   levels and fixed noise draws: the DSM loss is (up to weights and a constant) the
@@ -45,8 +45,7 @@ def diffusion_elbo_reward(model, levels=(0.2, 0.3, 0.4, 0.5), draws_per_level: i
 
   def fn(params, obs, action, next_obs):
     del next_obs
-    o = model.normalizers["obs"].normalize(jnp.asarray(obs, jnp.float32)[:, None])
-    a = model.normalizers["actions"].normalize(jnp.asarray(action, jnp.float32)[:, None])
+    o, a = model.units.obs(obs), model.units.actions(action)
     features = encode_obs(model.net, params, o)
     b, k = a.shape[0], t.shape[0]
     # All K levels in one batch of K * B (the observation encoded once).

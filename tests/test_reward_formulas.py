@@ -4,9 +4,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from efjax import energy, rewards
+from efjax import energy
+from efjax.reward import formulas as rewards
+from efjax.reward import reference as references
+from efjax.reward.bandit_recovery import run_bandit_recovery
 from experiments.configs import bandit as bandit_config
-from efjax.recovery import run_bandit_recovery
 from conftest import assert_close
 
 
@@ -20,7 +22,7 @@ def _reward_fn(tiny_energy, **overrides):
 def test_centered_reward_averages_to_zero_over_the_reference_actions(tiny_energy):
   net, variables, actions, obs, _ = tiny_energy
   reward, cfg = _reward_fn(tiny_energy, num_reference=5)
-  reference = rewards.reference_actions(5, actions.shape[1:], cfg.reference_seed)
+  reference = references.sampled_points(5, actions.shape[1:], cfg.reference_seed)[0]
   per_ref = jnp.stack([jax.jit(reward)(variables, obs, jnp.broadcast_to(a, actions.shape))
                        for a in reference])
   assert_close(per_ref.mean(axis=0), jnp.zeros(obs.shape[0]), atol=1e-5)
@@ -37,7 +39,7 @@ def test_soft_value_is_exact_for_a_gaussian_energy():
 
 
 def test_gauss_hermite_rule_integrates_low_degree_polynomials_exactly():
-  points, weights = rewards.gauss_hermite_points(3, (1, 2))
+  points, weights = references.gauss_hermite_points(3, (1, 2))
   assert points.shape == (9, 1, 2) and weights.shape == (9,)
   a = np.asarray(points, np.float64).reshape(9, 2)
   w = np.asarray(weights, np.float64)
@@ -46,14 +48,14 @@ def test_gauss_hermite_rule_integrates_low_degree_polynomials_exactly():
                   (a[:, 0]**4, 3), (a[:, 0]**5 * a[:, 1], 0)):
     np.testing.assert_allclose(w @ f, want, atol=1e-5)
   # 16 sampled chunks are far off the same moment.
-  sampled = np.asarray(rewards.reference_actions(16, (1, 2))).reshape(16, 2)
+  sampled = np.asarray(references.sampled_points(16, (1, 2))[0]).reshape(16, 2)
   assert abs(np.mean(sampled[:, 0]**4) - 3) > 0.1
 
 
 def test_gauss_hermite_centered_reward_and_soft_value(tiny_energy):
   net, variables, actions, obs, _ = tiny_energy
   reward, cfg = _reward_fn(tiny_energy, reference="gauss_hermite", num_reference=2)
-  points, weights = rewards.reference_rule(cfg, actions.shape[1:])
+  points, weights = references.reference_rule(cfg, actions.shape[1:])
   assert points.shape[0] == 2 ** int(np.prod(actions.shape[1:]))
   per_ref = jnp.stack([jax.jit(reward)(variables, obs, jnp.broadcast_to(a, actions.shape))
                        for a in points])                            # [M, B]
@@ -71,7 +73,7 @@ def test_reference_rule_rejects_bad_config(tiny_energy):
   with pytest.raises(ValueError, match="unknown reward.reference 'grid'"):
     _reward_fn(tiny_energy, reference="grid")
   with pytest.raises(ValueError, match="at most 4096"):
-    rewards.reference_rule(_gh_cfg(3), (16, 4))
+    references.reference_rule(_gh_cfg(3), (16, 4))
   with pytest.raises(ValueError, match="num_reference must be >= 1"):
     _reward_fn(tiny_energy, num_reference=0)
 

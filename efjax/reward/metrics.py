@@ -26,8 +26,14 @@ def _pearson(x: Array, y: Array) -> Array:
   return jnp.sum(x * y) / jnp.sqrt(jnp.sum(x * x) * jnp.sum(y * y))
 
 
-def _ranks(x: Array) -> Array:
-  return jnp.argsort(jnp.argsort(x)).astype(jnp.float32)
+def ranks(x: Array) -> Array:
+  """Ranks 0..N-1 of x [N] (ties broken by position), float32."""
+  return jnp.argsort(jnp.argsort(jnp.asarray(x))).astype(jnp.float32)
+
+
+def spearman(x: Array, y: Array) -> Array:
+  """Spearman rank correlation of x [N] and y [N]: a scalar."""
+  return _pearson(ranks(x), ranks(y))
 
 
 def remove_state_offsets(r: Array) -> Array:
@@ -39,7 +45,7 @@ def offset_free_correlation(learned: Array, true: Array) -> dict:
   """{'pearson', 'spearman'} of the per-state-centered rewards [S, N]."""
   check_same_shape("learned", learned, "true", true)
   x, y = remove_state_offsets(learned).ravel(), remove_state_offsets(true).ravel()
-  return {"pearson": _pearson(x, y), "spearman": _pearson(_ranks(x), _ranks(y))}
+  return {"pearson": _pearson(x, y), "spearman": spearman(x, y)}
 
 
 def preference_accuracy(learned: Array, true: Array, tie_tolerance: float = 0.0) -> Array:

@@ -9,7 +9,7 @@ gives, for a learned `fn(obs, action, next_obs) -> [B]`:
 
 - on the candidate grid [S, N] (same state, different actions): offset-free
   Pearson / Spearman, preference accuracy and EPIC with gamma = 0
-  (efjax.reward_metrics); None where the true reward does not vary with the action
+  (efjax.reward.metrics); None where the true reward does not vary with the action
   (inverted_pendulum pays 1 per step whatever the action);
 - `return_spearman`: rank correlation of the learned and true returns of the
   episodes (graded quality), the pipeline's reward-stage measure.
@@ -18,7 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from efjax.reward_metrics import reward_quality
+from efjax.policy.rollout import graded_noise_policy, rollout
+from efjax.reward.metrics import reward_quality, spearman
 
 
 def heldout_transitions(env, policy, key, noise_levels, episodes_per_level: int,
@@ -31,40 +32,26 @@ def heldout_transitions(env, policy, key, noise_levels, episodes_per_level: int,
   """
   levels = jnp.repeat(jnp.asarray(noise_levels, jnp.float32), episodes_per_level)
   e, act_dim, n = levels.shape[0], env.action_size, num_candidates
-  k_reset, k_run = jax.random.split(key)
 
-  @jax.jit
-  def run(k_reset, k_run):
-    state = jax.vmap(env.reset)(jax.random.split(k_reset, e))
+  def candidates(state, action, key):
+    """The action taken, then n - 1 uniform random ones, each stepped from `state`."""
+    k_cand = jax.random.split(key, 4)[3]           # graded_noise_policy leaves it unused
+    cand = jax.random.uniform(k_cand, (e, n - 1, act_dim), minval=-1.0, maxval=1.0)
+    cand = jnp.concatenate([action[:, None], cand], axis=1)             # [E, N, A]
+    tries = jax.vmap(jax.vmap(env.step, (None, 0)), (0, 0))(state, cand)
+    return {"action": cand, "next_obs": tries.obs, "reward": tries.reward}
 
-    def body(carry, k):
-      state, alive = carry
-      k_pol, k_mix, k_rand, k_cand = jax.random.split(k, 4)
-      rand = jax.random.uniform(k_rand, (e, act_dim), minval=-1.0, maxval=1.0)
-      use_rand = jax.random.uniform(k_mix, (e,)) < levels
-      action = jnp.where(use_rand[:, None], rand, jnp.clip(policy(state.obs, k_pol), -1, 1))
-      nxt = jax.vmap(env.step)(state, action)
-      cand = jax.random.uniform(k_cand, (e, n - 1, act_dim), minval=-1.0, maxval=1.0)
-      cand = jnp.concatenate([action[:, None], cand], axis=1)             # [E, N, A]
-      tries = jax.vmap(jax.vmap(env.step, (None, 0)), (0, 0))(state, cand)
-      out = (state.obs, action, nxt.obs, nxt.reward, alive, cand, tries.obs, tries.reward)
-      return (nxt, alive & (nxt.done == 0)), out
-
-    _, out = jax.lax.scan(body, (state, jnp.ones((e,), bool)),
-                          jax.random.split(k_run, episode_length))
-    return jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), out)       # [E, L, ...]
-
-  obs, action, next_obs, reward, valid, cand, cand_next, cand_r = jax.device_get(
-      run(k_reset, k_run))
+  run = jax.jit(lambda k: rollout(env, graded_noise_policy(policy, levels, act_dim), k, e,
+                                  episode_length, extras=candidates))
+  out = jax.tree_util.tree_map(np.asarray, run(key))
+  valid, cand = out["valid"], out["extras"]
   pick = valid.copy()
   pick[:, np.arange(episode_length) % stride != 0] = False
-  return {"obs": obs, "action": action, "next_obs": next_obs, "reward": reward, "valid": valid,
-          "noise_level": np.asarray(levels), "grid_obs": obs[pick], "grid_action": cand[pick],
-          "grid_next_obs": cand_next[pick], "grid_reward": cand_r[pick]}
-
-
-def _ranks(x):
-  return np.argsort(np.argsort(x)).astype(np.float64)
+  return {"obs": out["observations"], "action": out["actions"],
+          "next_obs": out["next_observations"], "reward": out["rewards"], "valid": valid,
+          "noise_level": np.asarray(levels), "grid_obs": out["observations"][pick],
+          "grid_action": cand["action"][pick], "grid_next_obs": cand["next_obs"][pick],
+          "grid_reward": cand["reward"][pick]}
 
 
 def reward_metrics(fn, data: dict, batch: int = 4096) -> dict:
@@ -88,6 +75,6 @@ def reward_metrics(fn, data: dict, batch: int = 4096) -> dict:
   r = apply(flat(data["obs"]), flat(data["action"]), flat(data["next_obs"])).reshape(e, l)
   r = np.where(data["valid"], r, 0.0)
   true_ret = (data["reward"] * data["valid"]).sum(1)
-  out["return_spearman"] = float(np.corrcoef(_ranks(true_ret), _ranks(r.sum(1)))[0, 1])
+  out["return_spearman"] = float(spearman(true_ret, r.sum(1)))
   out["nonfinite"] = int((~np.isfinite(learned)).sum() + (~np.isfinite(r)).sum())
   return out

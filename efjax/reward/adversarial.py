@@ -31,6 +31,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from efjax.registry import Registry
 from efjax.rl.networks import MLP
 from efjax.rl.ppo import RewardLearner, Transition
 
@@ -188,11 +189,20 @@ def recovered_reward(kind: str, config, expert: dict, gamma: float):
   obs_std = jnp.asarray(expert["obs"].std(0) + 1e-6)
   norm = lambda o: (o - obs_mean) / obs_std  # noqa: E731
   obs_dim, act_dim = expert["obs"].shape[1], expert["action"].shape[1]
-  if kind == "airl":
-    nets = _airl_nets(config, obs_dim, gamma)
-    zero = lambda obs: jnp.zeros(obs.shape[0])  # noqa: E731
-    return lambda p, o, a, n: nets.logit(p, norm(o), a, norm(n), zero(o))
-  if kind == "gail":
-    nets = _gail_nets(config, obs_dim, act_dim)
-    return lambda p, o, a, n: nets.reward(p, norm(o), a, norm(n), None)
-  raise ValueError(f"unknown adversarial reward {kind!r}; valid: airl, gail")
+  return RECOVERED.get(kind)(config, obs_dim, act_dim, gamma, norm)
+
+
+def _airl_recovered(config, obs_dim, act_dim, gamma, norm):
+  nets = _airl_nets(config, obs_dim, gamma)
+  zero = lambda obs: jnp.zeros(obs.shape[0])  # noqa: E731
+  return lambda p, o, a, n: nets.logit(p, norm(o), a, norm(n), zero(o))
+
+
+def _gail_recovered(config, obs_dim, act_dim, gamma, norm):
+  nets = _gail_nets(config, obs_dim, act_dim)
+  return lambda p, o, a, n: nets.reward(p, norm(o), a, norm(n), None)
+
+
+RECOVERED: Registry = Registry("adversarial reward")
+RECOVERED.register("airl", _airl_recovered)
+RECOVERED.register("gail", _gail_recovered)

@@ -1,11 +1,13 @@
-"""Brax demo collection: episodes cut at their first done, fields in the demo-file format."""
+"""efjax.policy.rollout (episodes cut at their first done, clipped actions, graded noise) and
+efjax.envs.brax_demos (their fields in the demo-file format)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 from brax.envs.base import State
 
 from efjax.data import validate
-from efjax.envs.brax_demos import rollout, to_demo_fields
+from efjax.envs.brax_demos import to_demo_fields
+from efjax.policy.rollout import graded_noise_policy, rollout_numpy as rollout
 
 
 class DriftEnv:
@@ -44,3 +46,14 @@ def test_actions_are_clipped_to_the_action_space():
   arrays = rollout(env, policy, jax.random.key(0), num_episodes=2, episode_length=3)
   assert float(arrays["actions"].max()) == 1.0
   assert arrays["valid"].sum(axis=1).tolist() == [1, 1]        # 0.1 + 1.0 > 1: done at once
+
+
+def test_graded_noise_replaces_actions_with_the_episode_s_probability():
+  env = DriftEnv()
+  expert = lambda obs, key: jnp.zeros((obs.shape[0], 1))  # noqa: E731   x stays at 0.1
+  levels = jnp.array([0.0, 1.0])
+  arrays = rollout(env, graded_noise_policy(expert, levels, 1), jax.random.key(0),
+                   num_episodes=2, episode_length=3)
+  assert np.all(arrays["actions"][0] == 0.0)            # p = 0: the expert's own actions
+  assert np.all(arrays["actions"][1, :1] != 0.0)        # p = 1: uniform random ones
+  np.testing.assert_allclose(arrays["next_observations"][0, 0], arrays["observations"][0, 1])

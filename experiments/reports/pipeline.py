@@ -1,18 +1,17 @@
 """The pipeline's report: WORKDIR/report.md and three PNG plots, from the stage results."""
-import json
 import os
 
 import numpy as np
 
+from efjax.train.metrics import read_metrics
 
-def _curve(path: str):
-  """(env steps, true return) of a PPO run's metrics.jsonl, updates without episodes dropped."""
-  if not os.path.exists(path):
-    return np.zeros(0), np.zeros(0)
-  rows = [json.loads(line) for line in open(path) if line.strip()]
-  rows = [r for r in rows if r.get("rl/return_true") is not None]
+
+def _curve(workdir: str):
+  """(env steps, true return) of a one-seed PPO run's metrics, updates without episodes
+  dropped."""
+  rows = [r for r in read_metrics(workdir) if r["rl/true_return"][0] is not None]
   return (np.array([r["env_steps"] for r in rows]),
-          np.array([r["rl/return_true"] for r in rows]))
+          np.array([r["rl/true_return"][0] for r in rows]))
 
 
 def _plots(workdir: str, results: dict) -> list[str]:
@@ -24,7 +23,7 @@ def _plots(workdir: str, results: dict) -> list[str]:
   fig, ax = plt.subplots(figsize=(6, 4))
   for stage, label in (("expert", "PPO on the true reward (expert)"),
                        ("reward_rl", "PPO on the EnergyFlow reward")):
-    steps, ret = _curve(os.path.join(workdir, stage, "metrics.jsonl"))
+    steps, ret = _curve(os.path.join(workdir, stage))
     ax.plot(steps, ret, label=label)
   ax.set_xlabel("env steps")
   ax.set_ylabel("true episode return")
@@ -77,7 +76,7 @@ def write_report(config, workdir: str, results: dict) -> str:
       f"| EnergyFlow diffusion policy (PF-ODE sampler) | {imitation['return_mean']:.1f} ± "
       f"{imitation['return_std']:.1f} | {imitation['episodes']} |",
       f"| PPO from scratch on the EnergyFlow reward only | {reward_rl['eval_return_mean']:.1f} ± "
-      f"{reward_rl['eval_return_std']:.1f} | {reward_rl['eval_episodes']} |", "",
+      f"{reward_rl['eval_return_std']:.1f} | {reward_rl['eval_episodes_per_seed']} |", "",
       "Reward quality (no known Q here, so measured by behaviour):", "",
       f"- Spearman correlation of learned return with true return over "
       f"{len(reward['episodes']['true_return'])} episodes of graded quality (expert actions "
@@ -85,10 +84,10 @@ def write_report(config, workdir: str, results: dict) -> str:
       f"**{reward['return_spearman']:.3f}**",
       f"- expert action rewarded above a uniform random action at the expert's states: "
       f"**{reward['expert_vs_random_preference']:.1%}**", "",
-      f"Expert PPO: {expert['env_steps']:,} env steps in {expert['wall_s']:.0f} s; "
+      f"Expert PPO: {expert['env_steps_per_seed']:,} env steps in {expert['wall_s']:.0f} s; "
       f"EnergyFlow: {results['energyflow']['steps']} DSM steps (final loss "
       f"{results['energyflow']['final_loss']:.3f}); PPO on the learned reward: "
-      f"{reward_rl['env_steps']:,} env steps in {reward_rl['wall_s']:.0f} s.", "",
+      f"{reward_rl['env_steps_per_seed']:,} env steps in {reward_rl['wall_s']:.0f} s.", "",
   ] + [f"![{name}]({name})" for name in plots] + [""]
   path = os.path.join(workdir, "report.md")
   with open(path, "w") as f:
