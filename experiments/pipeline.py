@@ -35,12 +35,19 @@ def run_pipeline(config, workdir: str, log=print) -> dict:
   os.makedirs(workdir, exist_ok=True)
   with open(os.path.join(workdir, "config.json"), "w") as f:
     f.write(config.to_json_best_effort(indent=2))
-  start = time.perf_counter()
-  results = stages.run_stages(STAGES, config, workdir, log)
+  start, results = time.perf_counter(), {}
+
+  def write_report(config, workdir, log):
+    """WORKDIR/results.json (every number) and WORKDIR/report.md with its plots."""
+    done = {k: v for k, v in results.items() if v is not None}
+    done["wall_s"] = round(time.perf_counter() - start, 1)
+    write_json(os.path.join(workdir, "results.json"), done)
+    path = report.write_report(config, workdir, done)
+    log(f"report: {path}")
+
+  stages.run_stages(STAGES + (("report", write_report),), config, workdir, log, results)
+  results.pop("report")
   results["wall_s"] = round(time.perf_counter() - start, 1)
-  write_json(os.path.join(workdir, "results.json"), results)
-  path = report.write_report(config, workdir, results)
-  log(f"report: {path}")
   return results
 
 

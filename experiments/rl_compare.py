@@ -98,6 +98,7 @@ def run_method(config, workdir, method, log):
 
   result = None
   if method != "true_reward":
+    os.makedirs(os.path.join(workdir, "reward_quality"), exist_ok=True)
     result = stages.run_stage(os.path.join(workdir, "reward_quality", f"{method}.json"), quality)
     log(f"   reward quality: {result}")
   log(f"   {method}: eval true return per seed "

@@ -215,9 +215,10 @@ def heldout(config, workdir: str) -> dict:
     return {k: z[k] for k in z.files}
 
 
-def run_stages(stages, config, workdir: str, log) -> dict:
-  """Runs (or resumes) [(name, fn(config, workdir, log))] in order; {name: result}."""
-  results, start = {}, time.perf_counter()
+def run_stages(stages, config, workdir: str, log, results: dict | None = None) -> dict:
+  """Runs (or resumes) [(name, fn(config, workdir, log))] in order; {name: result}, filled
+  in `results` (when given) as each stage ends, so a later stage can read the earlier."""
+  results, start = ({} if results is None else results), time.perf_counter()
   for i, (name, fn) in enumerate(stages):
     log(f"== stage {i + 1}/{len(stages)}: {name}  (elapsed {time.perf_counter() - start:.0f}s)")
     t0 = time.perf_counter()

@@ -29,7 +29,7 @@ def test_every_stage_leaves_its_outputs(workdir):
     assert os.path.exists(os.path.join(workdir, path)), path
   results = json.load(open(os.path.join(workdir, "results.json")))
   assert results["demos"]["episodes"] == 4
-  assert results["imitation"]["episodes"] == 2 and results["reward_rl"]["eval_episodes"] == 2
+  assert results["imitation"]["episodes"] == 2 and results["reward_rl"]["eval_episodes_per_seed"] == 2
   assert -1.0 <= results["reward"]["return_spearman"] <= 1.0
   assert 0.0 <= results["reward"]["expert_vs_random_preference"] <= 1.0
   episodes = results["reward"]["episodes"]

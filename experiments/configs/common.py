@@ -29,8 +29,8 @@ def parse_arg(arg: str, config_file: str, *, names: Iterable[str] | Callable | N
     if callable(names):
       names(name)
     elif name not in tuple(names):
-      raise ConfigError(f"unknown {what} {name!r} for {config_file}; valid: "
-                        f"{', '.join(names)}")
+      raise ConfigError(f"unknown {what} {name!r}; valid: {', '.join(names)} "
+                        f"({config_file})")
   unknown = [f for f in given if f not in flags]
   if unknown:
     raise ConfigError(f"unknown variant {unknown[0]!r} of {config_file}; valid: "
