@@ -80,8 +80,9 @@ class DiagGaussian:
   bitwise those of distrax and PPO runs did not change. Hence 1 / std and
   log|std| computed once here, in that order (a gradient sums its terms in the
   order of use), (1 / std) * (u - mean) rather than (u - mean) / std, log|std|
-  rather than log_std (the abs also keeps XLA from folding log(exp(log_std)) into
-  log_std), and the constant summed over act_dim rather than multiplied by it.
+  rather than log_std, and the constant summed over act_dim rather than multiplied
+  by it. (Jitted alone at B = act_dim = 1, XLA simplifies the two graphs apart and
+  log_prob/entropy differ from distrax's by 1 ulp.)
   """
 
   def __init__(self, mean: Array, std: Array):
