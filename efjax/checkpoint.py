@@ -35,9 +35,18 @@ def make_manager(directory: str, keep: int, **kwargs) -> ocp.CheckpointManager:
   return ocp.CheckpointManager(directory, options=options, **kwargs)
 
 
-def save(manager: ocp.CheckpointManager, state, normalizers: dict) -> None:
-  """Asynchronous save at the state's step (call `manager.wait_until_finished()` at exit)."""
-  manager.save(int(state.step), args=ocp.args.StandardSave(_to_saveable(state, normalizers)))
+def save(manager: ocp.CheckpointManager, state, normalizers: dict,
+         fingerprint: dict | None = None) -> None:
+  """Asynchronous save at the state's step (call `manager.wait_until_finished()` at exit);
+  `fingerprint` (efjax.provenance) goes into the step's metadata."""
+  manager.save(int(state.step), args=ocp.args.StandardSave(_to_saveable(state, normalizers)),
+               custom_metadata={"fingerprint": fingerprint} if fingerprint else None)
+
+
+def saved_fingerprint(manager: ocp.CheckpointManager, step: int) -> dict | None:
+  """The fingerprint recorded in a checkpoint's metadata (None for one saved without)."""
+  custom = manager.metadata(step).custom_metadata or {}
+  return custom.get("fingerprint")
 
 
 def _newest_good(manager: ocp.CheckpointManager, restore_step, warn):

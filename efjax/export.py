@@ -62,7 +62,7 @@ import jax.numpy as jnp
 from jax import export as jax_export
 
 import efjax
-from efjax import errors
+from efjax import errors, provenance
 from efjax.model import Model
 
 FORMAT_VERSION = 1
@@ -142,10 +142,12 @@ def _spec(x, name=None) -> dict:
   return {**({"name": name} if name else {}), "shape": shape, "dtype": str(x.dtype)}
 
 
-def export_model(model, out_dir: str, platforms=DEFAULT_PLATFORMS) -> dict:
+def export_model(model, out_dir: str, platforms=DEFAULT_PLATFORMS,
+                 trained_with: dict | None = None) -> dict:
   """Writes the three .jaxexport files and metadata.json (last) into out_dir.
 
-  model: an `efjax.model.Model` (from `efjax.load`). Returns the metadata.
+  model: an `efjax.model.Model` (from `efjax.load`). trained_with: the training
+  workdir's fingerprint, recorded beside this export's own. Returns the metadata.
   """
   model, overrides = _portable(model)
   functions = _functions(model)
@@ -162,8 +164,10 @@ def export_model(model, out_dir: str, platforms=DEFAULT_PLATFORMS) -> dict:
   d, cfg = model.config.data, model.config
   metadata = {
       "format_version": FORMAT_VERSION,
-      "efjax_version": efjax.__version__,
+      "efjax_version": provenance.version(),
       "jax_version": jax.__version__,
+      "fingerprint": provenance.fingerprint(cfg),
+      "trained_with": trained_with,
       "platforms": list(exported["policy"].platforms),
       "platform_errors": errors,
       "functions": entries,
@@ -207,8 +211,9 @@ def export_workdir(workdir: str, out_dir: str | None = None,
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=".export-tmp-", dir=parent)
   os.chmod(tmp, 0o755)                       # mkdtemp makes it owner-only
+  record = provenance.read_fingerprint(workdir)
   try:
-    export_model(model, tmp, platforms)
+    export_model(model, tmp, platforms, None if record is None else provenance.newest(record))
     load(tmp)                                  # refuse to install what does not load
     if os.path.exists(out_dir):
       old = tempfile.mkdtemp(prefix=".export-old-", dir=parent)
@@ -319,5 +324,10 @@ def load(path: str) -> ExportedModel:
     try:
       exported[name] = jax_export.deserialize(bytearray(blob))
     except Exception as e:  # noqa: BLE001  (flatbuffer errors vary)
-      raise ExportError(f"{file}: does not deserialize ({type(e).__name__}: {e})") from None
+      raise ExportError(f"{file}: does not deserialize with jax {jax.__version__} (exported "
+                        f"with jax {metadata.get('jax_version')}): {_first_line(e)}") from None
+  if not provenance.same_major_minor(metadata.get("jax_version"), jax.__version__):
+    print(f"warning: {path} was exported with jax {metadata.get('jax_version')}, this is jax "
+          f"{jax.__version__}: serialized functions are only guaranteed across compatible "
+          "versions", file=sys.stderr)
   return ExportedModel(metadata=metadata, exported=exported)

@@ -16,13 +16,14 @@ A workdir of another method (its config.json's `method`) loads as that method's
 model: `bc` as an efjax.bc.BCModel.
 """
 import dataclasses
+import sys
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from efjax import checkpoint, networks, schedules, workdir as workdir_files
+from efjax import checkpoint, networks, provenance, schedules, workdir as workdir_files
 from efjax import energy as energy_lib
 from efjax.data import fit_normalizer
 from efjax.data.units import DemoUnits, InDemoUnits
@@ -137,6 +138,8 @@ def load(workdir: str, step: int | None = None):
   efjax.bc.BCModel. WorkdirError when the workdir has no config, dataset or checkpoint.
   """
   config = workdir_files.read_config(workdir)
+  if (note := provenance.loading_note(workdir)) is not None:
+    print(note, file=sys.stderr)
   if workdir_files.method_of(config) == "bc":
     from efjax import bc
     return bc.load(workdir, step)

@@ -92,13 +92,27 @@ def progress(line: str) -> None:
   print(line, flush=True)
 
 
-def run_config_workdir(fn) -> None:
+def stale_flag() -> flags.FlagHolder:
+  """--stale: what a main built of stages (experiments/stages.py) does with a cached result
+  made by other code, config or data."""
+  from experiments import stages
+  return shared_flag(flags.DEFINE_enum, "stale", "recompute", stages.STALE_POLICIES,
+                     "recompute: redo a stage whose cached result was made by other code, "
+                     "config or data; report: keep it and say so.")
+
+
+def run_config_workdir(fn, stale: bool = False) -> None:
   """The whole main of a command that is `fn(config, workdir, log)`: its --config and
-  --workdir flags, quiet library logs, progress lines, one-line user errors."""
+  --workdir flags (and --stale for a main of stages), quiet library logs, progress lines,
+  one-line user errors."""
   config, workdir = config_flag(), workdir_flag()
+  policy = stale_flag() if stale else None
 
   def main(argv):
     del argv
     quiet_library_logs()
+    if policy is not None:
+      from experiments import stages
+      stages.stale_policy = policy.value
     fn(config.value, workdir.value, log=progress)
   run(main)

@@ -6,7 +6,8 @@ Each stage (experiments/stages.py) keeps its outputs under DIR and is skipped wh
 they exist, so re-running the command after an interruption resumes (the PPO and
 EnergyFlow stages also resume inside themselves). The final report is DIR/report.md
 with PNG plots beside it (experiments/reports/pipeline.py); DIR/results.json holds
-every number in it.
+every number in it. A stage's result made by other code, config or data is recomputed
+(`--stale=report` keeps it and says so; experiments/stages.py).
 """
 import os
 import time
@@ -20,9 +21,12 @@ from experiments.reports import pipeline as report
 
 def reward_rl(config, workdir: str, log) -> dict:
   """PPO from scratch on the EnergyFlow reward alone; the true return is what is scored."""
+  rl_dir = os.path.join(workdir, "reward_rl")
+  stages.claim_dir(rl_dir, stages.made_by(config, ("reward_rl", "energyflow"),
+                                          (os.path.join(workdir, "demos.npz"),)), log)
   model = efjax.load(os.path.join(workdir, "energyflow"))
-  return train_seeds(config.reward_rl, os.path.join(workdir, "reward_rl"), log,
-                     reward_fn=model.reward_fn(), reward_params=model.params)
+  return train_seeds(config.reward_rl, rl_dir, log, reward_fn=model.reward_fn(),
+                     reward_params=model.params)
 
 
 STAGES = (("expert", stages.expert), ("demos", stages.demos),
@@ -32,9 +36,7 @@ STAGES = (("expert", stages.expert), ("demos", stages.demos),
 
 def run_pipeline(config, workdir: str, log=print) -> dict:
   """Runs (or resumes) every stage; returns {stage: summary} and writes the report."""
-  os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json_best_effort(indent=2))
+  stages.check_workdir_config(config, workdir)
   start, results = time.perf_counter(), {}
 
   def write_report(config, workdir, log):
@@ -52,4 +54,4 @@ def run_pipeline(config, workdir: str, log=print) -> dict:
 
 
 if __name__ == "__main__":
-  cli.run_config_workdir(run_pipeline)
+  cli.run_config_workdir(run_pipeline, stale=True)

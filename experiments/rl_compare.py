@@ -41,8 +41,8 @@ TRAINED = {"bc_log_prob": "bc", "diffusion_elbo": "diffusion"}
 
 STAGES = (("expert", stages.expert), ("demos", stages.demos),
           ("energyflow", stages.energyflow),
-          ("bc", lambda c, w, log: stages.train_once(c.bc, w, "bc", log, method="bc")),
-          ("diffusion", lambda c, w, log: stages.train_once(c.diffusion, w, "diffusion", log)),
+          ("bc", lambda c, w, log: stages.train_once(c, "bc", w, "bc", log, method="bc")),
+          ("diffusion", lambda c, w, log: stages.train_once(c, "diffusion", w, "diffusion", log)),
           ("random", stages.random_policy))
 
 
@@ -81,15 +81,29 @@ def _adversarial_quality(config, workdir, method, learner, data) -> dict:
               else float(np.mean([q[k] for q in per_seed]))) for k in per_seed[0]}
 
 
+def method_key(config, workdir: str, method: str) -> dict:
+  """What a method's PPO runs and reward metrics depend on (experiments.stages.made_by)."""
+  sections = {"true_reward": (), "airl": ("irl",), "gail": ("irl",), "bc_log_prob": ("bc",),
+              "diffusion_elbo": ("diffusion",)}.get(method, ("energyflow",))
+  return stages.made_by(config, ("rl",) + sections, (os.path.join(workdir, "demos.npz"),))
+
+
+def quality_key(config, workdir: str, method: str) -> dict:
+  return {**method_key(config, workdir, method),
+          "heldout": stages.made_by(config, ("reward_eval", "expert.env"))}
+
+
 def run_method(config, workdir, method, log):
   env = make_env(**config.rl.env)
-  kwargs, fixed = reward_source(config, workdir, method, env)
   rl_dir = os.path.join(workdir, "rl", method)
+  key = method_key(config, workdir, method)
+  stages.claim_dir(rl_dir, key, log)
+  kwargs, fixed = reward_source(config, workdir, method, env)
   log(f"== {method}: PPO, {config.rl.num_seeds} seeds x {config.rl.ppo.total_steps:,} steps")
   summary = train_seeds(config.rl, rl_dir, log, **kwargs)
 
   def quality():
-    data = stages.heldout(config, workdir)
+    data = stages.heldout(config, workdir, log)
     if fixed is None:
       return _adversarial_quality(config, workdir, method, kwargs["reward_learner"], data)
     fn, params = fixed
@@ -99,7 +113,8 @@ def run_method(config, workdir, method, log):
   result = None
   if method != "true_reward":
     os.makedirs(os.path.join(workdir, "reward_quality"), exist_ok=True)
-    result = stages.run_stage(os.path.join(workdir, "reward_quality", f"{method}.json"), quality)
+    result = stages.run_stage(os.path.join(workdir, "reward_quality", f"{method}.json"), quality,
+                              quality_key(config, workdir, method), log)
     log(f"   reward quality: {result}")
   log(f"   {method}: eval true return per seed "
       f"{np.round(summary['eval_return_per_seed'], 1).tolist()}, {summary['steps_per_s']} steps/s")
@@ -115,8 +130,10 @@ def _outputs(workdir: str, method: str) -> list[str]:
 def run_method_in_child(config, workdir: str, method: str, log) -> dict:
   """run_method in `python -m experiments.rl_compare --method=...`, restarted if it stalls."""
   rl_summary, quality = _outputs(workdir, method)[1:]
-  done = lambda: os.path.exists(quality) or (  # noqa: E731
-      method == "true_reward" and os.path.exists(rl_summary))
+  made = os.path.join(workdir, "rl", method, stages.MADE_BY)
+  done = lambda: ((stages.cached(quality) or {}).get("made_by") == quality_key(  # noqa: E731
+      config, workdir, method) or (method == "true_reward" and os.path.exists(rl_summary)
+                                   and stages.cached(made) == method_key(config, workdir, method)))
   cmd = [sys.executable, "-m", "experiments.rl_compare", f"--workdir={workdir}",
          f"--method={method}"] + [a for a in sys.argv[1:] if not a.startswith(("--workdir",
                                                                               "--method"))]
@@ -140,9 +157,7 @@ def run_method_in_child(config, workdir: str, method: str, log) -> dict:
 def run_compare(config, workdir: str, log=print, isolate: bool = False) -> dict:
   """Every stage, then every method (isolate: each in a watched child process of this
   command line, as main does; in-process otherwise)."""
-  os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json_best_effort(indent=2))
+  stages.check_workdir_config(config, workdir)
   start = time.perf_counter()
   results = {"env": config.env_name, **stages.run_stages(STAGES, config, workdir, log),
              "methods": {}}
@@ -156,10 +171,14 @@ def run_compare(config, workdir: str, log=print, isolate: bool = False) -> dict:
   return results
 
 
+_STALE = cli.stale_flag()
+
+
 def main(argv):
   del argv
   cli.quiet_library_logs()
-  log = lambda s: print(s, flush=True)  # noqa: E731
+  stages.stale_policy = _STALE.value
+  log = cli.progress
   if _METHOD.value:
     run_method(_CONFIG.value, _WORKDIR.value, _METHOD.value, log)
   else:

@@ -1,7 +1,14 @@
 """Stages the experiment mains are made of: each writes its result under WORKDIR and is
 skipped when that result exists, so re-running a main resumes it.
 
-    summary = run_stage(path, compute)        # compute() -> JSON-able dict, cached at path
+    summary = run_stage(path, compute, key, log)   # compute() -> JSON-able dict, cached at path
+    claim_dir(path, key, log)                      # a stage that writes a directory
+
+A cached result is reused only when it was made by the same `key` (made_by(): the hash of
+the config sections the stage reads, the sha256 of its input files, and the hash of the
+efjax and experiments sources). Otherwise it is recomputed (a stale directory is moved
+aside to PATH.stale), or with `stale_policy = "report"` (the mains' --stale=report) kept
+and reported as stale.
 
 The Brax stages (expert, demos, energyflow, bc / diffusion, random, imitation,
 reward_ranking, heldout) take the config of experiments/configs/quickstart.py or
@@ -24,6 +31,7 @@ import numpy as np
 from brax import envs as brax_envs
 
 import efjax
+from efjax import provenance
 from efjax.data import save_demos
 from efjax.envs.brax_demos import to_demo_fields
 from efjax.errors import ConfigError
@@ -39,6 +47,11 @@ from efjax.train.metrics import read_metrics
 from efjax.workdir import write_json
 
 
+STALE_POLICIES = ("recompute", "report")
+stale_policy = "recompute"      # the mains set it from --stale
+MADE_BY = "made_by.json"
+
+
 def cached(path: str):
   """The JSON at path, or None."""
   if os.path.exists(path):
@@ -47,18 +60,71 @@ def cached(path: str):
   return None
 
 
-def run_stage(path: str, compute) -> dict:
-  """compute()'s result, written to path (JSON); the file's content when it exists."""
-  if (result := cached(path)) is not None:
+def made_by(config, sections=(), inputs=()) -> dict:
+  """What a stage's result depends on: the config sections it reads (dotted names,
+  hashed), its input files (sha256) and the code (efjax.provenance.source_hash)."""
+  part = {name: _section(config, name) for name in sections}
+  return {"config_hash": provenance.config_hash(part),
+          "inputs": {os.path.basename(p): provenance.file_record(p)["sha256"] for p in inputs},
+          "source_hash": provenance.source_hash()}
+
+
+def _section(config, dotted: str):
+  value = config
+  for part in dotted.split("."):
+    value = value[part]
+  return value.to_dict() if hasattr(value, "to_dict") else value
+
+
+def _stale(what: str, old, key: dict, log) -> bool:
+  """True when `old` (a made_by record, or None) is not `key` and must be recomputed."""
+  if old == key:
+    return False
+  why = ("made before results recorded what made them" if old is None else
+         "made by other " + ", ".join(k.replace("_", " ") for k in key if old.get(k) != key[k]))
+  if stale_policy == "report":
+    log(f"stale (kept, --stale=report): {what} was {why}")
+    return False
+  log(f"recomputing {what}: it was {why}")
+  return True
+
+
+def run_stage(path: str, compute, key: dict, log=print) -> dict:
+  """compute()'s result, written to path (JSON) with the key that made it; the file's
+  content when it was made by the same key."""
+  result = cached(path)
+  if result is not None and not _stale(path, result.get("made_by"), key, log):
     return result
-  result = compute()
+  result = {**compute(), "made_by": key}
   write_json(path, result)
   return result
+
+
+def claim_dir(path: str, key: dict, log=print) -> None:
+  """Makes path the directory of a stage made by `key`: one made by the same key is kept
+  (its run resumes), another is moved aside to PATH.stale (or kept under 'report')."""
+  if os.path.isdir(path) and os.listdir(path):
+    if not _stale(path, cached(os.path.join(path, MADE_BY)), key, log):
+      if not os.path.exists(os.path.join(path, MADE_BY)):
+        write_json(os.path.join(path, MADE_BY), key)
+      return
+    shutil.rmtree(path + ".stale", ignore_errors=True)
+    os.rename(path, path + ".stale")
+  os.makedirs(path, exist_ok=True)
+  write_json(os.path.join(path, MADE_BY), key)
 
 
 def raw_env(config):
   """The task's unwrapped brax env of config.expert.env (rollouts batch it themselves)."""
   return brax_envs.get_environment(config.expert.env.name, backend=config.expert.env.backend)
+
+
+def _agent(workdir: str) -> str:
+  return os.path.join(workdir, "expert", "agent", "agent.npz")
+
+
+def _demos(workdir: str) -> str:
+  return os.path.join(workdir, "demos.npz")
 
 
 def expert_policy(workdir: str, deterministic: bool):
@@ -71,6 +137,7 @@ def expert_policy(workdir: str, deterministic: bool):
 def expert(config, workdir: str, log) -> dict:
   """PPO on the true reward (or a copy of config.expert_dir, an experiments.ppo workdir)."""
   dst = os.path.join(workdir, "expert")
+  claim_dir(dst, made_by(config, ("expert", "expert_dir")), log)
   if config.get("expert_dir") and not os.path.exists(os.path.join(dst, "summary.json")):
     meta = json.load(open(os.path.join(config.expert_dir, "agent", "agent.json")))
     if meta.get("env") != dict(config.expert.env):
@@ -85,34 +152,43 @@ def expert(config, workdir: str, log) -> dict:
 
 def demos(config, workdir: str, log) -> dict:
   """Expert rollouts -> WORKDIR/demos.npz; their summary in WORKDIR/demos.json."""
-  path = os.path.join(workdir, "demos.npz")
-  if os.path.exists(path):
-    return cached(os.path.join(workdir, "demos.json"))
-  policy = expert_policy(workdir, config.demos.deterministic)
-  fields = to_demo_fields(rollout_numpy(raw_env(config), policy, jax.random.key(config.seed + 10),
-                                        config.demos.num_episodes,
-                                        config.expert.env.episode_length))
-  returns = fields.pop("episode_returns")
-  save_demos(path + ".tmp.npz", **fields)
-  os.replace(path + ".tmp.npz", path)
-  summary = {"episodes": int(len(returns)), "steps": int(fields["episode_ends"][-1]),
-             "return_mean": float(returns.mean()), "return_std": float(returns.std())}
-  write_json(os.path.join(workdir, "demos.json"), summary)
-  log(f"demos: {summary['episodes']} episodes, {summary['steps']} steps, expert return "
-      f"{summary['return_mean']:.1f} ± {summary['return_std']:.1f} -> {path}")
+  path = _demos(workdir)
+  key = made_by(config, ("seed", "demos", "expert.env"), (_agent(workdir),))
+
+  def compute():
+    policy = expert_policy(workdir, config.demos.deterministic)
+    fields = to_demo_fields(rollout_numpy(raw_env(config), policy,
+                                          jax.random.key(config.seed + 10),
+                                          config.demos.num_episodes,
+                                          config.expert.env.episode_length))
+    returns = fields.pop("episode_returns")
+    save_demos(path + ".tmp.npz", **fields)
+    os.replace(path + ".tmp.npz", path)
+    summary = {"episodes": int(len(returns)), "steps": int(fields["episode_ends"][-1]),
+               "return_mean": float(returns.mean()), "return_std": float(returns.std()),
+               "sha256": provenance.file_record(path)["sha256"]}
+    log(f"demos: {summary['episodes']} episodes, {summary['steps']} steps, expert return "
+        f"{summary['return_mean']:.1f} ± {summary['return_std']:.1f} -> {path}")
+    return summary
+
+  summary = run_stage(os.path.join(workdir, "demos.json"), compute, key, log)
+  if not os.path.exists(path) or provenance.file_record(path)["sha256"] != summary.get("sha256"):
+    os.remove(os.path.join(workdir, "demos.json"))    # the file is gone or changed: remake
+    return demos(config, workdir, log)
   return summary
 
 
 def on_demos(sub_config, workdir: str):
   """A training config (demos.py layout) pointed at WORKDIR/demos.npz."""
   sub = sub_config.copy_and_resolve_references()
-  sub.data.path = os.path.join(workdir, "demos.npz")
+  sub.data.path = _demos(workdir)
   return sub
 
 
 def energyflow(config, workdir: str, log) -> dict:
   """The EnergyFlow energy trained on the demos, and its jax-only export."""
   ef_dir = os.path.join(workdir, "energyflow")
+  claim_dir(ef_dir, made_by(config, ("energyflow",), (_demos(workdir),)), log)
   start = time.perf_counter()
   train_and_evaluate(on_demos(config.energyflow, workdir), ef_dir, log)
   if not os.path.exists(os.path.join(ef_dir, "export", "metadata.json")):
@@ -122,12 +198,14 @@ def energyflow(config, workdir: str, log) -> dict:
           "wall_s": round(time.perf_counter() - start, 1)}
 
 
-def train_once(sub_config, workdir: str, name: str, log, method: str | None = None) -> dict:
-  """WORKDIR/<name> trained on the demos (config.method, or `method`) unless its `done`
-  marker exists."""
+def train_once(config, section: str, workdir: str, name: str, log,
+               method: str | None = None) -> dict:
+  """WORKDIR/<name> trained on the demos with config[section] (its method, or `method`)
+  unless its `done` marker exists."""
   path = os.path.join(workdir, name)
+  claim_dir(path, made_by(config, (section,), (_demos(workdir),)), log)
   if not os.path.exists(os.path.join(path, "done")):
-    train_and_evaluate(on_demos(sub_config, workdir), path, log, method=method)
+    train_and_evaluate(on_demos(config[section], workdir), path, log, method=method)
     open(os.path.join(path, "done"), "w").close()
   return {"workdir": path}
 
@@ -142,7 +220,8 @@ def random_policy(config, workdir: str, log) -> dict:
                                             config.rl.eval_envs, config.expert.env.episode_length))
     log(f"random policy: true return {returns.mean():.1f}")
     return {"return_mean": float(returns.mean()), "return_std": float(returns.std())}
-  return run_stage(os.path.join(workdir, "random.json"), compute)
+  return run_stage(os.path.join(workdir, "random.json"), compute,
+                   made_by(config, ("seed", "expert.env", "rl.eval_envs")), log)
 
 
 def imitation(config, workdir: str, log) -> dict:
@@ -159,7 +238,9 @@ def imitation(config, workdir: str, log) -> dict:
     log(f"imitation: the diffusion policy's true return {summary['return_mean']:.1f} ± "
         f"{summary['return_std']:.1f} over {summary['episodes']} episodes")
     return summary
-  return run_stage(os.path.join(workdir, "imitation.json"), compute)
+  return run_stage(os.path.join(workdir, "imitation.json"), compute,
+                   made_by(config, ("seed", "imitation", "energyflow", "expert.env"),
+                           (_demos(workdir),)), log)
 
 
 def reward_ranking(config, workdir: str, log) -> dict:
@@ -197,13 +278,17 @@ def reward_ranking(config, workdir: str, log) -> dict:
     return {"return_spearman": rho, "expert_vs_random_preference": pref,
             "episodes": {"noise_level": levels.tolist(), "true_return": true_returns.tolist(),
                          "learned_return": learned_returns.tolist()}}
-  return run_stage(os.path.join(workdir, "reward.json"), compute)
+  return run_stage(os.path.join(workdir, "reward.json"), compute,
+                   made_by(config, ("seed", "reward", "energyflow", "expert.env"),
+                           (_demos(workdir), _agent(workdir))), log)
 
 
-def heldout(config, workdir: str) -> dict:
+def heldout(config, workdir: str, log=print) -> dict:
   """Held-out transitions of graded quality with candidate-action grids (WORKDIR/heldout.npz)."""
   path = os.path.join(workdir, "heldout.npz")
-  if not os.path.exists(path):
+  key = made_by(config, ("reward_eval", "expert.env"), (_agent(workdir),))
+  stamp = os.path.join(workdir, "heldout.json")
+  if not os.path.exists(path) or _stale(path, (cached(stamp) or {}).get("made_by"), key, log):
     r = config.reward_eval
     data = heldout_transitions(raw_env(config), expert_policy(workdir, deterministic=False),
                                jax.random.key(r.seed), tuple(r.noise_levels),
@@ -211,8 +296,24 @@ def heldout(config, workdir: str) -> dict:
                                r.num_candidates, r.stride)
     np.savez(path + ".tmp.npz", **data)
     os.replace(path + ".tmp.npz", path)
+    write_json(stamp, {"made_by": key})
   with np.load(path, allow_pickle=False) as z:
     return {k: z[k] for k in z.files}
+
+
+def check_workdir_config(config, workdir: str) -> None:
+  """Writes WORKDIR/config.json, or refuses (ConfigError naming the first differing key)
+  when it holds another config: a workdir's results belong to one config."""
+  path = os.path.join(workdir, "config.json")
+  new = json.loads(config.to_json_best_effort())
+  old = cached(path)
+  if old is not None and old != new:
+    fo, fn = provenance.flatten(old), provenance.flatten(new)
+    key = sorted(k for k in set(fo) | set(fn) if fo.get(k) != fn.get(k))[0]
+    raise ConfigError(f"{path} holds another config ({key} was {fo.get(key)!r}, now "
+                      f"{fn.get(key)!r}): use a new workdir, or rerun with the same config")
+  os.makedirs(workdir, exist_ok=True)
+  write_json(path, new)
 
 
 def run_stages(stages, config, workdir: str, log, results: dict | None = None) -> dict:

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 import efjax
-from efjax import workdir as workdir_files
+from efjax import protocols, provenance, workdir as workdir_files
 from efjax.errors import WorkdirError
 from efjax.policy.lockstep import run_lockstep, summarize
 
@@ -107,14 +107,16 @@ def evaluate_metaworld(config, workdir: str, episodes: int | None = None,
   name = f"eval_{e.task}{'_ood' if e.ood else ''}"
   return _run_and_write(
       name, make_env_fn, policy, model, config, workdir, seeds, episodes, record, video,
-      dict(task=e.task, ood=bool(e.ood), ood_scale=ood_scale, **seed_filter), command, log)
+      dict(task=e.task, ood=bool(e.ood), ood_scale=ood_scale, **seed_filter), command, log,
+      "metaworld/ood" if e.ood else "metaworld/in_range")
 
 
 def _run_and_write(name, make_env_fn, policy, model, config, workdir, seeds, episodes, record,
-                   video, identity: dict, command, log) -> dict:
+                   video, identity: dict, command, log, protocol: str) -> dict:
   """Runs the episodes, writes WORKDIR/<name>.json (and GIFs) and returns the summary.
 
-  `identity`: what the result is of (task, ...), written first after the counts.
+  `identity`: what the result is of (task, ...), written first after the counts;
+  `protocol`: the efjax.protocols suite it follows (its id and settings are recorded).
   """
   ev = config.eval
   start = time.perf_counter()
@@ -134,6 +136,13 @@ def _run_and_write(name, make_env_fn, policy, model, config, workdir, seeds, epi
                 "sampler": model.config.sampler.to_dict(),
                 "obs_horizon": model.config.data.obs_horizon,
                 "action_horizon": model.config.data.action_horizon})
+  settings = {**ev.to_dict(), **config.env.to_dict(), "num_episodes": episodes}
+  summary["protocol"] = protocols.protocol_id(protocol, settings)
+  summary["protocol_settings"] = {k: settings.get(k) for k in
+                                  protocols.PROTOCOLS[protocol][1]["settings"]}
+  trained = provenance.read_fingerprint(workdir)
+  summary["fingerprint"] = provenance.fingerprint(config)
+  summary["trained_with"] = None if trained is None else provenance.newest(trained)
   if video:
     summary["videos"] = write_gifs(results, os.path.join(workdir, name + "_videos"),
                                    ev.video_fps)
@@ -194,4 +203,5 @@ def evaluate_robomimic(config, workdir: str, episodes: int | None = None,
   return _run_and_write(f"eval_{e.task}", make_env_fn, policy, model, config, workdir, seeds,
                         episodes, [], False,
                         dict(task=e.task, suite="robomimic",
-                             paper_success_rate=config.get("paper_success_rate")), command, log)
+                             paper_success_rate=config.get("paper_success_rate")), command, log,
+                        "robomimic")

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from efjax import protocols, provenance
 from efjax.envs.brax_envs import make_env, make_raw_env
 from efjax.policy.rollout import episode_returns, rollout
 from efjax.rl.checkpoint import restore_runner, save_agent, save_runner
@@ -172,7 +173,10 @@ def train_seeds(config, workdir: str, log=print, reward_fn=None, reward_params=N
              "final_train_return_per_seed": [
                  seed_return([r["rl/true_return"][s] for r in last],
                              [r["rl/episodes"][s] for r in last]) for s in range(num_seeds)],
-             "nonfinite_rewards": [int(x) for x in np.asarray(runner.nonfinite_total)]}
+             "nonfinite_rewards": [int(x) for x in np.asarray(runner.nonfinite_total)],
+             "protocol": protocols.protocol_id("brax/deterministic",
+                                               {"eval_envs": config.eval_envs, "key_offset": 1}),
+             "fingerprint": provenance.fingerprint(config)}
   for s in range(num_seeds):
     agent = jax.tree.map(lambda x: x[s], runner.agent)
     save_agent(os.path.join(workdir, "agent" if num_seeds == 1 else f"agent/seed{s}"), agent,

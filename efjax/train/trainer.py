@@ -13,7 +13,6 @@ inside the jit with the batch sharded over the `data` axis, so every device draw
 and processes only its own shard, and no process builds or sends the global batch.
 Only process 0 writes config.json, metrics and TensorBoard files.
 """
-import json
 import os
 import signal
 import time
@@ -22,8 +21,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from efjax import checkpoint, networks, workdir as workdir_files
-from efjax.errors import ConfigError
+from efjax import checkpoint, workdir as workdir_files
 from efjax.train import sharding
 from efjax.train.config import optim_config, steps_per_call, validate_train_config
 from efjax.train.dataset import prepare_data, window_batch
@@ -31,50 +29,9 @@ from efjax.train.loop import make_multi_step
 from efjax.train.methods import METHODS, with_method_defaults
 from efjax.train.metrics import MetricsWriter
 from efjax.train.optimizer import learning_rate_schedule, make_optimizer
+from efjax.train.resume import check_resume, current, record_run
 from efjax.train.state import create_train_state
 from efjax.train.validation import make_eval_batch
-
-
-def _fill_missing(config: dict, defaults: dict) -> None:
-  """Adds, in place and at any depth, the keys of defaults that config lacks."""
-  for key, value in defaults.items():
-    if key not in config:
-      config[key] = value
-    elif isinstance(value, dict) and isinstance(config[key], dict):
-      _fill_missing(config[key], value)
-
-
-def _check_compatible(workdir: str, config, method, summary: dict) -> None:
-  """Refuses to resume a workdir whose checkpoints come from another method, model or
-  data shape."""
-  path = os.path.join(workdir, workdir_files.CONFIG_FILE)
-  if not os.path.exists(path):
-    return
-  old = json.load(open(path))
-  new = json.loads(config.to_json_best_effort())
-  old_method = workdir_files.method_of(old)
-  if old_method != method.name:
-    raise ConfigError(f"{workdir} holds a checkpoint of another method ({old_method!r}), "
-                      f"not {method.name!r}")
-  # A key the old config lacks is an option added since: it was trained with its default.
-  if "model" in old:
-    _fill_missing(old["model"], json.loads(networks.default_model_config().to_json_best_effort()))
-  for section in method.resume_keys:
-    o, n = old.get(section, {}), new.get(section, {})
-    if o != n:
-      key = sorted(k for k in set(o) | set(n) if o.get(k) != n.get(k))[0]
-      raise ConfigError(f"{workdir} holds a checkpoint from an incompatible config: "
-                        f"{section}.{key} was {o.get(key)!r}, now {n.get(key)!r}")
-  for key in ("obs_horizon", "action_horizon"):
-    if old["data"][key] != new["data"][key]:
-      raise ConfigError(f"{workdir} holds a checkpoint from an incompatible config: "
-                        f"data.{key} was {old['data'][key]}, now {new['data'][key]}")
-  if os.path.exists(os.path.join(workdir, workdir_files.DATASET_FILE)):
-    spec = workdir_files.read_dataset(workdir)
-    for key in ("obs_dim", "act_dim"):
-      if spec[key] != summary[key]:
-        raise ConfigError(f"{workdir} holds a checkpoint for {key}={spec[key]}, but "
-                          f"{config.data.path} has {key}={summary[key]}")
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=print,
@@ -94,9 +51,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
   manager = checkpoint.make_manager(
       os.path.join(os.path.abspath(workdir), checkpoint.CHECKPOINT_DIR),
       config.train.keep_checkpoints)
-  if manager.latest_step() is not None:
-    _check_compatible(workdir, config, m, summary)
+  resuming = manager.latest_step() is not None
+  if resuming:
+    check_resume(workdir, config, m, summary)
+  fingerprint = None
   if primary:
+    fingerprint = current(record_run(workdir, config, resuming, log))
     with open(os.path.join(workdir, workdir_files.CONFIG_FILE), "w") as f:
       f.write(config.to_json_best_effort(indent=2))
     workdir_files.write_json(os.path.join(workdir, workdir_files.DATASET_FILE), summary)
@@ -105,7 +65,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
     val, _, _ = prepare_data(config, "val")
     eval_data = ("val", val) if val is not None else ("train", data)
   return fit(config, data, (summary["obs_dim"], summary["act_dim"]), norms=norms,
-             manager=manager, workdir=workdir, eval_data=eval_data,
+             manager=manager, workdir=workdir, eval_data=eval_data, fingerprint=fingerprint,
              log=log if primary else (lambda *_: None))
 
 
@@ -114,14 +74,15 @@ def _due(step: int, every: int, last: int) -> bool:
 
 
 def fit(config, data: dict, dims: tuple, *, norms: dict | None = None, manager=None,
-        workdir: str | None = None, eval_data=None, keys=None, log=print):
+        workdir: str | None = None, eval_data=None, keys=None, fingerprint=None, log=print):
   """The training loop: config.train.num_steps steps of config's method on `data`.
 
   data: efjax.train.dataset layout; dims: (obs_dim, act_dim). With a `manager`
   (orbax, efjax.checkpoint) and `workdir`, it resumes from and saves checkpoints and
   writes metrics; without, it trains in memory. keys: (init key, train key), by default
   split from config.seed. eval_data: ('val' | 'train', data) for the method's evaluation
-  every train.eval_every steps. Returns the final TrainState.
+  every train.eval_every steps. fingerprint: recorded in each checkpoint's metadata.
+  Returns the final TrainState.
   """
   t = config.train
   m = METHODS.get(workdir_files.method_of(config))
@@ -198,9 +159,9 @@ def fit(config, data: dict, dims: tuple, *, norms: dict | None = None, manager=N
         prefix = "step" if m.progress == "loss" else f"{m.name} step"
         log(f"{prefix} {step:7d}/{t.num_steps}  {m.progress} {loss:.4f}{shown}{speed}")
       if manager is not None and _due(step, t.checkpoint_every, t.num_steps):
-        checkpoint.save(manager, state, norms)
+        checkpoint.save(manager, state, norms, fingerprint)
     if stop["requested"] and manager is not None:
-      checkpoint.save(manager, state, norms)
+      checkpoint.save(manager, state, norms, fingerprint)
       log(f"SIGTERM: saved step {step} and stopped")
   finally:
     if manager is not None:
