@@ -26,9 +26,12 @@ import time
 from absl import flags
 
 from experiments import cli
-from experiments.reports.metaworld import row_key, write_report
+from experiments.reports import documents
+from experiments.reports import metaworld as report
+from experiments.reports.metaworld import row_key
 
 from efjax.errors import ConfigError
+from efjax.workdir import write_json
 
 _CONFIG = cli.config_flag("experiments/configs/metaworld_table.py[:smoke]")
 _WORKDIR = cli.workdir_flag("Demos, models and table.json go here.")
@@ -219,10 +222,30 @@ def run_table(table_config, workdir: str, log=print, command: str | None = None)
       table["rows"][key] = run_model(table_config, task, method, seed, demos_path,
                                      os.path.join(workdir, task, method, f"seed{seed}"), log)
       save_table(workdir, table)
-      write_report(workdir, table)
+      publish(table, table_config.report)
     save_table(workdir, table)
-    write_report(workdir, table)
+    publish(table, table_config.report)
   return table
+
+
+def publish(table: dict, cfg) -> None:
+  """The table as a raw result (cfg.raw, JSON with today's date), the generated section of
+  cfg.markdown (appended under '## Success rates' when the document has none yet) and the
+  plot cfg.plot. `python -m experiments.reports.build` then rebuilds README from the raw."""
+  if not table["rows"]:
+    return
+  table = dict(table, date=datetime.date.today().isoformat())
+  os.makedirs(os.path.dirname(os.path.abspath(cfg["raw"])), exist_ok=True)
+  write_json(cfg["raw"], table)
+  text = open(cfg["markdown"]).read() if os.path.exists(cfg["markdown"]) else "# Meta-World\n"
+  body = report.success_section(table)
+  if report.SECTION in documents.names(text):
+    text = documents.replace_section(text, report.SECTION, body, cfg["markdown"])
+  else:
+    text = text.rstrip("\n") + "\n\n## Success rates\n\n" + documents.section(report.SECTION, body)
+  with open(cfg["markdown"], "w") as f:
+    f.write(text)
+  report.write_plot(table, cfg["plot"])
 
 
 def main(argv):
@@ -236,9 +259,10 @@ def main(argv):
         raise TableError(f"{os.path.join(workdir, TABLE_FILE)}: no finished models to report")
       if _CONFIG.value is not None:
         table["config"]["report"] = _CONFIG.value.report.to_dict()
-      write_report(workdir, table)
-      print(f"wrote {table['config']['report']['markdown']} and "
-            f"{table['config']['report']['plot']} ({len(table['rows'])} models)")
+      cfg = table["config"]["report"]
+      publish(table, cfg)
+      print(f"wrote {cfg['raw']}, {cfg['markdown']} and {cfg['plot']} "
+            f"({len(table['rows'])} models)")
       return
     if _CONFIG.value is None:
       raise TableError("--config is required unless --report")

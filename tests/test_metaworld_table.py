@@ -16,9 +16,12 @@ ROOT = os.path.join(os.path.dirname(__file__), "..")
 def smoke(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("table")
   c = table_config.get_config("smoke")
-  (workdir / "metaworld.md").write_text("# Meta-World\n\n## Demonstrations\n\nkept text\n\n"
-                                        "## Success rates\n\nold numbers\n\n## Later\n\nmore\n")
-  c.report.markdown, c.report.plot = str(workdir / "metaworld.md"), str(workdir / "plot.png")
+  (workdir / "metaworld.md").write_text(
+      "# Meta-World\n\n## Demonstrations\n\nkept text\n\n## Success rates\n\n"
+      "<!-- BEGIN GENERATED metaworld/success_rates: python -m experiments.reports.build -->\n"
+      "old numbers\n<!-- END GENERATED metaworld/success_rates -->\n\n## Later\n\nmore\n")
+  c.report.update(markdown=str(workdir / "metaworld.md"), plot=str(workdir / "plot.png"),
+                  raw=str(workdir / "raw" / "table.json"))
   logs = []
   mt.run_table(c, str(workdir), log=logs.append, command="smoke")
   return c, workdir, logs
@@ -55,6 +58,9 @@ def test_report_replaces_only_its_section_and_draws_the_plot(smoke):
   assert "| button-press-v3 | 100 |" in text and "(n=1)" in text
   assert "python -m experiments.train_bc" in text and "python -m experiments.collect_demos" in text
   assert (workdir / "plot.png").read_bytes()[:4] == b"\x89PNG"
+  raw = json.load(open(workdir / "raw" / "table.json"))     # what the report is rebuilt from
+  from experiments.reports import metaworld as report
+  assert report.success_section(raw) in text
 
 
 def test_rerun_skips_finished_models_and_report_cli_works(smoke):
@@ -96,7 +102,8 @@ def test_a_model_stopped_early_records_no_row_and_ends_the_run(tmp_path, monkeyp
   import types
   from efjax.train import trainer
   c = table_config.get_config("smoke")
-  c.report.markdown, c.report.plot = str(tmp_path / "m.md"), str(tmp_path / "p.png")
+  c.report.update(markdown=str(tmp_path / "m.md"), plot=str(tmp_path / "p.png"),
+                  raw=str(tmp_path / "raw.json"))
   monkeypatch.setattr(trainer, "train_and_evaluate",
                       lambda config, workdir, log=print, **_: types.SimpleNamespace(step=3))
   with pytest.raises(mt.TableInterrupted, match="stopped at step 3 of 40"):

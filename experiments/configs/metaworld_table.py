@@ -37,7 +37,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # Extra `key=value` settings of every model's metaworld.py config, applied (and
   # recorded in the commands) as --config.key=value flags.
   c.overrides = ()
-  c.report = dict(markdown="results/metaworld.md", plot="results/metaworld_success.png")
+  # Where each finished model's row is published: the raw table (README's and
+  # results/metaworld.md's tables are rebuilt from it by python -m experiments.reports.build),
+  # the results document's generated section and the plot.
+  c.report = dict(raw="results/raw/metaworld/table.json", markdown="results/metaworld.md",
+                  plot="results/metaworld_success.png")
   _, flags = parse_arg(arg, "metaworld_table.py", flags=("paper", "smoke"), exclusive=True)
   if "paper" in flags:
     c.variant = ""

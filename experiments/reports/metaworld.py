@@ -1,17 +1,27 @@
-"""The Meta-World table's report: the "Success rates" section of results/metaworld.md and
-its bar plot, from a table.json of experiments.metaworld_table."""
-import datetime
-import os
+"""The Meta-World table's report, from a table.json of experiments.metaworld_table (the
+published one: results/raw/metaworld/table.json).
 
+success_section(table)  the generated "success rates" section of results/metaworld.md
+readme_table(table)     README's table (mean ± std per task and method)
+write_plot(table, path) results/metaworld_success.png
+
+Rates and Wilson intervals are computed from each model's success counts.
+"""
 import numpy as np
 
+from efjax.policy.stats import wilson_interval
 from experiments.configs.metaworld_table import METHOD_LABEL, PAPER_ENERGYFLOW
 
-SECTION = "## Success rates"
+SECTION = "metaworld/success_rates"     # its generated section in results/metaworld.md
 
 
 def row_key(task: str, method: str, seed: int) -> str:
   return f"{task}/{method}/seed{seed}"
+
+
+def rate(e: dict) -> float:
+  """Success rate (%) over the episodes that ran (errored ones excluded)."""
+  return 100 * e["successes"] / (e["successes"] + e["failures"])
 
 
 def aggregate(table: dict) -> dict:
@@ -19,9 +29,9 @@ def aggregate(table: dict) -> dict:
   out = {}
   for row in table["rows"].values():
     cell = out.setdefault((row["task"], row["method"]), {"in": [], "ood": [], "rows": []})
-    cell["in"].append(100 * row["eval"]["success_rate"])
+    cell["in"].append(rate(row["eval"]))
     if "eval_ood" in row:
-      cell["ood"].append(100 * row["eval_ood"]["success_rate"])
+      cell["ood"].append(rate(row["eval_ood"]))
     cell["rows"].append(row)
   return out
 
@@ -34,20 +44,38 @@ def _mean_std(values) -> str:
   return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}"
 
 
-def report_markdown(table: dict) -> str:
+def _tasks(table: dict, cells: dict) -> list[str]:
+  return [t for t in table["config"]["tasks"]
+          if any((t, m) in cells for m in table["config"]["methods"])]
+
+
+def readme_table(table: dict) -> str:
+  """Success % in range / OOD, mean ± std over training seeds, per task and method."""
   cfg, cells = table["config"], aggregate(table)
-  tasks = [t for t in cfg["tasks"] if any((t, m) in cells for m in cfg["methods"])]
+  methods = cfg["methods"]
+  lines = ["| task (paper EnergyFlow) | " + " | ".join(METHOD_LABEL[m] for m in methods) + " |",
+           "|---|" + "---|" * len(methods)]
+  for task in _tasks(table, cells):
+    cols = [(lambda c: "—" if c is None else f"{_mean_std(c['in'])} / {_mean_std(c['ood'])}")(
+        cells.get((task, m))) for m in methods]
+    lines.append(f"| {task.removesuffix('-v3')} ({PAPER_ENERGYFLOW.get(task, float('nan')):g}) | "
+                 + " | ".join(cols) + " |")
+  return "\n".join(lines)
+
+
+def success_section(table: dict) -> str:
+  """The body of results/metaworld.md's generated "success rates" section."""
+  cfg, cells = table["config"], aggregate(table)
+  tasks = _tasks(table, cells)
   methods = cfg["methods"]
   total = sum(cfg["seeds"][m] for m in methods) * len(cfg["tasks"])
   scales = sorted({r["eval_ood"]["ood_scale"] for r in table["rows"].values()
                    if r.get("eval_ood", {}).get("ood_scale")})
-  lines = [SECTION, "",
-           f"Written {datetime.date.today().isoformat()} from the models finished so far "
-           f"({len(table['rows'])} of {total}) by the run `{table['command']}` (niced, on the "
-           f"shared 2-core CPU, metaworld.py's `{cfg['variant'] or 'paper-scale'}` budget; it "
-           "rewrites this section after every model, and `python -m "
-           f"experiments.metaworld_table --report --workdir={table['workdir']}` does so alone).",
-           "",
+  lines = [f"From the models finished by {table['date']} ({len(table['rows'])} of {total}) in "
+           f"the run `{table['command']}` (metaworld.py's `{cfg['variant'] or 'paper-scale'}` "
+           f"budget); the raw rows are results/raw/metaworld/table.json"
+           + (f" ({table['recovered_from']['why']})" if table.get("recovered_from") else "")
+           + ".", "",
            f"Success rate (%) over {cfg['eval_episodes']} episodes per model, in range "
            "(eval seeds 1000000 + i, as every model) / OOD (`--config.env.ood=True`: "
            f"object/goal box widened {'/'.join(f'{s:g}' for s in scales) or '?'}x, the first "
@@ -74,7 +102,8 @@ def report_markdown(table: dict) -> str:
     if e is None:
       return "—"
     n = e["successes"] + e["failures"]
-    return f"{e['successes']}/{n} [{100 * e['ci95'][0]:.0f}, {100 * e['ci95'][1]:.0f}]"
+    low, high = wilson_interval(e["successes"], n)
+    return f"{e['successes']}/{n} [{100 * low:.0f}, {100 * high:.0f}]"
   for row in sorted(table["rows"].values(), key=lambda r: (cfg["tasks"].index(r["task"]),
                                                            methods.index(r["method"]), r["seed"])):
     sps = row.get("samples_per_s")
@@ -83,7 +112,7 @@ def report_markdown(table: dict) -> str:
                  f"{row['params']:,} ({row['model']}) | {row['train_wall_s']:.0f} | "
                  f"{'—' if sps is None else f'{sps:.0f}'} | {row['final_loss']:.3f} |")
   lines += ["", "Commands (seed 0 of each method; other seeds change `--config.seed` and the "
-            "workdir; every model's commands are in WORKDIR/table.json):", "", "```"]
+            "workdir; every model's commands are in the raw table):", "", "```"]
   for task in tasks:
     if task in table["demos"]:
       lines.append(table["demos"][task]["command"])
@@ -95,34 +124,12 @@ def report_markdown(table: dict) -> str:
   return "\n".join(lines)
 
 
-def write_report(workdir: str, table: dict) -> None:
-  """Replaces (or appends) the Success rates section of report.markdown; writes the plot."""
-  if not table["rows"]:
-    return
-  table = dict(table, workdir=workdir)
-  cfg = table["config"]["report"]
-  path = cfg["markdown"]
-  text = open(path).read() if os.path.exists(path) else "# Meta-World\n"
-  start = text.find(SECTION + "\n")
-  section = report_markdown(table)
-  if start < 0:
-    text = text.rstrip("\n") + "\n\n" + section
-  else:
-    end = text.find("\n## ", start + len(SECTION))
-    text = text[:start] + section + ("" if end < 0 else text[end:])
-  text = text.replace("Success rates of full runs: not measured yet (the paper table is a "
-                      "separate job).", "Success rates of full runs: \"Success rates\" below.")
-  with open(path, "w") as f:
-    f.write(text)
-  write_plot(table, cfg["plot"])
-
-
 def write_plot(table: dict, path: str) -> None:
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
   cfg, cells = table["config"], aggregate(table)
-  tasks = [t for t in cfg["tasks"] if any((t, m) in cells for m in cfg["methods"])]
+  tasks = _tasks(table, cells)
   methods = cfg["methods"]
   fig, axes = plt.subplots(1, 2, figsize=(max(6, 2.2 * len(tasks)) * 1.6, 3.8), sharey=True)
   width = 0.8 / len(methods)

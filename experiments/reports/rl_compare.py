@@ -45,13 +45,18 @@ def _rows(path):
     return [json.loads(line) for line in f if line.strip()]
 
 
+def normalized(returns, random: float, expert: float) -> np.ndarray:
+  """(R - R_random) / (R_expert - R_random): 0 is the random policy, 1 the expert."""
+  return (np.asarray(returns, float) - random) / (expert - random)
+
+
 def collect(workdir: str) -> dict | None:
   config = _load(os.path.join(workdir, "config.json"))
   demos, random = _load(os.path.join(workdir, "demos.json")), _load(os.path.join(workdir, "random.json"))
   if config is None or demos is None or random is None:
     return None
   lo, hi = random["return_mean"], demos["return_mean"]
-  norm = lambda r: (np.asarray(r, float) - lo) / (hi - lo)  # noqa: E731
+  norm = lambda r: normalized(r, lo, hi)  # noqa: E731
   env = {"name": config["env_name"], "config": config, "expert": hi, "random": lo,
          "expert_eval": (_load(os.path.join(workdir, "expert", "summary.json")) or {}).get(
              "eval_return_mean"), "methods": {}, "pending": []}
@@ -85,7 +90,7 @@ def reward_rule(config: dict) -> str:
 def baseline_rows(env: dict, workdirs: list[str]) -> list[str]:
   """Markdown rows of the EnergyFlow methods of each of WORKDIRS (other runs on env's
   workdir, with other reward settings) and of env's own, normalized alike."""
-  norm = lambda r: (np.asarray(r, float) - env["random"]) / (env["expert"] - env["random"])  # noqa: E731
+  norm = lambda r: normalized(r, env["random"], env["expert"])  # noqa: E731
   lines = []
   for workdir in workdirs:
     config = _load(os.path.join(workdir, "config.json"))
