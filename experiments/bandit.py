@@ -2,41 +2,45 @@
 
     python -m experiments.bandit --config=experiments/configs/bandit.py --workdir=DIR
 
-Writes DIR/config.json and DIR/results.json, and prints a table of reward quality.
+Writes DIR/config.json and DIR/results.json (every reward's quality, the wall time, the
+command and the fingerprint of what made it), and prints a table of reward quality.
+results/raw/bandit/*.json are such files; results/bandit.md's tables are built from them
+(experiments/reports/bandit.py).
 """
-import json
 import os
+import sys
+import time
 
-
+from efjax import provenance
 from efjax.reward.bandit_recovery import run_bandit_recovery
-from experiments import cli
+from efjax.workdir import write_json
+from experiments import cli, stages
+from experiments.reports.bandit import format_table
 
 _CONFIG = cli.config_flag("Experiment config file.")
 _WORKDIR = cli.workdir_flag("Where config.json and results.json go.")
 
 
-def format_table(results: dict) -> str:
-  lines = ["reward              pearson  spearman  pref.acc  EPIC"]
-  rows = [(k, v) for k, v in results.items() if k != "centered_t_sweep"]
-  rows += [(f"centered t={t:g}", v) for t, v in results["centered_t_sweep"].items()]
-  for name, m in rows:
-    lines.append(f"{name:18s}  {m['pearson']:7.3f}  {m['spearman']:8.3f}  "
-                 f"{m['preference_accuracy']:8.3f}  {m['epic']:.3f}")
-  return "\n".join(lines)
+def run(config, workdir: str, log=print) -> dict:
+  """Trains and scores; returns (and writes) the raw result."""
+  stages.check_workdir_config(config, workdir)
+  start = time.perf_counter()
+  results = run_bandit_recovery(config, log=log)
+  raw = {"results": {k: v if k != "centered_t_sweep" else {str(t): m for t, m in v.items()}
+                     for k, v in results.items()},
+         "wall_s": round(time.perf_counter() - start, 1),
+         "command": "python -m experiments.bandit " + " ".join(sys.argv[1:]),
+         "config": config.to_dict(), "fingerprint": provenance.fingerprint(config)}
+  write_json(os.path.join(workdir, "results.json"), raw)
+  return raw
 
 
 def main(argv):
   del argv
-  config, workdir = _CONFIG.value, _WORKDIR.value
-  os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json_best_effort(indent=2))
-  results = run_bandit_recovery(config)
-  with open(os.path.join(workdir, "results.json"), "w") as f:
-    json.dump({k: v if k != "centered_t_sweep" else {str(t): m for t, m in v.items()}
-               for k, v in results.items()}, f, indent=2)
-  print(format_table(results))
-  print(f"wrote {os.path.join(workdir, 'results.json')}")
+  cli.quiet_library_logs()
+  raw = run(_CONFIG.value, _WORKDIR.value, log=cli.progress)
+  print(format_table(raw["results"]))
+  print(f"wrote {os.path.join(_WORKDIR.value, 'results.json')}")
 
 
 if __name__ == "__main__":
