@@ -20,6 +20,8 @@ import numpy as np
 from absl import flags
 
 from efjax.envs.brax_envs import make_env
+from efjax.envs.brax_rewards import TRUE_REWARDS, true_reward
+from efjax.reward.controls import CONTROLS, control_reward
 from efjax.reward import adversarial
 from efjax.reward.heldout import reward_metrics
 from efjax.reward.learned import load_reward
@@ -55,15 +57,30 @@ def reward_source(config, workdir, method, env):
   """(kwargs of train_seeds for a method, the fixed reward (fn, params) or None)."""
   if method == "true_reward":
     return {}, None
+  if method in CONTROLS:
+    fn, params = control_reward(method, env.observation_size, env.action_size, config.seed)
+    return {"reward_fn": fn, "reward_params": params}, (fn, params)
   if method in ADVERSARIAL:
     expert = _expert_transitions(workdir)
     learner = (adversarial.make_airl(config.irl, expert, config.irl.gamma) if method == "airl"
                else adversarial.make_gail(config.irl, expert))
     return {"reward_learner": learner}, None
-  # The EnergyFlow rewards are read with this config's reward settings (reference rule).
+  # The EnergyFlow rewards are read with this config's reward settings (reference rule),
+  # the ELBO at config.elbo's noise levels.
+  reading = {"diffusion_elbo": config.get("elbo"), "bc_log_prob": None}.get(
+      method, config.energyflow.reward)
   fn, params = load_reward(method, os.path.join(workdir, TRAINED.get(method, "energyflow")),
-                           env, config.energyflow.reward)
+                           env, reading)
   return {"reward_fn": fn, "reward_params": params}, (fn, params)
+
+
+def _epic_args(config) -> dict:
+  """reward_metrics' true_fn and gamma for EPIC, on tasks whose true reward is a function of
+  the transition (efjax.envs.brax_rewards; the pendulum's only when fixed-horizon)."""
+  name = config.rl.env.name
+  exact = name in TRUE_REWARDS and (name != "inverted_pendulum"
+                                    or config.rl.env.get("fixed_horizon", False))
+  return {"true_fn": true_reward(name) if exact else None, "gamma": config.rl.ppo.gamma}
 
 
 def _adversarial_quality(config, workdir, method, learner, data) -> dict:
@@ -76,7 +93,8 @@ def _adversarial_quality(config, workdir, method, learner, data) -> dict:
   per_seed = []
   for s in range(config.rl.num_seeds):
     p = jax.tree.map(lambda x: x[s], stacked)
-    per_seed.append(reward_metrics(lambda o, a, n: reward(p, o, a, n), data))
+    per_seed.append(reward_metrics(lambda o, a, n: reward(p, o, a, n), data,
+                                   **_epic_args(config)))
   return {k: (None if any(q[k] is None for q in per_seed)
               else float(np.mean([q[k] for q in per_seed]))) for k in per_seed[0]}
 
@@ -84,13 +102,14 @@ def _adversarial_quality(config, workdir, method, learner, data) -> dict:
 def method_key(config, workdir: str, method: str) -> dict:
   """What a method's PPO runs and reward metrics depend on (experiments.stages.made_by)."""
   sections = {"true_reward": (), "airl": ("irl",), "gail": ("irl",), "bc_log_prob": ("bc",),
-              "diffusion_elbo": ("diffusion",)}.get(method, ("energyflow",))
+              "diffusion_elbo": ("diffusion", "elbo"), **dict.fromkeys(CONTROLS, ("seed",))}.get(
+                  method, ("energyflow",))
   return stages.made_by(config, ("rl",) + sections, (os.path.join(workdir, "demos.npz"),))
 
 
 def quality_key(config, workdir: str, method: str) -> dict:
   return {**method_key(config, workdir, method),
-          "heldout": stages.made_by(config, ("reward_eval", "expert.env"))}
+          "heldout": stages.made_by(config, ("reward_eval", "rl.env"))}
 
 
 def run_method(config, workdir, method, log):
@@ -108,7 +127,7 @@ def run_method(config, workdir, method, log):
       return _adversarial_quality(config, workdir, method, kwargs["reward_learner"], data)
     fn, params = fixed
     jfn = jax.jit(fn)
-    return reward_metrics(lambda o, a, n: jfn(params, o, a, n), data)
+    return reward_metrics(lambda o, a, n: jfn(params, o, a, n), data, **_epic_args(config))
 
   result = None
   if method != "true_reward":

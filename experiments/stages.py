@@ -34,6 +34,7 @@ import efjax
 from efjax import provenance
 from efjax.data import save_demos
 from efjax.envs.brax_demos import to_demo_fields
+from efjax.envs.brax_envs import make_raw_env
 from efjax.errors import ConfigError
 from efjax.export import export_after_training
 from efjax.policy.rollout import episode_returns, graded_noise_policy, rollout_numpy
@@ -117,6 +118,12 @@ def claim_dir(path: str, key: dict, log=print) -> None:
 def raw_env(config):
   """The task's unwrapped brax env of config.expert.env (rollouts batch it themselves)."""
   return brax_envs.get_environment(config.expert.env.name, backend=config.expert.env.backend)
+
+
+def comparison_env(config):
+  """The unwrapped env of config.rl.env, where rl_compare scores every reward (its
+  fixed-horizon version of the expert's task)."""
+  return make_raw_env(**config.rl.env)
 
 
 def _agent(workdir: str) -> str:
@@ -213,15 +220,15 @@ def train_once(config, section: str, workdir: str, name: str, log,
 def random_policy(config, workdir: str, log) -> dict:
   """True return of uniform random actions (the 0 of a normalized score)."""
   def compute():
-    env = raw_env(config)
+    env = comparison_env(config)
     policy = lambda obs, key: jax.random.uniform(  # noqa: E731
         key, (obs.shape[0], env.action_size), minval=-1.0, maxval=1.0)
     returns = episode_returns(rollout_numpy(env, policy, jax.random.key(config.seed + 50),
-                                            config.rl.eval_envs, config.expert.env.episode_length))
+                                            config.rl.eval_envs, config.rl.env.episode_length))
     log(f"random policy: true return {returns.mean():.1f}")
     return {"return_mean": float(returns.mean()), "return_std": float(returns.std())}
   return run_stage(os.path.join(workdir, "random.json"), compute,
-                   made_by(config, ("seed", "expert.env", "rl.eval_envs")), log)
+                   made_by(config, ("seed", "rl.env", "rl.eval_envs")), log)
 
 
 def imitation(config, workdir: str, log) -> dict:
@@ -286,13 +293,14 @@ def reward_ranking(config, workdir: str, log) -> dict:
 def heldout(config, workdir: str, log=print) -> dict:
   """Held-out transitions of graded quality with candidate-action grids (WORKDIR/heldout.npz)."""
   path = os.path.join(workdir, "heldout.npz")
-  key = made_by(config, ("reward_eval", "expert.env"), (_agent(workdir),))
+  key = made_by(config, ("reward_eval", "rl.env"), (_agent(workdir),))
   stamp = os.path.join(workdir, "heldout.json")
   if not os.path.exists(path) or _stale(path, (cached(stamp) or {}).get("made_by"), key, log):
     r = config.reward_eval
-    data = heldout_transitions(raw_env(config), expert_policy(workdir, deterministic=False),
+    data = heldout_transitions(comparison_env(config),
+                               expert_policy(workdir, deterministic=False),
                                jax.random.key(r.seed), tuple(r.noise_levels),
-                               r.episodes_per_level, config.expert.env.episode_length,
+                               r.episodes_per_level, config.rl.env.episode_length,
                                r.num_candidates, r.stride)
     np.savez(path + ".tmp.npz", **data)
     os.replace(path + ".tmp.npz", path)

@@ -26,7 +26,9 @@ def smoke(tmp_path_factory):
 
 def test_every_method_trains_and_is_scored(smoke):
   config, _, workdir, results = smoke
-  assert tuple(results["methods"]) == rl_compare_config.METHODS
+  assert tuple(results["methods"]) == tuple(config.methods)
+  assert set(rl_compare_config.LEARNED) | {"true_reward", "constant_plus", "random_network"} \
+      <= set(config.methods)
   for method, r in results["methods"].items():
     rl = r["rl"]
     assert len(rl["eval_return_per_seed"]) == config.rl.num_seeds == 2, method
@@ -39,6 +41,8 @@ def test_every_method_trains_and_is_scored(smoke):
     q = r["reward_quality"]
     # inverted_pendulum's true reward is 1 whatever the action: no grid metric, by design.
     assert q["pearson"] is None and -1 <= q["return_spearman"] <= 1 and q["nonfinite"] == 0
+    # the fixed-horizon pendulum's true reward is a function of the transition: real EPIC
+    assert 0.0 <= q["epic"] <= 1.0, (method, q)
     if method in ("airl", "gail"):
       assert "reward_learner/disc_loss" in rows[0]
       assert os.path.exists(os.path.join(workdir, "rl", method, "reward_params.npz"))

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from efjax.policy.rollout import graded_noise_policy, rollout
-from efjax.reward.metrics import reward_quality, spearman
+from efjax.reward.metrics import canonicalize, pearson_distance, reward_quality, spearman
 
 
 def heldout_transitions(env, policy, key, noise_levels, episodes_per_level: int,
@@ -54,12 +54,50 @@ def heldout_transitions(env, policy, key, noise_levels, episodes_per_level: int,
           "grid_reward": cand["reward"][pick]}
 
 
-def reward_metrics(fn, data: dict, batch: int = 4096) -> dict:
-  """Metrics of fn(obs [B, obs_dim], action [B, act_dim], next_obs) -> [B] on `data`."""
+def _batched(fn, batch: int):
+  """fn over numpy arrays in pieces of `batch` rows (for large evaluations)."""
   def apply(o, a, n):
     out = [np.asarray(fn(o[i:i + batch], a[i:i + batch], n[i:i + batch]))
            for i in range(0, len(o), batch)]
     return np.concatenate(out)
+  return apply
+
+
+def transition_epic(fn, data: dict, true_fn, gamma: float, seed: int = 0,
+                    num_transitions: int = 2000, num_coverage: int = 256,
+                    batch: int = 16384) -> float:
+  """EPIC (Gleave et al. 2020) between fn and the task's true reward true_fn, both
+  fn(obs, action, next_obs) -> [B], on held-out transitions.
+
+  Coverage distribution: states S and next states S' drawn independently from the
+  held-out episodes' visited states and next states, actions A uniform in [-1, 1].
+  Each reward is canonicalized over it (efjax.reward.metrics.canonicalize: potential
+  shaping cancels), then compared by Pearson distance on `num_transitions` held-out
+  transitions. 0: equivalent up to shaping and scale; 1: opposite.
+  """
+  rng = np.random.default_rng(seed)
+  valid = data["valid"].reshape(-1)
+  flat = lambda x: x.reshape((-1,) + x.shape[2:])[valid]  # noqa: E731
+  obs, act, nxt = flat(data["obs"]), flat(data["action"]), flat(data["next_obs"])
+  pick = rng.choice(len(obs), min(num_transitions, len(obs)), replace=False)
+  cov_s = obs[rng.choice(len(obs), num_coverage)]
+  cov_n = nxt[rng.choice(len(obs), num_coverage)]
+  cov_a = rng.uniform(-1.0, 1.0, (num_coverage, act.shape[1])).astype(np.float32)
+  args = (obs[pick], act[pick], nxt[pick], cov_s, cov_a, cov_n, gamma)
+  learned = _batched(fn, batch)
+  true = _batched(true_fn, batch)
+  return float(pearson_distance(canonicalize(learned, *args), canonicalize(true, *args)))
+
+
+def reward_metrics(fn, data: dict, batch: int = 4096, true_fn=None, gamma: float = 0.99) -> dict:
+  """Metrics of fn(obs [B, obs_dim], action [B, act_dim], next_obs) -> [B] on `data`.
+
+  On the candidate grid [S, N]: offset-free pearson / spearman, preference_accuracy, and
+  centered_distance (the per-state-centered Pearson distance; not EPIC, since each
+  candidate has its own next state); return_spearman over the episodes; with the task's
+  true_fn (efjax.envs.brax_rewards), epic (transition_epic, discount gamma).
+  """
+  apply = _batched(fn, batch)
 
   s, n = data["grid_action"].shape[:2]
   obs = np.repeat(data["grid_obs"], n, axis=0)
@@ -67,9 +105,10 @@ def reward_metrics(fn, data: dict, batch: int = 4096) -> dict:
                   data["grid_next_obs"].reshape(s * n, -1)).reshape(s, n)
   true = data["grid_reward"]
   varies = np.std(true - true.mean(1, keepdims=True)) > 1e-6
-  out = ({k: (v if np.isfinite(v) else None) for k, v in reward_quality(learned, true).items()}
-         if varies else {"pearson": None, "spearman": None, "preference_accuracy": None,
-                         "epic": None})
+  grid = reward_quality(learned, true)
+  grid["centered_distance"] = grid.pop("epic")
+  out = ({k: (v if np.isfinite(v) else None) for k, v in grid.items()} if varies
+         else dict.fromkeys(grid))
   e, l = data["valid"].shape
   flat = lambda x: x.reshape((e * l,) + x.shape[2:])  # noqa: E731
   r = apply(flat(data["obs"]), flat(data["action"]), flat(data["next_obs"])).reshape(e, l)
@@ -77,4 +116,5 @@ def reward_metrics(fn, data: dict, batch: int = 4096) -> dict:
   true_ret = (data["reward"] * data["valid"]).sum(1)
   out["return_spearman"] = float(spearman(true_ret, r.sum(1)))
   out["nonfinite"] = int((~np.isfinite(learned)).sum() + (~np.isfinite(r)).sum())
+  out["epic"] = None if true_fn is None else transition_epic(fn, data, true_fn, gamma)
   return out

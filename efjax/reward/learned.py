@@ -49,7 +49,8 @@ def _energyflow(kind: str):
 LEARNED_REWARDS.register("energyflow_centered", _energyflow("centered"))
 LEARNED_REWARDS.register("energyflow_soft_bellman", _energyflow("soft_bellman"))
 LEARNED_REWARDS.register("bc_log_prob", lambda model, _: bc_log_prob_reward(model))
-LEARNED_REWARDS.register("diffusion_elbo", lambda model, _: diffusion_elbo_reward(model))
+LEARNED_REWARDS.register("diffusion_elbo", lambda model, reading: diffusion_elbo_reward(
+    model, **({} if reading is None else dict(reading))))
 
 
 def load_reward(kind: str, workdir: str, env, reward_config=None):
@@ -57,7 +58,8 @@ def load_reward(kind: str, workdir: str, env, reward_config=None):
 
   reward_config: for the EnergyFlow kinds, the `reward` settings (efjax.reward.formulas)
   to read the energy with in place of those saved with the model (training does not use
-  them).
+  them); for diffusion_elbo, diffusion_elbo_reward's keyword arguments (levels,
+  draws_per_level).
   """
   make = LEARNED_REWARDS.get(kind)
   model = efjax.load(workdir)

@@ -8,6 +8,14 @@ Envs (all run on the 2-core CPU; results/ppo.md measured them): inverted_pendulu
 reacher (spring). hopper is left out: 1-4k env steps/s on this CPU, so 5 seeds of a
 few million steps per method would take many hours.
 
+Fixed horizon: the expert trains on the env as Brax defines it, but every reward is
+compared on the fixed-horizon version (`rl.env.fixed_horizon`, efjax.envs.brax_envs
+.FixedHorizonWrapper): an episode never ends early, a fall leads to an absorbing state
+repeated to the time limit, so no reward's sign or offset decides how long an episode
+lasts. Controls run beside the learned rewards: constant +1 and -1, zero and a fixed
+random network (efjax.reward.controls); a learned reward that does not beat them says
+nothing about the task.
+
 Stages: expert PPO on the true reward (or an experiments.ppo workdir reused with
 --config.expert_dir), 64 stochastic expert episodes as demos, then an EnergyFlow
 energy (MLP, obs history 1, chunk 1), a Gaussian BC policy and a non-conservative
@@ -35,8 +43,10 @@ from experiments.configs import quickstart
 from experiments.configs.common import parse_arg
 
 ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher")
-METHODS = ("true_reward", "energyflow_centered", "energyflow_soft_bellman", "airl", "gail",
-           "bc_log_prob", "diffusion_elbo")
+LEARNED = ("energyflow_centered", "energyflow_soft_bellman", "airl", "gail", "bc_log_prob",
+           "diffusion_elbo")
+CONTROL_METHODS = ("constant_plus", "constant_minus", "zero", "random_network")
+METHODS = ("true_reward",) + LEARNED + CONTROL_METHODS
 # Env steps per seed of each method's PPO (the expert's budget is experiments/configs/ppo.py's).
 RL_STEPS = {"inverted_pendulum": 1_000_000, "inverted_double_pendulum": 2_000_000,
             "reacher": 2_000_000}
@@ -66,9 +76,10 @@ def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
   c.energyflow = ef
 
   c.methods = METHODS
-  c.rl = dict(env=dict(c.expert.env), ppo=c.expert.ppo.to_dict(), num_seeds=5, seed=100,
-              log_every=10, eval_envs=16)
+  c.rl = dict(env=dict(c.expert.env, fixed_horizon=True), ppo=c.expert.ppo.to_dict(),
+              num_seeds=5, seed=100, log_every=10, eval_envs=16)
   c.rl.ppo.total_steps = RL_STEPS[name]
+  c.elbo = dict(levels=(0.2, 0.3, 0.4, 0.5), draws_per_level=2)   # diffusion_elbo_reward's
   c.irl = irl_config()
   c.irl.gamma = c.expert.ppo.gamma
   c.reward_eval = dict(noise_levels=(0.0, 0.25, 0.5, 0.75, 1.0), episodes_per_level=4,
@@ -84,4 +95,6 @@ def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
     c.rl.update(num_seeds=2, log_every=2, eval_envs=2)
     c.irl.update(batch_size=64, disc_steps=2)
     c.reward_eval.update(noise_levels=(0.0, 1.0), episodes_per_level=2, stride=5)
+    # zero and constant_minus run constant_plus's code path: left out to keep tests short
+    c.methods = tuple(m for m in METHODS if m not in ("zero", "constant_minus"))
   return c

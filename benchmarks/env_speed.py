@@ -1,0 +1,82 @@
+"""Env steps/s of Brax tasks on this machine, per physics backend: which locomotion tasks a
+reward comparison can afford on a CPU.
+
+    python benchmarks/env_speed.py [--envs=halfcheetah,hopper] [--out=benchmarks/results/env_speed.json]
+
+Each (env, backend): 128 envs of the batched, fixed-horizon env (efjax.envs.brax_envs
+.make_env) stepped 100 times in one jitted lax.scan with uniform random actions, after
+compilation; every case timed once per round, `--rounds` rounds, median and min-max.
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from efjax import provenance  # noqa: E402
+from efjax.envs.brax_envs import make_env  # noqa: E402
+
+ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher", "halfcheetah", "hopper",
+        "walker2d", "ant")
+BACKENDS = ("spring", "positional", "generalized")
+
+
+def timer(name: str, backend: str, num_envs: int, steps: int):
+  env = make_env(name, backend, episode_length=1000, fixed_horizon=True)
+  act_dim = env.action_size
+
+  @jax.jit
+  def run(state, key):
+    def body(state, k):
+      return env.step(state, jax.random.uniform(k, (num_envs, act_dim), minval=-1, maxval=1)), None
+    state, _ = jax.lax.scan(body, state, jax.random.split(key, steps))
+    return state
+
+  state = env.reset(jax.random.split(jax.random.key(0), num_envs))
+  jax.block_until_ready(run(state, jax.random.key(1)))
+
+  def once() -> float:
+    t0 = time.perf_counter()
+    jax.block_until_ready(run(state, jax.random.key(2)).obs)
+    return num_envs * steps / (time.perf_counter() - t0)
+  return once
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  p.add_argument("--envs", default=",".join(ENVS))
+  p.add_argument("--backends", default=",".join(BACKENDS))
+  p.add_argument("--num_envs", type=int, default=128)
+  p.add_argument("--steps", type=int, default=100)
+  p.add_argument("--rounds", type=int, default=3)
+  p.add_argument("--out", default="benchmarks/results/env_speed.json")
+  args = p.parse_args()
+  cases = {}
+  for name in args.envs.split(","):
+    for backend in args.backends.split(","):
+      cases[f"{name}/{backend}"] = timer(name, backend, args.num_envs, args.steps)
+      print(f"compiled {name}/{backend}", flush=True)
+  rates = {k: [] for k in cases}
+  for _ in range(args.rounds):
+    for k, once in cases.items():
+      rates[k].append(once())
+  rows = {k: {"median": float(np.median(v)), "min": float(min(v)), "max": float(max(v))}
+          for k, v in rates.items()}
+  for k, r in rows.items():
+    print(f"{k:40s} {r['median']:10,.0f} steps/s  [{r['min']:,.0f}, {r['max']:,.0f}]")
+  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+  with open(args.out, "w") as f:
+    json.dump({"command": "python benchmarks/env_speed.py " + " ".join(sys.argv[1:]),
+               "load_average": os.getloadavg(), "rows": rows,
+               "fingerprint": provenance.fingerprint()}, f, indent=1)
+  print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+  main()

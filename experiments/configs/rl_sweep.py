@@ -1,0 +1,61 @@
+"""Equal tuning for every reward in the RL comparison: the same number of configurations per
+method, picked on tuning seeds, then final runs of each method's pick on fresh seeds.
+
+    python -m experiments.rl_sweep --config=experiments/configs/rl_sweep.py:reacher --workdir=WORKDIR/reacher
+    python -m experiments.rl_sweep --config=experiments/configs/rl_sweep.py:reacher,smoke --workdir=/tmp/s
+
+Every learned reward gets SWEEP_SIZE (6) configurations over its own key settings:
+EnergyFlow's reading level, net width and reference rule; AIRL's and GAIL's
+discriminator steps, learning rate, batch and logit-entropy bonus; BC's width and
+log-std floor; the diffusion ELBO's width and noise levels. Each runs PPO with
+`tuning.num_seeds` seeds from `tuning.seed` (seeds the finals never use) on the
+rl_compare config of the env; the configuration with the best mean normalized return
+wins. The finals then run every method's winner, the oracle and the controls with
+rl.num_seeds seeds from rl.seed. Keys are rl_compare.py's, dotted (`energyflow.reward.t`).
+"""
+import ml_collections
+
+from experiments.configs import rl_compare
+from experiments.configs.common import parse_arg
+
+SWEEP_SIZE = 6
+
+
+def _grid(keys, rows):
+  return [dict(zip(keys, row)) for row in rows]
+
+
+def sweeps() -> dict:
+  """{method: [overrides of the rl_compare config]} with SWEEP_SIZE entries each; the first
+  is rl_compare's own setting."""
+  ef = _grid(("energyflow.reward.t", "energyflow.model.mlp.hidden", "energyflow.reward.reference",
+              "energyflow.reward.num_reference"),
+             [(0.4, (64, 64), "gauss_hermite", 2), (0.1, (64, 64), "gauss_hermite", 2),
+              (0.7, (64, 64), "gauss_hermite", 2), (0.4, (128, 128), "gauss_hermite", 2),
+              (0.1, (128, 128), "gauss_hermite", 2), (0.4, (64, 64), "sampled", 16)])
+  adversarial = _grid(("irl.disc_steps", "irl.learning_rate", "irl.batch_size",
+                       "irl.entropy_coef"),
+                      [(4, 3e-4, 512, 0.0), (2, 3e-4, 512, 0.0), (8, 3e-4, 512, 0.0),
+                       (4, 1e-3, 512, 0.0), (4, 3e-4, 256, 0.0), (4, 3e-4, 512, 0.01)])
+  bc = _grid(("bc.bc.hidden", "bc.bc.min_log_std"),
+             [((256, 256, 256), -5.0), ((64, 64), -5.0), ((128, 128), -5.0),
+              ((256, 256, 256), -3.0), ((64, 64), -3.0), ((128, 128), -3.0)])
+  elbo = _grid(("diffusion.model.mlp.hidden", "elbo.levels"),
+               [((128, 128), (0.2, 0.3, 0.4, 0.5)), ((64, 64), (0.2, 0.3, 0.4, 0.5)),
+                ((256, 256), (0.2, 0.3, 0.4, 0.5)), ((128, 128), (0.05, 0.1, 0.2)),
+                ((64, 64), (0.05, 0.1, 0.2)), ((256, 256), (0.05, 0.1, 0.2))])
+  return {"energyflow_centered": ef, "energyflow_soft_bellman": ef, "airl": adversarial,
+          "gail": adversarial, "bc_log_prob": bc, "diffusion_elbo": elbo}
+
+
+def get_config(arg: str = "reacher") -> ml_collections.ConfigDict:
+  name, flags = parse_arg(arg, "rl_sweep.py", names=rl_compare.ENVS, what="env",
+                          flags=("smoke",), default="reacher")
+  c = ml_collections.ConfigDict()
+  c.compare = rl_compare.get_config(name + (",smoke" if "smoke" in flags else ""))
+  c.tuning = dict(seed=1000, num_seeds=2)
+  c.sweep_size = SWEEP_SIZE
+  if "smoke" in flags:
+    c.tuning.num_seeds = 1
+    c.sweep_size = 2
+  return c

@@ -1,0 +1,114 @@
+"""Equal tuning, then the finals, of every reward in the RL comparison (experiments/configs/rl_sweep.py).
+
+    python -m experiments.rl_sweep --config=experiments/configs/rl_sweep.py:reacher --workdir=DIR
+
+DIR/base: the expert, its demos, the random policy and the held-out transitions
+(experiments.rl_compare's shared stages), made once. DIR/sweep/<method>/<i>: one
+configuration of one method on the tuning seeds; DIR/final/<method>: each method's best
+configuration (and the oracle and the controls) on the final seeds. Every run is an
+rl_compare workdir whose shared stages point at DIR/base, so re-running resumes and
+nothing is trained twice. DIR/sweep.json (what was tried, each run's per-seed
+normalized returns, the pick) and DIR/finals.json are the raw results the report is
+built from.
+"""
+import copy
+import os
+
+import numpy as np
+
+from efjax.workdir import write_json
+from experiments import cli, rl_compare, stages
+from experiments.configs import rl_sweep as sweep_config
+from experiments.reports.rl_compare import normalized
+
+SHARED = ("expert", "demos.npz", "demos.json", "random.json", "heldout.npz", "heldout.json")
+
+
+def with_overrides(config, overrides: dict):
+  """A copy of an rl_compare config with dotted-key overrides applied."""
+  config = copy.deepcopy(config)
+  config.unlock()
+  for key, value in overrides.items():
+    *path, leaf = key.split(".")
+    node = config
+    for part in path:
+      node = node[part]
+    node[leaf] = value
+  return config
+
+
+def _link_shared(base: str, workdir: str) -> None:
+  os.makedirs(workdir, exist_ok=True)
+  for name in SHARED:
+    src, dst = os.path.join(base, name), os.path.join(workdir, name)
+    if os.path.exists(src) and not os.path.lexists(dst):
+      os.symlink(os.path.abspath(src), dst)
+
+
+def _run(config, base: str, workdir: str, method: str, log) -> dict:
+  """One method of an rl_compare config in workdir, the shared stages from base."""
+  _link_shared(base, workdir)
+  config = with_overrides(config, {"methods": (method,)})
+  stages.check_workdir_config(config, workdir)
+  for name, fn in rl_compare.STAGES:
+    if name in ("bc", "diffusion", "energyflow") and not needed(method, name):
+      continue
+    fn(config, workdir, log)
+  return rl_compare.run_method(config, workdir, method, log)
+
+
+def needed(method: str, stage: str) -> bool:
+  """Whether a method's reward reads the model a stage trains."""
+  return {"energyflow": method.startswith("energyflow_"), "bc": method == "bc_log_prob",
+          "diffusion": method == "diffusion_elbo"}[stage]
+
+
+def _score(result: dict, base_results: dict) -> list[float]:
+  return normalized(result["rl"]["eval_return_per_seed"], base_results["random"]["return_mean"],
+                    base_results["demos"]["return_mean"]).tolist()
+
+
+def run_sweep(config, workdir: str, log=print) -> dict:
+  cmp = config.compare
+  stages.check_workdir_config(config, workdir)
+  base = os.path.join(workdir, "base")
+  os.makedirs(base, exist_ok=True)
+  stages.check_workdir_config(cmp, base)
+  base_results = {name: fn(cmp, base, log) for name, fn in rl_compare.STAGES
+                  if name in ("expert", "demos", "random")}
+  stages.heldout(cmp, base, log)
+  tuning = with_overrides(cmp, {"rl.seed": config.tuning.seed,
+                                "rl.num_seeds": config.tuning.num_seeds})
+  sweep, picks = {}, {}
+  for method, points in sweep_config.sweeps().items():
+    if method not in cmp.methods:
+      continue
+    runs = []
+    for i, overrides in enumerate(points[:config.sweep_size]):
+      log(f"== sweep {method} {i + 1}/{config.sweep_size}: {overrides}")
+      result = _run(with_overrides(tuning, overrides), base,
+                    os.path.join(workdir, "sweep", method, str(i)), method, log)
+      scores = _score(result, base_results)
+      runs.append({"overrides": overrides, "normalized_per_seed": scores,
+                   "mean": float(np.mean(scores)), "reward_quality": result["reward_quality"]})
+    best = int(np.argmax([r["mean"] for r in runs]))
+    sweep[method] = {"runs": runs, "pick": best}
+    picks[method] = runs[best]["overrides"]
+    write_json(os.path.join(workdir, "sweep.json"), {"tuning": config.tuning.to_dict(),
+                                                     "methods": sweep})
+  finals = {}
+  for method in cmp.methods:
+    log(f"== final {method}: {picks.get(method, {})}")
+    result = _run(with_overrides(cmp, picks.get(method, {})), base,
+                  os.path.join(workdir, "final", method), method, log)
+    finals[method] = {"overrides": picks.get(method, {}), "rl": result["rl"],
+                      "normalized_per_seed": _score(result, base_results),
+                      "reward_quality": result["reward_quality"]}
+    write_json(os.path.join(workdir, "finals.json"),
+               {"env": cmp.env_name, "expert_return": base_results["demos"]["return_mean"],
+                "random_return": base_results["random"]["return_mean"], "methods": finals})
+  return {"sweep": sweep, "finals": finals}
+
+
+if __name__ == "__main__":
+  cli.run_config_workdir(run_sweep, stale=True)

@@ -1,0 +1,47 @@
+"""experiments.rl_sweep at smoke size: every method tuned over the same number of
+configurations on tuning seeds, the pick run on the final seeds, raw results written."""
+import json
+import os
+
+import pytest
+
+from experiments import rl_sweep
+from experiments.configs import rl_sweep as sweep_config
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+  config = sweep_config.get_config("inverted_pendulum,smoke")
+  config.compare.methods = ("true_reward", "gail", "constant_plus")
+  workdir = str(tmp_path_factory.mktemp("sweep") / "ip")
+  return config, workdir, rl_sweep.run_sweep(config, workdir, log=lambda *_: None)
+
+
+def test_each_learned_method_gets_the_same_number_of_configurations(swept):
+  config, workdir, out = swept
+  sweep = json.load(open(os.path.join(workdir, "sweep.json")))["methods"]
+  assert list(sweep) == ["gail"] and len(sweep["gail"]["runs"]) == config.sweep_size
+  runs = sweep["gail"]["runs"]
+  assert runs[0]["overrides"] != runs[1]["overrides"]
+  assert all(len(r["normalized_per_seed"]) == config.tuning.num_seeds for r in runs)
+  pick = sweep["gail"]["pick"]
+  assert runs[pick]["mean"] == max(r["mean"] for r in runs)
+
+
+def test_finals_run_the_pick_the_oracle_and_the_controls_on_the_final_seeds(swept):
+  config, workdir, out = swept
+  finals = json.load(open(os.path.join(workdir, "finals.json")))["methods"]
+  assert list(finals) == ["true_reward", "gail", "constant_plus"]
+  assert all(len(f["normalized_per_seed"]) == config.compare.rl.num_seeds for f in finals.values())
+  sweep = json.load(open(os.path.join(workdir, "sweep.json")))["methods"]
+  assert finals["gail"]["overrides"] == sweep["gail"]["runs"][sweep["gail"]["pick"]]["overrides"]
+  # one expert for everything: the runs share the base stages
+  assert os.path.islink(os.path.join(workdir, "final", "gail", "expert"))
+  assert not os.path.exists(os.path.join(workdir, "final", "gail", "energyflow"))
+
+
+def test_overrides_are_dotted_keys_of_the_compare_config():
+  config = sweep_config.get_config("reacher").compare
+  out = rl_sweep.with_overrides(config, {"energyflow.reward.t": 0.1, "irl.disc_steps": 8})
+  assert out.energyflow.reward.t == 0.1 and out.irl.disc_steps == 8
+  assert config.energyflow.reward.t != 0.1                  # the original is untouched
