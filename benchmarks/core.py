@@ -4,9 +4,9 @@
     python benchmarks/core.py --only train,sample_b1  # some
     python benchmarks/core.py --dtype bfloat16        # bf16 matmul inputs, f32 accumulation
     python benchmarks/core.py --compare_torch --markdown BENCHMARKS.md   # back to back with
-                                                      # ../shared/anchors/reference_torch.py
+                                                      # benchmarks/torch_reference.py
 
-Workloads (shapes of ../shared/anchors/: obs 39 x 2, actions 4 x 16, 4,812,032 params):
+Workloads (the paper's Meta-World shapes: obs 39 x 2, actions 4 x 16, 4,812,032 params):
   matmul_peak  jitted float32 2048^2 matmul (and bf16 inputs with f32 accumulation), GFLOP/s
   train        one full train step at batch 256: power iteration, DSM (t ~ U[0,1], K=1),
                AdamW with clipping and non-finite skipping, EMA; samples/s, achieved
@@ -44,8 +44,7 @@ from experiments.configs import paper  # noqa: E402
 
 TITLE = "The core: paper network (obs 39 x 2, actions 4 x 16)"
 WORKLOADS = ("matmul_peak", "train", "k_levels", "sample_b1", "sample_b256", "energy", "accuracy")
-TORCH_SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "anchors",
-                            "reference_torch.py")
+TORCH_SCRIPT = os.path.join(os.path.dirname(__file__), "torch_reference.py")
 # Matmul side and batch sizes: the paper workloads, and --quick's (seconds, for tests).
 SIZES = dict(matmul=2048, train=256, k_levels=256, sample=256, energy=4096, accuracy=256)
 QUICK_SIZES = dict(matmul=256, train=8, k_levels=8, sample=8, energy=64, accuracy=8)
@@ -248,11 +247,11 @@ def run(args) -> str:
                 if r.get("workload") == "matmul_peak" and r.get("framework") == "jax")
   size = "--quick: a tiny MLP energy at tiny batches" if quick else "the paper network"
   if torch:
-    order = ("PyTorch eager (`../shared/anchors/reference_torch.py`, the authors' network and "
+    order = ("PyTorch eager (`benchmarks/torch_reference.py`, the authors' network and "
              "workloads) in a subprocess, then efjax")
   else:
     why = ("--quick" if quick else "--no_torch" if not getattr(args, "torch", True) else
-           "torch or ../shared/anchors/reference_torch.py is missing")
+           "torch is not installed")
     order = f"efjax only (no PyTorch reference: {why})"
   intro = (f"{size}, {params:,} parameters. {order} for {' and '.join(dtypes)} (bf16: "
            "`experiments/configs/paper.py:bf16`), medians of "
@@ -268,7 +267,7 @@ def main():
   p.add_argument("--warmup", type=int, default=3)
   p.add_argument("--repeats", type=int, default=10)
   p.add_argument("--compare_torch", action="store_true",
-                 help="run ../shared/anchors/reference_torch.py first, in a subprocess")
+                 help="run benchmarks/torch_reference.py first, in a subprocess")
   p.add_argument("--markdown", default=None,
                  help="with --compare_torch: write the comparison table to this file")
   args = p.parse_args()
