@@ -31,7 +31,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 # name -> the module that renders it (its TITLE and markdown_report(record)).
-SECTIONS = {"core": "core.py", "bf16_loss": "bf16_loss.py", "scaling": "scaling.py"}
+SECTIONS = {"core": "core.py", "variants": "variants.py", "bf16_loss": "bf16_loss.py",
+            "scaling": "scaling.py"}
 EARLIER = "<!-- Earlier runs: kept by benchmarks/run_all.py, newest first. -->"
 BEGIN = ("<!-- generated: {name}, measured {date}, from benchmarks/results/{name}.json by "
          "benchmarks/render.py -->")
