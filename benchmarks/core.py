@@ -1,36 +1,48 @@
-"""Core throughput and latency of the paper network, against XLA's own matmul peak.
+"""Core throughput and latency of the paper network, against PyTorch eager, in rounds.
 
-    python benchmarks/core.py                         # every workload, JSON lines
-    python benchmarks/core.py --only train,sample_b1  # some
-    python benchmarks/core.py --dtype bfloat16        # bf16 matmul inputs, f32 accumulation
-    python benchmarks/core.py --compare_torch --markdown BENCHMARKS.md   # back to back with
-                                                      # ../shared/anchors/reference_torch.py
+    python benchmarks/core.py                           # efjax only, float32, JSON lines
+    python benchmarks/core.py --dtype bfloat16          # bf16 matmul inputs, f32 accumulation
+    python benchmarks/core.py --compare_torch --rounds 5 --json benchmarks/results/core.json
+    python benchmarks/render.py                         # BENCHMARKS.md's section from that JSON
+    python benchmarks/core.py --compare_torch --torch_compile ...   # torch.compile's forward
 
-Workloads (shapes of ../shared/anchors/: obs 39 x 2, actions 4 x 16, 4,812,032 params):
-  matmul_peak  jitted float32 2048^2 matmul (and bf16 inputs with f32 accumulation), GFLOP/s
-  train        one full train step at batch 256: power iteration, DSM (t ~ U[0,1], K=1),
-               AdamW with clipping and non-finite skipping, EMA; samples/s, achieved
-               GFLOP/s (XLA cost analysis / time) and its fraction of the matmul peak;
-               then the same step 10 times in one lax.scan call (train.steps_per_call)
-  k_levels     DSM gradient with K=4 levels in one call vs 4 calls of K=1, ms
-  sample_b1    Euler PF-ODE, 20 steps, batch 1, ms per chunk
-  sample_b256  the same at batch 256, chunks/s
-  energy       energy at t = 1e-3, batch 4096, samples/s
-  accuracy     bf16 vs float32 on the same parameters: relative error of energy and score
-Figures are medians of --repeats timed calls after --warmup untimed ones.
-benchmarks/run_all.py calls run(args) (quick: a tiny network at tiny batches).
+With --compare_torch, PyTorch (benchmarks/torch_reference.py, a warm worker process)
+and efjax (this process: float32 and bf16, compiled once) are interleaved in rounds:
+in every round each workload is timed on each side back to back (torch first in even
+rounds, last in odd ones), so a change of machine load falls on both sides of a ratio.
+The report is the median over rounds of each round's ratio, with its min-max.
+
+Workloads (the paper's Meta-World shapes: obs 39 x 2, actions 4 x 16, 4,812,032 params):
+  matmul_peak   2048^2 float32 matmul (and, efjax, bf16 inputs with f32 accumulation)
+  train         one full train step at batch 256: power iteration, DSM (t ~ U[0,1], K=1),
+                AdamW with clipping and non-finite skipping, EMA (torch: DSM, clipping,
+                AdamW); achieved GFLOP/s (XLA cost analysis / time) against the matmul peak
+  train_scan10  the same step 10 times in one lax.scan call (train.steps_per_call)
+  sample_b1     Euler PF-ODE, 20 steps, batch 1, ms per chunk
+  sample_b256   the same at batch 256, chunks/s
+  energy        energy at t = 1e-3, batch 4096, samples/s
+and, efjax only, once after the rounds:
+  sample_floor  batch-1 sampling's floor: a jitted no-op call, and the marginal ms per step
+  k_levels      DSM gradient with K=4 levels in one call vs 4 calls of K=1
+  accuracy      bf16 vs float32 on the same parameters: relative error of energy and score
+Each figure is the median of --repeats timed calls after --warmup untimed ones.
+benchmarks/run_all.py calls run(args) (quick: a tiny network at tiny batches, efjax only).
 """
 import argparse
+import datetime
+import importlib.metadata
 import importlib.util
 import json
 import os
+import platform
+import re
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 if __name__ == "__main__":      # huge pages for malloc, as the experiments mains (efjax/malloc.py);
-  from efjax import malloc      # the PyTorch reference subprocess inherits the same setting
+  from efjax import malloc      # the PyTorch worker subprocess inherits the same setting
   malloc.reexec_with_huge_pages()
 
 import jax  # noqa: E402
@@ -43,13 +55,28 @@ from efjax.train import (create_train_state, make_multi_step, make_optimizer,  #
                          make_train_step)
 from experiments.configs import paper  # noqa: E402
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 TITLE = "The core: paper network (obs 39 x 2, actions 4 x 16)"
-WORKLOADS = ("matmul_peak", "train", "k_levels", "sample_b1", "sample_b256", "energy", "accuracy")
-TORCH_SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "anchors",
-                            "reference_torch.py")
+RESULTS = os.path.join(HERE, "results", "core.json")
+ROUNDED = ("matmul_peak", "train", "train_scan10", "sample_b1", "sample_b256", "energy")
+ONCE = ("sample_floor", "k_levels", "accuracy")
+WORKLOADS = ROUNDED + ONCE
+TORCH_SCRIPT = os.path.join(HERE, "torch_reference.py")
 # Matmul side and batch sizes: the paper workloads, and --quick's (seconds, for tests).
 SIZES = dict(matmul=2048, train=256, k_levels=256, sample=256, energy=4096, accuracy=256)
 QUICK_SIZES = dict(matmul=256, train=8, k_levels=8, sample=8, energy=64, accuracy=8)
+SCAN_STEPS = 10
+# workload -> (result name, figure, higher is better, the torch workload it is compared to)
+FIGURES = {
+    "matmul_peak": ("matmul_peak", "gflops", True, "matmul_peak"),
+    "train": ("train_step", "samples_per_s", True, "train"),
+    "train_scan10": ("train_step_scan10", "samples_per_s", True, "train"),
+    "sample_b1": ("sample_latency", "ms", False, "sample_b1"),
+    "sample_b256": ("sample_throughput", "chunks_per_s", True, "sample_b256"),
+    "energy": ("energy_eval", "samples_per_s", True, "energy"),
+}
+TORCH_WORKLOADS = ("matmul_peak", "train", "sample_b1", "sample_b256", "energy")
 
 
 def quick_model(model):
@@ -59,14 +86,19 @@ def quick_model(model):
   return model
 
 
-def timed(fn, args, warmup, repeats):
-  """(median seconds, compile seconds, flops of one call) of jitted fn(*args)."""
+def compile_fn(fn, args):
+  """(compiled, compile seconds, XLA's flops of one call) of jit(fn) at args."""
   start = time.perf_counter()
   compiled = jax.jit(fn).lower(*args).compile()
   compile_s = time.perf_counter() - start
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   flops = float(cost.get("flops", 0.0)) if cost else 0.0
+  return compiled, compile_s, flops
+
+
+def time_calls(compiled, args, warmup, repeats):
+  """(median seconds, every timed call's seconds) of compiled(*args)."""
   for _ in range(warmup):
     jax.block_until_ready(compiled(*args))
   times = []
@@ -74,75 +106,143 @@ def timed(fn, args, warmup, repeats):
     t0 = time.perf_counter()
     jax.block_until_ready(compiled(*args))
     times.append(time.perf_counter() - t0)
-  return float(np.median(times)), compile_s, flops
+  return float(np.median(times)), times
 
 
 class Bench:
-  def __init__(self, dtype, warmup, repeats, quick=False):
+  """efjax's workloads in one dtype; each compiled once, timed at every `run`."""
+
+  def __init__(self, dtype, quick=False):
     self.cfg = paper.get_config("bf16" if dtype == "bfloat16" else "")
     self.quick, self.sizes = quick, QUICK_SIZES if quick else SIZES
     if quick:
       quick_model(self.cfg.model)
       self.cfg.data.action_horizon = 4
-    self.dtype, self.warmup, self.repeats = dtype, warmup, repeats
+    self.dtype = dtype
     d = self.cfg.data
     self.act_shape, self.obs_shape = (d.action_horizon, d.act_dim), (d.obs_horizon, d.obs_dim)
     self.net = networks.make_network(self.cfg.model)
     self.schedule = schedules.make_schedule(self.cfg.schedule)
-    self.variables = self.net.init(jax.random.key(0), *self.inputs(2))
+    # Initialized in one compiled call: op by op, the paper UNet's init takes ~30 s.
+    self.variables = jax.jit(self.net.init)(jax.random.key(0), *self.inputs(2))
     self.num_params = sum(x.size for x in jax.tree_util.tree_leaves(self.variables["params"]))
-    self.peak = None
+    self.prepared = {}
 
   def inputs(self, batch, seed=1):
     ka, ko, kt = jax.random.split(jax.random.key(seed), 3)
     return (jax.random.normal(ka, (batch,) + self.act_shape),
             jax.random.normal(ko, (batch,) + self.obs_shape), jax.random.uniform(kt, (batch,)))
 
-  def emit(self, **kw):
+  def info(self, **kw):
     kw.update(framework="jax", jax=jax.__version__, dtype=self.dtype,
               backend=jax.default_backend())
-    print(json.dumps(kw), flush=True)
     return kw
 
-  def matmul_peak(self):
+  # Each _prepare_X returns (compiled, args, facts, make_result(median seconds) -> dict).
+  def _prepare_matmul_peak(self):
     n = self.sizes["matmul"]
     x, y = jax.random.normal(jax.random.key(0), (n, n)), jax.random.normal(jax.random.key(1), (n, n))
-    t, _, _ = timed(lambda x, y: x @ y, (x, y), 3, max(self.repeats, 10))
-    xb, yb = x.astype(jnp.bfloat16), y.astype(jnp.bfloat16)
-    tb, _, _ = timed(lambda x, y: jnp.matmul(x, y, preferred_element_type=jnp.float32),
-                     (xb, yb), 3, max(self.repeats, 10))
-    self.peak = 2 * n**3 / t / 1e9
-    return self.emit(workload="matmul_peak", n=n, params=self.num_params, gflops=self.peak,
-                     bf16_in_f32_acc_gflops=2 * n**3 / tb / 1e9)
+    if self.dtype == "bfloat16":   # what the bf16 network's matmuls run: bf16 in, f32 out
+      fn, args = (lambda x, y: jnp.matmul(x, y, preferred_element_type=jnp.float32),
+                  (x.astype(jnp.bfloat16), y.astype(jnp.bfloat16)))
+    else:
+      fn, args = (lambda x, y: x @ y), (x, y)
+    compiled, _, _ = compile_fn(fn, args)
+    return compiled, args, dict(n=n, params=self.num_params), \
+        lambda t: dict(gflops=2 * n**3 / t / 1e9)
 
-  def train(self):
+  def _train_args(self):
     batch = self.sizes["train"]
     optimizer = make_optimizer(self.cfg.optim)
     step = make_train_step(self.net, self.schedule, optimizer, 1, self.cfg.train.ema)
     state = create_train_state(self.variables, optimizer, jax.random.key(2))
     actions, obs, _ = self.inputs(batch)
-    t, compile_s, flops = timed(step,   # the whole new state: nothing is pruned away
-                                (state, {"actions": actions, "obs": obs}),
-                                self.warmup, self.repeats)
-    achieved = flops / t / 1e9
-    single = self.emit(workload="train_step", batch=batch, samples_per_s=batch / t,
-                       step_ms=1e3 * t, compile_s=compile_s, step_gflop=flops / 1e9,
-                       achieved_gflops=achieved,
-                       fraction_of_matmul_peak=achieved / self.peak if self.peak else None)
-    # How training runs (train.steps_per_call): 10 steps in one lax.scan per call, here
-    # on the same fixed batch as above.
-    k = 10
-    multi = make_multi_step(step, batch, k, batch_fn=lambda key, data, size: data)
-    t_call, compile_scan, _ = timed(multi, (state, {"actions": actions, "obs": obs}),
-                                    1, max(3, self.repeats // 3))
-    t_scan = t_call / k
-    achieved_scan = flops / t_scan / 1e9
-    return [single, self.emit(
-        workload="train_step_scan10", batch=batch, samples_per_s=batch / t_scan,
-        step_ms=1e3 * t_scan, compile_s=compile_scan, achieved_gflops=achieved_scan,
-        fraction_of_matmul_peak=achieved_scan / self.peak if self.peak else None)]
+    return step, (state, {"actions": actions, "obs": obs}), batch
 
-  def k_levels(self):
+  def _prepare_train(self):
+    step, args, batch = self._train_args()
+    compiled, compile_s, flops = compile_fn(step, args)   # the whole new state: nothing pruned
+    self.train_flops = flops
+    return compiled, args, dict(batch=batch, compile_s=compile_s, step_gflop=flops / 1e9), \
+        lambda t: dict(samples_per_s=batch / t, step_ms=1e3 * t, achieved_gflops=flops / t / 1e9)
+
+  def _prepare_train_scan10(self):
+    # How training runs (train.steps_per_call): SCAN_STEPS steps in one lax.scan per call,
+    # here on the same fixed batch.
+    step, args, batch = self._train_args()
+    multi = make_multi_step(step, batch, SCAN_STEPS, batch_fn=lambda key, data, size: data)
+    compiled, compile_s, _ = compile_fn(multi, args)
+    flops = getattr(self, "train_flops", None) or compile_fn(step, args)[2]
+    return compiled, args, dict(batch=batch, compile_s=compile_s, steps_per_call=SCAN_STEPS), \
+        lambda t: dict(samples_per_s=batch * SCAN_STEPS / t, step_ms=1e3 * t / SCAN_STEPS,
+                       achieved_gflops=flops * SCAN_STEPS / t / 1e9)
+
+  def _sample_fn(self, num_steps=None):
+    cfg = self.cfg.sampler
+    steps = num_steps or cfg.num_steps
+
+    def sample(variables, obs, key):
+      features = energy.encode_obs(self.net, variables, obs)
+      score = lambda x, t: energy.score_from_features(self.net, variables, x, features, t)  # noqa: E731
+      return samplers.sample(score, key, (obs.shape[0],) + self.act_shape, self.schedule,
+                             cfg.method, steps, cfg.t_end)
+    return sample
+
+  def _prepare_sample(self, batch):
+    _, obs, _ = self.inputs(batch)
+    args = (self.variables, obs, jax.random.key(0))
+    compiled, compile_s, _ = compile_fn(self._sample_fn(), args)
+    return compiled, args, dict(batch=batch, ode_steps=self.cfg.sampler.num_steps,
+                                compile_s=compile_s)
+
+  def _prepare_sample_b1(self):
+    compiled, args, facts = self._prepare_sample(1)
+    return compiled, args, facts, lambda t: dict(ms=1e3 * t)
+
+  def _prepare_sample_b256(self):
+    batch = self.sizes["sample"]
+    compiled, args, facts = self._prepare_sample(batch)
+    return compiled, args, facts, lambda t: dict(chunks_per_s=batch / t)
+
+  def _prepare_energy(self):
+    batch = self.sizes["energy"]
+    actions, obs, _ = self.inputs(batch)
+    t_end = jnp.full((batch,), 1e-3)
+    args = (self.variables, actions, obs)
+    compiled, compile_s, _ = compile_fn(
+        lambda v, a, o: energy.energy(self.net, v, a, o, t_end), args)
+    return compiled, args, dict(batch=batch, compile_s=compile_s), \
+        lambda t: dict(samples_per_s=batch / t)
+
+  def run(self, workload, warmup, repeats):
+    """One timed measurement of a rounded workload, compiling it the first time."""
+    if workload not in self.prepared:
+      self.prepared[workload] = getattr(self, f"_prepare_{workload}")()
+    compiled, args, facts, result = self.prepared[workload]
+    if workload == "matmul_peak":
+      repeats = max(repeats, 10)
+    t, times = time_calls(compiled, args, warmup, repeats)
+    name = FIGURES[workload][0]
+    return self.info(workload=name, **facts, **result(t), seconds=times)
+
+  # Measured once, after the rounds.
+  def sample_floor(self, warmup, repeats):
+    """Batch-1 sampling: a dispatch of a trivial compiled call, and ms per ODE step."""
+    _, obs, _ = self.inputs(1)
+    args = (self.variables, obs, jax.random.key(0))
+    noop, _, _ = compile_fn(lambda x: x + 1.0, (jnp.zeros(()),))
+    t_noop, _ = time_calls(noop, (jnp.zeros(()),), warmup, max(repeats, 20))
+    steps = self.cfg.sampler.num_steps
+    one, _, _ = compile_fn(self._sample_fn(1), args)
+    full, _, _ = compile_fn(self._sample_fn(steps), args)
+    t_one, _ = time_calls(one, args, warmup, max(repeats, 10))
+    t_full, _ = time_calls(full, args, warmup, max(repeats, 10))
+    per_step = (t_full - t_one) / (steps - 1)
+    return self.info(workload="sample_floor", batch=1, ode_steps=steps, dispatch_ms=1e3 * t_noop,
+                     one_step_call_ms=1e3 * t_one, full_call_ms=1e3 * t_full,
+                     per_step_ms=1e3 * per_step, fixed_ms=1e3 * (t_one - per_step))
+
+  def k_levels(self, warmup, repeats):
     batch, k = self.sizes["k_levels"], 4
     actions, obs, _ = self.inputs(batch)
     params, spectral = self.variables["params"], self.variables["spectral"]
@@ -151,50 +251,15 @@ class Bench:
       return jax.grad(lambda p: losses.dsm_loss(
           self.net, {"params": p, "spectral": spectral}, actions, obs, key, self.schedule,
           levels).mean())(p)
-    t_one, _, _ = timed(lambda p, key: grad_k(p, key, k), (params, jax.random.key(0)),
-                        self.warmup, self.repeats)
-    t_single, _, _ = timed(lambda p, key: grad_k(p, key, 1), (params, jax.random.key(0)),
-                           self.warmup, self.repeats)
-    return self.emit(workload="k_levels", batch=batch, k=k, one_call_ms=1e3 * t_one,
-                     k_separate_calls_ms=1e3 * k * t_single,
-                     speedup=(k * t_single) / t_one)
+    args = (params, jax.random.key(0))
+    t_one, _ = time_calls(compile_fn(lambda p, key: grad_k(p, key, k), args)[0], args,
+                          warmup, repeats)
+    t_single, _ = time_calls(compile_fn(lambda p, key: grad_k(p, key, 1), args)[0], args,
+                             warmup, repeats)
+    return self.info(workload="k_levels", batch=batch, k=k, one_call_ms=1e3 * t_one,
+                     k_separate_calls_ms=1e3 * k * t_single, speedup=(k * t_single) / t_one)
 
-  def _sample_fn(self):
-    cfg = self.cfg.sampler
-
-    def sample(variables, obs, key):
-      features = energy.encode_obs(self.net, variables, obs)
-      score = lambda x, t: energy.score_from_features(self.net, variables, x, features, t)  # noqa: E731
-      return samplers.sample(score, key, (obs.shape[0],) + self.act_shape, self.schedule,
-                             cfg.method, cfg.num_steps, cfg.t_end)
-    return sample
-
-  def sample_b1(self):
-    _, obs, _ = self.inputs(1)
-    t, compile_s, _ = timed(self._sample_fn(), (self.variables, obs, jax.random.key(0)),
-                            self.warmup, self.repeats)
-    return self.emit(workload="sample_latency", batch=1, ode_steps=self.cfg.sampler.num_steps,
-                     ms=1e3 * t, compile_s=compile_s)
-
-  def sample_b256(self):
-    batch = self.sizes["sample"]
-    _, obs, _ = self.inputs(batch)
-    t, compile_s, _ = timed(self._sample_fn(), (self.variables, obs, jax.random.key(0)),
-                            self.warmup, self.repeats)
-    return self.emit(workload="sample_throughput", batch=batch,
-                     ode_steps=self.cfg.sampler.num_steps, chunks_per_s=batch / t,
-                     compile_s=compile_s)
-
-  def energy(self):
-    batch = self.sizes["energy"]
-    actions, obs, _ = self.inputs(batch)
-    t_end = jnp.full((batch,), 1e-3)
-    t, compile_s, _ = timed(lambda v, a, o: energy.energy(self.net, v, a, o, t_end),
-                            (self.variables, actions, obs), self.warmup, self.repeats)
-    return self.emit(workload="energy_eval", batch=batch, samples_per_s=batch / t,
-                     compile_s=compile_s)
-
-  def accuracy(self):
+  def accuracy(self, warmup=None, repeats=None):
     """bf16 against float32 on the same parameters and inputs."""
     shrink = quick_model if self.quick else (lambda model: model)
     bf16 = networks.make_network(shrink(paper.get_config("bf16").model))
@@ -205,133 +270,426 @@ class Bench:
          for n in (bf16, f32)]
     s = [jax.jit(lambda a, o, t, n=n: energy.score(n, self.variables, a, o, t))(actions, obs, t)
          for n in (bf16, f32)]
-    return self.emit(workload="bf16_accuracy", energy_rel_error=rel(*e), score_rel_error=rel(*s))
+    return self.info(workload="bf16_accuracy", energy_rel_error=rel(*e), score_rel_error=rel(*s))
 
 
-def run_torch(only):
-  cmd = [sys.executable, TORCH_SCRIPT] + (["--only", only] if only else [])
-  out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-  return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+class TorchWorker:
+  """benchmarks/torch_reference.py --serve in a subprocess: one request, one JSON answer."""
 
+  def __init__(self, compile_net=False):
+    cmd = [sys.executable, TORCH_SCRIPT, "--serve"] + (["--compile"] if compile_net else [])
+    self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                 cwd=ROOT)
+    self.hello = self._read()
 
-def collect(dtypes, only=WORKLOADS, warmup=3, repeats=10, torch=False, quick=False):
-  """Every workload in `only` for each dtype (torch's reference first), as result dicts."""
-  results = []
-  if torch:
-    for r in run_torch(None):
-      print(json.dumps(r), flush=True)
-      results.append(r)
-  for dtype in dtypes:
-    bench = Bench(dtype, warmup, repeats, quick)
-    results.append(bench.matmul_peak())
-    for name in only:
-      # bf16 accuracy compares both dtypes: once is enough when both run.
-      if name == "matmul_peak" or (name == "accuracy" and dtype == "float32" and len(dtypes) > 1):
-        continue
-      out = getattr(bench, name)()
-      results += out if isinstance(out, list) else [out]    # train: single step and scan
-  return results
+  def _read(self):
+    line = self.proc.stdout.readline()
+    if not line:
+      raise RuntimeError(f"the torch worker exited (code {self.proc.wait()})")
+    return json.loads(line)
+
+  def run(self, workload, warmup, repeats):
+    self.proc.stdin.write(json.dumps(dict(workload=workload, warmup=warmup, repeats=repeats))
+                          + "\n")
+    self.proc.stdin.flush()
+    return self._read()
+
+  def close(self):
+    self.proc.stdin.close()
+    self.proc.wait(timeout=60)
 
 
 def torch_available() -> bool:
-  return os.path.exists(TORCH_SCRIPT) and importlib.util.find_spec("torch") is not None
+  return importlib.util.find_spec("torch") is not None
+
+
+def _cpu_model() -> str:
+  try:
+    out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    found = re.search(r"^Model name:\s*(.+)$", out, re.M)
+    if found:
+      return found[1].strip()
+  except (OSError, subprocess.CalledProcessError):
+    pass
+  cpuinfo = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+  found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+  return found[1].strip() if found else platform.processor() or "unknown CPU"
+
+
+def machine() -> dict:
+  """CPU model (lscpu), cores, RAM, OS and the SIMD features XLA's CPU code uses."""
+  cpuinfo = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+  flags = set((re.search(r"^flags\s*:\s*(.+)$", cpuinfo, re.M) or ["", ""])[1].split())
+  return dict(cpu=_cpu_model(),
+              cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+              else os.cpu_count(),
+              ram_gib=round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+              platform=platform.platform(),
+              simd=[f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags])
+
+
+def _busy_ticks() -> tuple:
+  """(busy, total) CPU ticks of the whole machine since boot, from /proc/stat."""
+  with open("/proc/stat") as f:
+    ticks = [int(x) for x in f.readline().split()[1:]]
+  return sum(ticks) - ticks[3] - ticks[4], sum(ticks)     # idle and iowait are not busy
+
+
+def _process_ticks(pid="self") -> int:
+  try:
+    with open(f"/proc/{pid}/stat") as f:
+      fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])     # utime + stime, all threads
+  except (OSError, IndexError, ValueError):
+    return 0
+
+
+class OtherLoad:
+  """CPU used by every process but this one and its worker, in cores, between marks.
+
+  The load average counts the benchmark itself (about 2 on a 2-core machine while it
+  runs); this is what the rest of the machine took from it.
+  """
+
+  def __init__(self, pids=()):
+    self.pids = list(pids)
+    self.last = self._read()
+
+  def _read(self):
+    busy, total = _busy_ticks()
+    ours = _process_ticks() + sum(_process_ticks(p) for p in self.pids)
+    return busy, total, ours
+
+  def mark(self) -> float | None:
+    now = self._read()
+    busy, total, ours = (a - b for a, b in zip(now, self.last))
+    self.last = now
+    cores = os.cpu_count() or 1
+    return round(cores * max(busy - ours, 0) / total, 2) if total > 0 else None
+
+
+def load_average(other=None) -> dict:
+  """The 1-, 5- and 15-minute load averages (what `uptime` prints), the time and, with an
+  OtherLoad, the cores other processes used since its last mark."""
+  out = dict(time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+             loadavg=[round(x, 2) for x in os.getloadavg()])
+  if other is not None:
+    out["other_cores"] = other.mark()
+  return out
+
+
+def versions() -> dict:
+  found = {"python": platform.python_version()}
+  for name in ("jax", "jaxlib", "flax", "optax", "numpy", "torch"):
+    try:
+      found[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      pass
+  return found
+
+
+def git_commit() -> dict:
+  def git(*args):
+    return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+  try:
+    return dict(commit=git("rev-parse", "HEAD"),
+                dirty=bool(git("status", "--porcelain", "--untracked-files=no")))
+  except OSError:
+    return dict(commit=None, dirty=None)
+
+
+def collect(dtypes=("float32", "bfloat16"), only=WORKLOADS, rounds=5, warmup=2, repeats=5,
+            torch=False, torch_compile=False, quick=False, command=None, log=print) -> dict:
+  """Interleaved rounds of the rounded workloads, then the efjax-only ones: the raw record."""
+  record = dict(benchmark="core", command=command, date=load_average()["time"],
+                machine=machine(), versions=versions(), git=git_commit(),
+                settings=dict(rounds=rounds, warmup=warmup, repeats=repeats, torch=torch,
+                              torch_compile=torch_compile, quick=quick, dtypes=list(dtypes)),
+                load=[load_average()], measurements=[], once=[])
+  benches = {dtype: Bench(dtype, quick) for dtype in dtypes}
+  record["params"] = benches[dtypes[0]].num_params
+  worker = TorchWorker(torch_compile) if torch else None
+  if worker:
+    record["torch_params"] = worker.hello.get("params")
+  rounded = [w for w in ROUNDED if w in only or w == "matmul_peak"]
+  try:
+    # Compile (and warm) every workload first, outside the rounds.
+    for dtype, bench in benches.items():
+      for w in rounded:
+        bench.run(w, 1, 1)
+    if worker:
+      for w in rounded:
+        if FIGURES[w][3] == w:
+          worker.run(w, 1, 1)
+    other = OtherLoad([worker.proc.pid] if worker else [])
+    for r in range(rounds):
+      for w in rounded:
+        sides = [("torch", None)] if worker and FIGURES[w][3] == w else []
+        sides += [("jax", dtype) for dtype in dtypes]
+        if r % 2:
+          sides.reverse()
+        for side, dtype in sides:
+          out = (worker.run(w, warmup, repeats) if side == "torch"
+                 else benches[dtype].run(w, warmup, repeats))
+          if "error" in out:
+            raise RuntimeError(f"torch worker, {w}: {out['error']}")
+          out["round"] = r
+          record["measurements"].append(out)
+          log(json.dumps(out))
+      record["load"].append(dict(round=r, **load_average(other)))
+      log(json.dumps(record["load"][-1]))
+  finally:
+    if worker:
+      worker.close()
+  for w in ONCE:
+    if w not in only:
+      continue
+    # bf16 accuracy compares both dtypes: once is enough.
+    bench = benches["bfloat16" if w == "accuracy" and "bfloat16" in benches else dtypes[0]]
+    targets = [bench] if w == "accuracy" else list(benches.values())
+    for b in targets:
+      out = getattr(b, w)(warmup, max(repeats, 5))
+      record["once"].append(out)
+      log(json.dumps(out))
+  record["load"].append(load_average())
+  return record
+
+
+# ------------------------------------------------------------------ the report
+
+# Goals of issue 20: (workload, dtype) -> minimum ratio over torch eager float32.
+GOALS = {("train", "float32"): 1.5, ("train", "bfloat16"): 2.0, ("sample_b1", "float32"): 10.0,
+         ("sample_b256", "float32"): 1.5, ("energy", "float32"): 1.5}
+ROW_LABELS = {"train": "train step (samples/s, batch {b})",
+              "train_scan10": "train, 10 steps per call (samples/s)",
+              "sample_b1": "20-step sampling, batch 1 (ms per chunk)",
+              "sample_b256": "20-step sampling, batch {b} (chunks/s)",
+              "energy": "energy, batch {b} (samples/s)",
+              "matmul_peak": "matmul 2048^2 (GFLOP/s; efjax bf16: bf16 in, f32 acc)"}
+
+
+def _by_round(record, workload, framework, dtype=None):
+  """{round: measurement} of one workload on one side."""
+  name = FIGURES[workload][0]
+  return {m["round"]: m for m in record["measurements"]
+          if m["workload"] == name and m["framework"] == framework
+          and (dtype is None or m.get("dtype") == dtype)}
+
+
+def ratios(record, workload, dtype):
+  """Per-round ratios efjax(dtype) over torch (> 1: efjax faster), in round order."""
+  name, key, higher, torch_w = FIGURES[workload]
+  ours = _by_round(record, workload, "jax", dtype)
+  theirs = _by_round(record, torch_w, "torch")
+  out = []
+  for r in sorted(set(ours) & set(theirs)):
+    a, b = ours[r][key], theirs[r][key]
+    out.append(a / b if higher else b / a)
+  return out
+
+
+def summary(values):
+  return (float(np.median(values)), float(min(values)), float(max(values))) if values else None
+
+
+def goal_status(ratio_summary, goal):
+  """'met' when the median meets the goal and the worst round is within 10 % of it."""
+  if ratio_summary is None:
+    return "-"
+  med, lo, _ = ratio_summary
+  if med >= goal and lo >= 0.9 * goal:
+    return "**met**"
+  return "not met"
+
+
+def _fmt(x):
+  return ("-" if x is None else f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}" if abs(x) >= 1
+          else f"{x:.3f}")
+
+
+def _range(s, fmt="{:.2f}"):
+  return "-" if s is None else (fmt.format(s[0]) + "x [" + fmt.format(s[1]) + "-"
+                                + fmt.format(s[2]) + "]")
+
+
+def markdown_report(record) -> str:
+  """The section's Markdown: setting, the table with spreads, the once-measured facts."""
+  s, mach = record["settings"], record["machine"]
+  dtypes = s["dtypes"]
+  loads = [x["loadavg"][0] for x in record["load"]]
+  others = [x["other_cores"] for x in record["load"] if x.get("other_cores") is not None]
+  busy = record["load"][0]["loadavg"][0] > 1.5 or (others and max(others) > 0.25)
+  size = "--quick: a tiny MLP energy at tiny batches" if s["quick"] else "the paper network"
+  torch_side = ("PyTorch " + ("with `torch.compile` of the forward (the train step stays eager: "
+                              "its double backward does not compile)" if s["torch_compile"]
+                              else "eager")
+                + " (`benchmarks/torch_reference.py`, a warm worker process)")
+  lines = [
+      f"{size}, {record['params']:,} parameters; measured {record['date']} on {mach['cpu']} "
+      f"({mach['cores']} cores, {', '.join(mach['simd'])}), "
+      + ", ".join(f"{k} {v}" for k, v in record["versions"].items())
+      + f"; git {(record['git'].get('commit') or '?')[:10]}"
+      + (" (uncommitted changes)" if record["git"].get("dirty") else "") + ".",
+      "",
+      (f"{torch_side} and efjax ({' and '.join(dtypes)}; bf16: "
+       "`experiments/configs/paper.py:bf16`) interleaved in "
+       f"{s['rounds']} rounds: in each round every workload is timed on each side back to "
+       "back (torch first in even rounds, last in odd ones), each figure the median of "
+       if s["torch"] else f"efjax only ({' and '.join(dtypes)}), no PyTorch side, "
+       f"{s['rounds']} round(s), each figure the median of ")
+      + 
+      f"{s['repeats']} calls after {s['warmup']} untimed ones. Load average (1 min, `uptime`): "
+      f"{record['load'][0]['loadavg'][0]:.2f} before the run, {min(loads):.2f}-{max(loads):.2f} "
+      "during it (the benchmark itself adds about its core count)"
+      + (f"; other processes used {min(others):.2f}-{max(others):.2f} cores per round"
+         if others else "")
+      + (". **The machine was busy: read the ratios, not the absolute figures.**" if busy
+         else "."),
+      "",
+      "Ratios are efjax over PyTorch eager float32 (> 1: efjax faster; batch-1 latency: "
+      "torch ms / efjax ms): the median over rounds [min-max over rounds]. Absolute figures "
+      "are medians over rounds. A goal is met when the median meets it and the worst round is "
+      "within 10 % of it.", ""]
+  head = "| workload | torch |"
+  rule = "|---|---:|"
+  for dtype in dtypes:
+    short = "f32" if dtype == "float32" else "bf16"
+    head += f" efjax {short} | ratio {short} [min-max] |"
+    rule += "---:|---:|"
+  lines += [head + " goal |", rule + "---|"]
+  for w in ROUNDED:
+    name, key, _, torch_w = FIGURES[w]
+    if not any(m["workload"] == name for m in record["measurements"]):
+      continue
+    batch = next((m.get("batch") for m in record["measurements"]
+                  if m["workload"] == name and m.get("batch")), "")
+    theirs = [m[key] for m in _by_round(record, torch_w, "torch").values()]
+    cells = [ROW_LABELS[w].format(b=batch), _fmt(summary(theirs)[0]) if theirs else "-"]
+    goals = []
+    for dtype in dtypes:
+      ours = [m[key] for m in _by_round(record, w, "jax", dtype).values()]
+      rs = summary(ratios(record, w, dtype)) if w != "matmul_peak" or dtype == "float32" else None
+      cells += [_fmt(summary(ours)[0]) if ours else "-", _range(rs)]
+      goal = GOALS.get((w, dtype))
+      if goal and s["torch"]:
+        goals.append(f"{'f32' if dtype == 'float32' else 'bf16'} >= {goal:g}x: "
+                     f"{goal_status(rs, goal)}")
+    lines.append("| " + " | ".join(cells + ["; ".join(goals) or ""]) + " |")
+  lines.append("")
+  extra = []
+  peak = {d: [m["gflops"] for m in _by_round(record, "matmul_peak", "jax", d).values()]
+          for d in dtypes}
+  for dtype in dtypes:
+    for w in ("train", "train_scan10"):
+      ms = _by_round(record, w, "jax", dtype)
+      pk = _by_round(record, "matmul_peak", "jax", "float32")
+      fr = [ms[r]["achieved_gflops"] / pk[r]["gflops"] for r in ms if r in pk]
+      if fr:
+        gflop = next((m.get("step_gflop") for m in _by_round(record, "train", "jax", dtype).values()),
+                     None)
+        extra.append(
+            f"- {ROW_LABELS[w].split(' (')[0]} {dtype}: "
+            + (f"{gflop:.1f} GFLOP (XLA cost analysis), " if gflop and w == "train" else "")
+            + f"{summary([m['achieved_gflops'] for m in ms.values()])[0]:.0f} GFLOP/s = "
+            f"{summary(fr)[0]:.0%} [{summary(fr)[1]:.0%}-{summary(fr)[2]:.0%}] of XLA's float32 "
+            "matmul peak in the same round")
+  for dtype in dtypes:
+    if peak.get(dtype):
+      extra.append(f"- XLA matmul {'f32' if dtype == 'float32' else 'bf16-in/f32-acc'}: "
+                   f"{summary(peak[dtype])[0]:.0f} GFLOP/s [{summary(peak[dtype])[1]:.0f}-"
+                   f"{summary(peak[dtype])[2]:.0f}]")
+  tp = [m["gflops"] for m in _by_round(record, "matmul_peak", "torch").values()]
+  if tp:
+    extra.append(f"- torch matmul f32: {summary(tp)[0]:.0f} GFLOP/s [{summary(tp)[1]:.0f}-"
+                 f"{summary(tp)[2]:.0f}]")
+  for m in record.get("once", []):
+    dt = m.get("dtype")
+    if m["workload"] == "sample_floor":
+      extra.append(
+          f"- batch-1 sampling {dt}, floor: {m['per_step_ms']:.2f} ms per ODE step (the "
+          f"{m['ode_steps']}-step call {m['full_call_ms']:.1f} ms against a 1-step call "
+          f"{m['one_step_call_ms']:.1f} ms), fixed cost per call {m['fixed_ms']:.2f} ms "
+          f"(a jitted no-op: {m['dispatch_ms']:.3f} ms); one dispatch per solve")
+    elif m["workload"] == "k_levels":
+      extra.append(f"- K=4 noise levels {dt}: one call {m['one_call_ms']:.0f} ms vs four K=1 "
+                   f"calls {m['k_separate_calls_ms']:.0f} ms ({m['speedup']:.2f}x)")
+    elif m["workload"] == "bf16_accuracy":
+      extra.append(f"- bf16 accuracy (same parameters, one forward pass): energy relative "
+                   f"error {m['energy_rel_error']:.2e}, score relative error "
+                   f"{m['score_rel_error']:.2e}")
+  compiles = []
+  for dtype in dtypes:
+    for w in ROUNDED:
+      ms = list(_by_round(record, w, "jax", dtype).values())
+      if ms and "compile_s" in ms[0]:
+        compiles.append(f"{w} {'f32' if dtype == 'float32' else 'bf16'} {ms[0]['compile_s']:.1f}")
+  if compiles:
+    extra.append("- compile seconds: " + ", ".join(compiles))
+  cmd = record.get("command")
+  tail = [f"Command: `{cmd}`; raw figures: `benchmarks/results/core.json` (re-render: "
+          "`python benchmarks/render.py`)."] if cmd else []
+  return "\n".join(lines + extra + ([""] + tail if tail else [])) + "\n"
+
+
+def save(record, path):
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w") as f:
+    json.dump(record, f, indent=1)
+    f.write("\n")
 
 
 def run(args) -> str:
-  """benchmarks/run_all.py's section: torch reference (when there), float32 and bf16."""
+  """benchmarks/run_all.py's section: interleaved rounds, saved to benchmarks/results/core.json."""
   quick = getattr(args, "quick", False)
   torch = getattr(args, "torch", True) and not quick and torch_available()
-  warmup = getattr(args, "warmup", None) or (1 if quick else 3)
-  repeats = getattr(args, "repeats", None) or (2 if quick else 10)
-  dtypes = ["float32"] if quick else ["float32", "bfloat16"]
-  results = collect(dtypes, WORKLOADS, warmup, repeats, torch, quick)
-  params = next(r["params"] for r in results
-                if r.get("workload") == "matmul_peak" and r.get("framework") == "jax")
-  size = "--quick: a tiny MLP energy at tiny batches" if quick else "the paper network"
-  if torch:
-    order = ("PyTorch eager (`../shared/anchors/reference_torch.py`, the authors' network and "
-             "workloads) in a subprocess, then efjax")
-  else:
-    why = ("--quick" if quick else "--no_torch" if not getattr(args, "torch", True) else
-           "torch or ../shared/anchors/reference_torch.py is missing")
-    order = f"efjax only (no PyTorch reference: {why})"
-  intro = (f"{size}, {params:,} parameters. {order} for {' and '.join(dtypes)} (bf16: "
-           "`experiments/configs/paper.py:bf16`), medians of "
-           f"{repeats} timed calls after {warmup} untimed ones. The same workloads alone: "
-           "`python benchmarks/core.py --compare_torch --markdown FILE`.")
-  return intro + "\n\n" + markdown_report(results)
+  warmup = getattr(args, "warmup", None) or (1 if quick else 2)
+  repeats = getattr(args, "repeats", None) or (2 if quick else 5)
+  rounds = getattr(args, "rounds", None) or (1 if quick else 5)
+  dtypes = ("float32",) if quick else ("float32", "bfloat16")
+  command = None if quick else "python benchmarks/run_all.py --only core"
+  record = collect(dtypes, WORKLOADS, rounds, warmup, repeats, torch, False, quick, command,
+                   log=lambda line: print(line, file=sys.stderr, flush=True))
+  if not quick:
+    save(record, RESULTS)
+  render = importlib.util.spec_from_file_location("efjax_bench_render",
+                                                  os.path.join(HERE, "render.py"))
+  module = importlib.util.module_from_spec(render)
+  render.loader.exec_module(module)
+  return module.wrap("core", record, markdown_report(record))
 
 
 def main():
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--only", default=",".join(WORKLOADS))
-  p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-  p.add_argument("--warmup", type=int, default=3)
-  p.add_argument("--repeats", type=int, default=10)
+  p.add_argument("--dtype", default=None, choices=["float32", "bfloat16"],
+                 help="one dtype (default: float32, or both with --compare_torch)")
+  p.add_argument("--rounds", type=int, default=None, help="default: 5 with --compare_torch, else 1")
+  p.add_argument("--warmup", type=int, default=2)
+  p.add_argument("--repeats", type=int, default=5)
   p.add_argument("--compare_torch", action="store_true",
-                 help="run ../shared/anchors/reference_torch.py first, in a subprocess")
-  p.add_argument("--markdown", default=None,
-                 help="with --compare_torch: write the comparison table to this file")
+                 help="interleave benchmarks/torch_reference.py (a warm worker) in rounds")
+  p.add_argument("--torch_compile", action="store_true",
+                 help="with --compare_torch: torch.compile the PyTorch forward (inductor)")
+  p.add_argument("--json", default=None, help="write the raw record here "
+                 "(benchmarks/results/core.json is what BENCHMARKS.md is rendered from)")
+  p.add_argument("--markdown", default=None, help="write the report's Markdown here")
   args = p.parse_args()
-  dtypes = [args.dtype] if not args.compare_torch else ["float32", "bfloat16"]
-  results = collect(dtypes, args.only.split(","), args.warmup, args.repeats, args.compare_torch)
-  if args.markdown and args.compare_torch:
+  if args.torch_compile and not args.compare_torch:
+    p.error("--torch_compile needs --compare_torch")
+  dtypes = ((args.dtype,) if args.dtype else
+            ("float32", "bfloat16") if args.compare_torch else ("float32",))
+  rounds = args.rounds or (5 if args.compare_torch else 1)
+  if args.compare_torch and rounds < 3:
+    p.error("--compare_torch needs at least 3 rounds to show a spread")
+  command = " ".join(["python", "benchmarks/core.py"] + sys.argv[1:])
+  record = collect(dtypes, args.only.split(","), rounds, args.warmup, args.repeats,
+                   args.compare_torch, args.torch_compile, command=command)
+  if args.json:
+    save(record, args.json)
+  if args.markdown:
     with open(args.markdown, "w") as f:
-      f.write(markdown_report(results, " ".join(sys.argv)))
-  return results
-
-
-def markdown_report(results, command: str | None = None) -> str:
-  """The comparison table: torch eager vs efjax float32 and bfloat16, as ratios."""
-  torch = {r["workload"]: r for r in results if r.get("framework") == "torch"}
-  ours = {(r["workload"], r["dtype"]): r for r in results if r.get("framework") == "jax"}
-  batch = {w: r.get("batch") for (w, _), r in ours.items()}
-  rows = [("train_step", "samples_per_s", f"samples/s, batch {batch.get('train_step')}", True),
-          ("train_step_scan10", "samples_per_s", "samples/s, 10 steps per call", True),
-          ("sample_latency", "ms", "ms per chunk, batch 1", False),
-          ("sample_throughput", "chunks_per_s",
-           f"chunks/s, batch {batch.get('sample_throughput')}", True),
-          ("energy_eval", "samples_per_s", f"samples/s, batch {batch.get('energy_eval')}", True)]
-  lines = ["Ratios are efjax speed over torch speed (> 1: efjax faster; for batch-1 latency, "
-           "torch ms / efjax ms).", "",
-           "| workload | torch eager | efjax f32 | ratio | efjax bf16 | ratio |",
-           "|---|---|---|---|---|---|"]
-  for workload, key, unit, higher_better in rows:
-    ref = torch.get("train_step" if workload == "train_step_scan10" else workload, {}).get(key)
-    cells = [f"{workload} ({unit})", f"{ref:,.1f}" if ref else "-"]
-    for dtype in ("float32", "bfloat16"):
-      val = ours.get((workload, dtype), {}).get(key)
-      ratio = (val / ref if higher_better else ref / val) if (val and ref) else None
-      cells += [f"{val:,.1f}" if val else "-", f"{ratio:.2f}x" if ratio else "-"]
-    lines.append("| " + " | ".join(cells) + " |")
-  extra = []
-  for dtype in ("float32", "bfloat16"):
-    tr = ours.get(("train_step", dtype), {})
-    if tr:
-      extra.append(f"- train step {dtype}: {tr['step_gflop']:.1f} GFLOP (XLA cost analysis), "
-                   f"{tr['achieved_gflops']:.0f} GFLOP/s = {tr['fraction_of_matmul_peak']:.0%} of "
-                   f"XLA's float32 matmul peak measured in the same run; compile {tr['compile_s']:.1f} s")
-    k = ours.get(("k_levels", dtype), {})
-    if k:
-      extra.append(f"- K=4 noise levels {dtype}: one call {k['one_call_ms']:.0f} ms vs four K=1 calls "
-                   f"{k['k_separate_calls_ms']:.0f} ms ({k['speedup']:.2f}x)")
-  peak = ours.get(("matmul_peak", "float32"))
-  acc = ours.get(("bf16_accuracy", "bfloat16"))
-  if acc:
-    extra.append(f"- bf16 accuracy cost (same parameters): energy relative error "
-                 f"{acc['energy_rel_error']:.2e}, score relative error {acc['score_rel_error']:.2e}")
-  for dtype in ("float32", "bfloat16"):
-    for w in ("sample_latency", "sample_throughput", "energy_eval"):
-      r = ours.get((w, dtype))
-      if r:
-        extra.append(f"- compile {w} {dtype}: {r['compile_s']:.1f} s")
-  if peak:
-    torch_peak = torch.get("matmul_peak", {}).get("gflops")
-    extra.append(f"- matmul peak ({peak['n']}^2): XLA f32 {peak['gflops']:.0f} GFLOP/s, XLA "
-                 f"bf16-in/f32-acc {peak['bf16_in_f32_acc_gflops']:.0f}"
-                 + (f", torch f32 {torch_peak:.0f}" if torch_peak else ""))
-  head = [f"Command: `{command}`", ""] if command else []
-  return "\n".join(head + lines + [""] + extra) + "\n"
+      f.write(markdown_report(record))
+  return record
 
 
 if __name__ == "__main__":

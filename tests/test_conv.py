@@ -64,8 +64,12 @@ def test_module_shares_parameters_across_impls():
 def test_auto_picks_by_backend_and_length_and_rejects_unknown():
   assert conv.resolve_impl("auto") == ("matmul" if jax.default_backend() == "cpu" else "xla")
   if jax.default_backend() == "cpu":
-    assert conv.choose_conv("auto", 16, 5, 256) == "matmul"
+    assert conv.choose_conv("auto", 16, 5, 256) == "xla"
+    assert conv.choose_conv("auto", 8, 3, 1) == "xla"
+    assert conv.choose_conv("auto", 16, 5, 256, jnp.bfloat16) == "matmul"
+    assert conv.choose_conv("auto", 8, 5, 256, jnp.bfloat16) == "matmul"
     assert conv.choose_conv("auto", 4, 5, 256) == "toeplitz"
+    assert conv.choose_conv("auto", 4, 5, 256, jnp.bfloat16) == "toeplitz"
     assert conv.choose_conv("auto", 4, 5, 1) == "matmul"
     assert conv.choose_conv("auto", 4, 1, 256) == "matmul"
   with pytest.raises(ValueError, match="conv impl 'fft'"):

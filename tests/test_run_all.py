@@ -46,8 +46,9 @@ def test_quick_run_of_the_real_benchmarks_keeps_every_earlier_figure(tmp_path):
   assert re.search(r"^Machine: .+, \d+ cores usable of \d+, [\d.]+ GiB RAM", head, re.M)
   assert f"jax {jax.__version__}, jaxlib" in head and re.search(r"^Date: \d{4}-\d\d-\d\d ", head, re.M)
   core = head.split("## The core")[1].split("## The training pipeline")[0]
-  assert re.search(r"^\| energy_eval \(samples/s, batch 64\) \| - \| [\d,]+\.\d \|", core, re.M)
-  assert re.search(r"^\| train_step \(samples/s, batch 8\) \| - \| [\d,]+\.\d \|", core, re.M)
+  assert re.search(r"^\| energy, batch 64 \(samples/s\) \| - \| [\d,.]+ \| - \|", core, re.M)
+  assert re.search(r"^\| train step \(samples/s, batch 8\) \| - \| [\d,.]+ \| - \|", core, re.M)
+  assert "<!-- generated: core, measured " in core and "<!-- end generated: core -->" in core
   training = head.split("## The training pipeline")[1]
   assert re.search(r"`steps_per_call=10` \| [\d,]+ \| \d+\.\d\dx \|", training)
   # Every line of the file before run_all is still there: each figure and text line as it

@@ -1,14 +1,16 @@
-"""1-D convolution over [B, T, C] as matmuls over shifted slices, or XLA's convolution.
+"""1-D convolution over [B, T, C]: XLA's convolution, im2col or block-Toeplitz matmuls.
 
-XLA:CPU's convolution collapses on the short sequences of an action-chunk UNet:
-the paper network's DSM gradient ran at 9 GFLOP/s with `lax.conv` against 176
-GFLOP/s with this matmul form (2026-11-25, 2-core EPYC), while XLA's matmul runs
-near the CPU's peak. Of the matmul forms tried, one im2col matmul beat a sum of
-per-tap matmuls (1.3x) and one matmul into K stacked output blocks (2x). `Conv1D` therefore gathers the kernel taps of every
-output position ("im2col") and does one matmul on CPU, and keeps
-`lax.conv_general_dilated` on GPU and TPU where convolutions are fast. Both paths
-share the parameters (`kernel [K, C_in, C_out]`, `bias [C_out]`, as `nn.Conv`) and
-give the same outputs to float tolerance (tests/test_conv.py).
+XLA:CPU's convolution collapses on sequences shorter than the kernel: at T=4 (K=5) the
+paper network's DSM double backward ran 35x slower with `lax.conv` than with one
+block-Toeplitz matmul. From T=8 up it is now the fastest form in float32 (jax 0.10.2:
+2.0-2.4x im2col on one core), though an earlier measurement (2026-11-25, 2-core EPYC)
+had it at 9 GFLOP/s against 176 for im2col. Of the matmul forms, one im2col matmul beat
+a sum of per-tap matmuls (1.3x) and one matmul into K stacked output blocks (2x).
+`Conv1D(impl="auto")` therefore picks per layer (`choose_conv`): on CPU, Toeplitz at
+T <= 4, XLA's convolution from T = 8 (float32; bf16 keeps im2col, whose derivatives
+stay bf16 matmuls), im2col otherwise; on GPU and TPU always `lax.conv_general_dilated`.
+All forms share the parameters (`kernel [K, C_in, C_out]`, `bias [C_out]`, as
+`nn.Conv`) and give the same outputs to float tolerance (tests/test_conv.py).
 """
 import jax
 import jax.numpy as jnp
@@ -18,6 +20,12 @@ from efjax.networks.layers import matmul, torch_bias_init, torch_kernel_init
 
 Array = jax.Array
 IMPLEMENTATIONS = ("auto", "matmul", "toeplitz", "xla", "portable")
+# Switches kept for benchmarks/variants.py, which measures each change against what it
+# replaced: POLICY "v1" is `auto`'s choice before XLA's convolution (T >= 8, float32);
+# CAST_EARLY casts activations (im2col) and kernels (Toeplitz) to bf16 before the
+# gather or assembly, as before: their gradients then summed in bf16, 1.4x slower.
+POLICY = "v2"
+CAST_EARLY = False
 
 
 def resolve_impl(impl: str) -> str:
@@ -34,7 +42,7 @@ def conv1d_matmul(x: Array, kernel: Array, stride: int, padding: int,
   """[B, T, C_in] (*) [K, C_in, C_out] -> [B, T_out, C_out] as one matmul over taps."""
   k, c_in, c_out = kernel.shape
   t_out = (x.shape[1] + 2 * padding - k) // stride + 1
-  if compute_dtype is not None:
+  if compute_dtype is not None and CAST_EARLY:
     x = x.astype(compute_dtype)   # gather taps in the narrow type: half the bytes moved
   xp = jnp.pad(x, ((0, 0), (padding, padding), (0, 0)))
   if k == 1:
@@ -72,7 +80,7 @@ def conv1d_toeplitz(x: Array, kernel: Array, stride: int, padding: int,
   k, c_in, c_out = kernel.shape
   b, t_in, _ = x.shape
   t_out = (t_in + 2 * padding - k) // stride + 1
-  if compute_dtype is not None:
+  if compute_dtype is not None and CAST_EARLY:
     kernel = kernel.astype(compute_dtype)   # build the big matrix in the narrow type
   w = toeplitz_matrix(kernel, t_in, stride, padding)
   return matmul(x.reshape(b, t_in * c_in), w, compute_dtype).reshape(b, t_out, c_out)
@@ -103,21 +111,34 @@ def conv1d_portable(x: Array, kernel: Array, stride: int, padding: int,
 
 _CONVS = {"matmul": conv1d_matmul, "toeplitz": conv1d_toeplitz, "xla": conv1d_xla,
           "portable": conv1d_portable}
-TOEPLITZ_MAX_T = 8        # on CPU, sequences up to this length use the Toeplitz form,
+TOEPLITZ_MAX_T = 4        # on CPU, sequences up to this length use the Toeplitz form,
 TOEPLITZ_MIN_BATCH = 32   # for batches at least this large
+XLA_MIN_T = 8             # and sequences from this length XLA's own convolution
 
 
-def choose_conv(impl: str, t_in: int, kernel_size: int, batch: int) -> str:
+def choose_conv(impl: str, t_in: int, kernel_size: int, batch: int,
+                compute_dtype=None) -> str:
   """The implementation for one layer: `auto` picks by backend, length and batch.
 
-  Measured on the 2-core CPU (DSM double backward of 4 conv layers, B=256, K=5):
-  Toeplitz beats im2col 1.45x at T=4 and 1.08x at T=8, and loses 0.94x at T=16.
-  At batch 1 it is a matrix-vector product that rereads a rebuilt matrix per layer:
-  PF-ODE sampling at batch 1 went from 24 to 92 ms, so small batches keep im2col.
+  On CPU (jax 0.10.2, 2-core Xeon, DSM double backward of 4 conv layers at B=256, K=5,
+  CPU time on one core): XLA's convolution ran 2.0x faster than im2col at T=8 (C=128)
+  and 2.4x at T=16 (C=64), and 35x slower than the Toeplitz form at T=4 (C=256), where
+  the sequence is shorter than the kernel; Toeplitz beat im2col 1.5x at T=4. At batch 1
+  the Toeplitz form is a matrix-vector product that rereads a rebuilt matrix per layer
+  (PF-ODE sampling at batch 1 went from 24 to 92 ms), so small batches keep im2col at T=4.
+  1x1 convolutions are plain matmuls. With bfloat16 compute XLA:CPU's convolution has
+  no fast path (its mixed-precision derivatives ran as loops: the train step slowed
+  down), so bf16 keeps the matmul forms, whose derivatives stay bf16 x bf16 -> f32
+  matmuls (mixed_matmul.py).
   """
   impl = resolve_impl(impl)
-  if (impl == "matmul" and kernel_size > 1 and t_in <= TOEPLITZ_MAX_T
-      and batch >= TOEPLITZ_MIN_BATCH):
+  if impl != "matmul" or kernel_size == 1:
+    return impl
+  if POLICY == "v1":      # before XLA's convolution was measured again (benchmarks/variants.py)
+    return "toeplitz" if t_in <= 8 and batch >= TOEPLITZ_MIN_BATCH else impl
+  if t_in >= XLA_MIN_T and compute_dtype is None:
+    return "xla"
+  if t_in <= TOEPLITZ_MAX_T and batch >= TOEPLITZ_MIN_BATCH:
     return "toeplitz"
   return impl
 
@@ -148,6 +169,7 @@ class Conv1D(nn.Module):
                         (self.kernel_size, c_in, self.features))
     bias = self.param("bias", torch_bias_init(fan_in), (self.features,))
     padding = self.kernel_size // 2 if self.padding is None else self.padding
-    conv = _CONVS[choose_conv(self.impl, x.shape[1], self.kernel_size, x.shape[0])
+    conv = _CONVS[choose_conv(self.impl, x.shape[1], self.kernel_size, x.shape[0],
+                              self.compute_dtype)
                   if self.impl == "auto" else self.impl]
     return conv(x, kernel, self.stride, padding, self.compute_dtype) + bias
