@@ -27,7 +27,7 @@ from efjax.train import checkpoint, sharding
 from efjax.train.loop import make_multi_step
 from efjax.train.optimizer import learning_rate_schedule, make_optimizer
 from efjax.train.state import create_train_state
-from efjax.train.step import make_train_step
+from efjax.train.step import make_train_step, run_ema_decay
 from efjax.train.validation import make_eval_batch, make_eval_loss
 
 DATASET_FILE = "dataset.json"
@@ -52,8 +52,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     if t[key] % t.steps_per_call:
       raise ConfigError(f"config train.{key}={t[key]} must be a multiple of "
                         f"train.steps_per_call={t.steps_per_call}")
-  if not 0.0 <= t.ema < 1.0:
-    raise ConfigError(f"config train.ema must be in [0, 1), got {t.ema}")
+  try:
+    run_ema_decay(t)
+  except ValueError as e:
+    raise ConfigError(f"config {e}") from None
   if t.get("eval_every", 0) < 0 or t.get("eval_every", 0) % t.log_every:
     raise ConfigError(f"config train.eval_every={t.eval_every} must be 0 (off) or a positive "
                       f"multiple of train.log_every={t.log_every}")
@@ -224,7 +226,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
   mesh = sharding.data_mesh()
   state_shardings = sharding.state_shardings(state, mesh, t.get("param_sharding", "replicated"))
   state, data = sharding.place(state, state_shardings), sharding.replicate(data, mesh)
-  step_fn = make_train_step(net, schedule, optimizer, t.num_levels, t.ema)
+  step_fn = make_train_step(net, schedule, optimizer, t.num_levels, run_ema_decay(t))
   multi_step = jax.jit(make_multi_step(step_fn, t.batch_size, t.steps_per_call, window_batch,
                                        sharding.batch_sharding(mesh)), donate_argnums=0,
                        out_shardings=(state_shardings, None))
