@@ -14,7 +14,6 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from efjax.reward_metrics import epic_distance_grid, offset_free_correlation, preference_accuracy
@@ -33,35 +32,36 @@ def grid_quality(learned, q, temperature: float) -> dict:
           "epic": float(epic_distance_grid(learned, q))}
 
 
-def with_reward(model, **reward_overrides):
-  """The same model reading its reward with other `reward.*` settings (kind, t, ...)."""
-  config = ml_collections.ConfigDict(model.config.to_dict())
-  config.reward.update(reward_overrides)
-  return dataclasses.replace(model, config=config)
-
-
-def grid_rewards(model, obs, actions, chunk: int = 1024) -> np.ndarray:
-  """model.reward on a grid: obs [S, dc], actions [S, N, da] (file units) -> [S, N]."""
+def _flat(obs, actions):
+  """obs [S, dc], actions [S, N, da] -> obs [S*N, dc], actions [S*N, da] float32."""
   s, n, da = actions.shape
-  flat_obs = np.repeat(np.asarray(obs, np.float32), n, axis=0)
-  flat_act = np.asarray(actions, np.float32).reshape(s * n, da)
-  fn = jax.jit(lambda o, a: model.reward(o, a))
-  out = [np.asarray(fn(flat_obs[i:i + chunk], flat_act[i:i + chunk]))
-         for i in range(0, s * n, chunk)]
-  return np.concatenate(out).reshape(s, n)
+  return (np.repeat(np.asarray(obs, np.float32), n, axis=0),
+          np.asarray(actions, np.float32).reshape(s * n, da))
 
 
-def score_model(model, grid: dict, readings: dict | None = None) -> dict:
-  """{reading: {action set: grid_quality}} for each reward reading.
+def score_models(models: dict, grid: dict, readings: dict | None = None) -> dict:
+  """{model name: {reading: {action set: grid_quality}}} for models that share a config
+  (e.g. several EMAs of one run); each reading compiles once for all of them.
 
-  readings: {name: reward overrides} ({} reads at the model's own config); None is
+  readings: {name: reward overrides} ({} reads at the models' own config); None is
   {'default': {}}. grid: a `load_grid` dict.
   """
   readings = {"default": {}} if readings is None else readings
   temperature = float(grid["temperature"])
-  out = {}
-  for name, overrides in readings.items():
-    m = with_reward(model, **overrides) if overrides else model
-    out[name] = {k: grid_quality(grid_rewards(m, grid["observations"], grid[f"{k}_actions"]),
-                                 grid[f"{k}_q"], temperature) for k in ACTION_SETS}
+  template = next(iter(models.values()))
+  out = {name: {} for name in models}
+  for reading, overrides in readings.items():
+    base = template.with_reward(**overrides) if overrides else template
+    fn = jax.jit(lambda params, o, a: dataclasses.replace(base, params=params).reward(o, a))  # noqa: B023
+    for name, model in models.items():
+      out[name][reading] = {}
+      for k in ACTION_SETS:
+        learned = fn(model.params, *_flat(grid["observations"], grid[f"{k}_actions"]))
+        out[name][reading][k] = grid_quality(np.asarray(learned).reshape(grid[f"{k}_q"].shape),
+                                             grid[f"{k}_q"], temperature)
   return out
+
+
+def score_model(model, grid: dict, readings: dict | None = None) -> dict:
+  """{reading: {action set: grid_quality}} of one model (see score_models)."""
+  return score_models({"model": model}, grid, readings)["model"]

@@ -17,7 +17,7 @@ import time
 from absl import flags
 from ml_collections import config_flags
 
-from efjax.bandit_eval import score_model
+from efjax.bandit_eval import score_models
 from efjax.envs.bandit import HELD_OUT_START
 from efjax.train.ema_set import train_with_ema_set
 from experiments import bandit_runs, cli
@@ -54,8 +54,8 @@ def tune_one(family, name: str, seed: int, workdir: str, log=print) -> dict:
   trained = train_with_ema_set(config, decays, progress)
   train_s = time.perf_counter() - start
   readings = {r: bandit_runs.reading_overrides(r) for r in family.tune.readings}
-  scores = {f"{h:g}": score_model(trained["models"][d], grid, readings)
-            for h, d in zip(horizons, decays)}
+  scores = score_models({f"{h:g}": trained["models"][d] for h, d in zip(horizons, decays)},
+                        grid, readings)
   return {"member": task.summary(), "candidate": name,
           "overrides": list(family.user_flags) + list(family.tune.candidates[name]),
           "ema_horizons": list(horizons), "ema_decays": decays, "scores": scores,
