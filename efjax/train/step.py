@@ -44,6 +44,19 @@ def run_ema_decay(train_cfg) -> float:
   return 1.0 - 1.0 / max(1.0, horizon * train_cfg.num_steps)
 
 
+def resumed_ema(old_train: dict, train_cfg):
+  """The `train.ema` a resumed run uses, given the workdir's config.json `train` section.
+
+  A workdir written before `train.ema_horizon` existed was trained with its fixed
+  `train.ema`; resumed with a config that leaves `train.ema` unset, it keeps that decay.
+  Otherwise the config's own `train.ema` (maybe None).
+  """
+  if ("ema_horizon" not in old_train and old_train.get("ema") is not None
+      and train_cfg.get("ema") is None):
+    return float(old_train["ema"])
+  return train_cfg.get("ema")
+
+
 def make_train_step(net: EnergyNet, schedule: Schedule, optimizer: optax.GradientTransformation,
                     num_levels: int = 1, ema: float = 0.9999) -> Callable:
   """Returns train_step(state, batch) -> (state, metrics).

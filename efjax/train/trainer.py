@@ -27,7 +27,7 @@ from efjax.train import checkpoint, sharding
 from efjax.train.loop import make_multi_step
 from efjax.train.optimizer import learning_rate_schedule, make_optimizer
 from efjax.train.state import create_train_state
-from efjax.train.step import make_train_step, run_ema_decay
+from efjax.train.step import make_train_step, resumed_ema, run_ema_decay
 from efjax.train.validation import make_eval_batch, make_eval_loss
 
 DATASET_FILE = "dataset.json"
@@ -212,6 +212,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
                                     config.train.keep_checkpoints)
   if manager.latest_step() is not None:
     _check_compatible(workdir, config, summary)
+    old_path = os.path.join(workdir, "config.json")
+    if os.path.exists(old_path) and "ema" in config.train:     # a pre-ema_horizon workdir
+      config.train.ema = resumed_ema(json.load(open(old_path)).get("train", {}), config.train)
   if primary:
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json_best_effort(indent=2))

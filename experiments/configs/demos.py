@@ -21,6 +21,7 @@ Keys beyond the model's:
                          EMA and optimizer state split over the devices)
 """
 import ml_collections
+from ml_collections import config_dict
 
 from efjax.networks import default_model_config
 from efjax.rewards import default_reward_config
@@ -40,7 +41,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.optim = default_optim_config()
   c.train = dict(num_steps=100_000, batch_size=256, learning_rate=1e-4, steps_per_call=50,
                  checkpoint_every=5_000, keep_checkpoints=3, log_every=500, num_levels=1,
-                 ema=0.9999, eval_every=5_000, eval_batch_size=1024,
+                 # The EMA decay: `ema` when set (the paper: 0.9999), else from `ema_horizon`,
+                 # the average's time constant as a fraction of num_steps
+                 # (efjax/train/step.py, run_ema_decay).
+                 ema=config_dict.placeholder(float), ema_horizon=0.1,
+                 eval_every=5_000, eval_batch_size=1024,
                  param_sharding="replicated")
   c.sampler = default_sampler_config()
   c.reward = default_reward_config()
