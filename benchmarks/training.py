@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from efjax.data import save_demos  # noqa: E402
 from efjax.train import checkpoint  # noqa: E402
 from efjax.train.loop import make_multi_step  # noqa: E402
-from efjax.train.step import make_train_step  # noqa: E402
+from efjax.train.step import make_train_step, run_ema_decay  # noqa: E402
 from efjax.train.trainer import (build, prepare_data, train_and_evaluate,  # noqa: E402
                                  window_batch)
 from experiments.configs import demos as demos_config  # noqa: E402
@@ -62,10 +62,12 @@ def measure(quick=False, emit=lambda **kw: print(json.dumps(kw), flush=True)):
     save_demos(path, rng.normal(size=(steps, 39)), rng.normal(size=(steps, 4)),
                np.arange(200, steps + 1, 200))
     config = demos_config.get_config("smoke" if quick else "")
+    if not quick:               # the workload BENCHMARKS.md measured: demos.py's old defaults
+      demos_config.apply_paper_recipe(config, reward_t=0.4)
     config.data.path = path
     data, norms, summary = prepare_data(config)
     net, schedule, optimizer, state = build(config, summary["obs_dim"], summary["act_dim"])
-    step = make_train_step(net, schedule, optimizer, 1, config.train.ema)
+    step = make_train_step(net, schedule, optimizer, 1, run_ema_decay(config.train))
     batch_size = config.train.batch_size
 
     batch = window_batch(jax.random.key(0), data, batch_size)
@@ -82,6 +84,8 @@ def measure(quick=False, emit=lambda **kw: print(json.dumps(kw), flush=True)):
              ratio_to_bare_step=t_bare / t)
 
     run_config = demos_config.get_config("smoke" if quick else "")
+    if not quick:
+      demos_config.apply_paper_recipe(run_config, reward_t=0.4)
     run_config.data.path, run_config.data.val_fraction = path, 0.05
     run_config.train.update(num_steps=400, log_every=100, checkpoint_every=200, eval_every=200)
     if quick:

@@ -35,7 +35,7 @@ from efjax.train import checkpoint
 from efjax.train.loop import make_multi_step
 from efjax.train.optimizer import learning_rate_schedule, make_optimizer
 from efjax.train.state import create_train_state
-from efjax.train.step import ema_decay
+from efjax.train.step import ema_decay, resumed_ema, run_ema_decay
 from efjax.train.trainer import (DATASET_FILE, ConfigError, optim_config, prepare_data,
                                  validate_config, window_batch)
 
@@ -146,7 +146,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
   Writes WORKDIR/config.json (with "method": "bc"), dataset.json, metrics.jsonl and
   orbax checkpoints, as efjax.train does. Keys used: data.*, seed, optim.*, bc.*, and
   train.{num_steps, batch_size, learning_rate, steps_per_call, checkpoint_every,
-  keep_checkpoints, log_every, ema}.
+  keep_checkpoints, log_every, ema, ema_horizon}.
   """
   validate_config(config)
   config = ml_collections.ConfigDict(config.to_dict())    # an unlocked copy
@@ -158,6 +158,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
                                     config.train.keep_checkpoints)
   if manager.latest_step() is not None:
     _check_compatible(workdir, config, summary)
+    old_path = os.path.join(workdir, "config.json")
+    if os.path.exists(old_path) and "ema" in config.train:     # a pre-ema_horizon workdir
+      config.train.ema = resumed_ema(json.load(open(old_path)).get("train", {}), config.train)
   with open(os.path.join(workdir, "config.json"), "w") as f:
     f.write(config.to_json_best_effort(indent=2))
   with open(os.path.join(workdir, DATASET_FILE), "w") as f:
@@ -168,8 +171,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
     state, _ = checkpoint.restore_newest_good(manager, state, norms, warn=log)
     log(f"resumed from step {int(state.step)}")
   t = config.train
-  multi_step = jax.jit(make_multi_step(make_train_step(net, optimizer, t.ema), t.batch_size,
-                                       t.steps_per_call, window_batch), donate_argnums=0)
+  step_fn = make_train_step(net, optimizer, run_ema_decay(t))
+  multi_step = jax.jit(make_multi_step(step_fn, t.batch_size, t.steps_per_call, window_batch),
+                       donate_argnums=0)
   lr = learning_rate_schedule(optim_config(config))
   step, start, start_step = int(state.step), None, int(state.step)
   try:

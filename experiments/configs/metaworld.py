@@ -75,6 +75,7 @@ def get_config(arg: str = "button-press-v3") -> ml_collections.ConfigDict:
 
   if variant == "":
     # The paper's protocol as the authors ran it: raw observations (anchors README).
+    demos.apply_paper_recipe(c, reward_t=0.4)   # demos.py's defaults when this was made
     c.data.obs_normalizer = "identity"
   elif variant == "cpu":
     demos.apply_cpu_budget(c)     # an MLP energy, z-scored obs, EDM preconditioning
