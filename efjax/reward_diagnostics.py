@@ -32,6 +32,7 @@ from efjax.data import Demos, window_indices
 PERTURBATION_SCALES = (0.03, 0.1, 0.3, 1.0, 3.0)
 NOISE_LEVELS = (1e-3, 0.05, 0.1, 0.2, 0.4, 0.6)
 MAX_GAUSS_HERMITE_DIM = 12                 # 2^12 = 4096 reference points at most
+POINTS_PER_CALL = 16                       # reference points evaluated per compiled call
 
 
 class DiagnosticsError(ValueError):
@@ -117,13 +118,17 @@ def _centered_pearson(x, y) -> float:
 def noise_level_agreement(model, obs, actions, key, levels=NOISE_LEVELS,
                           num_actions: int = 16) -> dict:
   """{'levels' [L], 'pearson' [L, L], 'configured_t'}: per-state-centered Pearson between the
-  rewards read at each pair of levels, on num_actions candidate actions per state."""
+  rewards read at each pair of levels, on num_actions candidate actions per state.
+
+  The centered reward at t is -E(a, s, sigma(t)) plus a per-state constant, which the
+  per-state centering removes, so the energy is read directly (one compiled function
+  for every level)."""
   cand = _candidate_actions(actions, key, num_actions)              # [B, N, Ha, A]
   b, n = cand.shape[:2]
   flat_obs = jnp.repeat(obs, n, axis=0)
   flat_act = cand.reshape((b * n,) + cand.shape[2:])
-  values = [_reward(model.with_reward(kind="centered", t=float(t)))(flat_obs, flat_act)
-            .reshape(b, n) for t in levels]
+  energy = jax.jit(lambda sigma: model.energy(flat_obs, flat_act, sigma))
+  values = [-energy(model.schedule.sigma(jnp.float32(t))).reshape(b, n) for t in levels]
   corr = np.array([[_centered_pearson(x, y) for y in values] for x in values])
   return {"levels": [float(t) for t in levels], "pearson": corr,
           "configured_t": float(model.config.reward.t)}
@@ -142,14 +147,19 @@ def reference_rule_shift(model, obs, num_sampled: int = 16) -> dict:
     return {"relative_shift": None, "rms_shift": None, "energy_spread": None,
             "note": f"{dim} action dimensions: the Gauss-Hermite rule needs 2^{dim} points"}
   sigma = float(model.schedule.sigma(jnp.float32(model.config.reward.t)))
-  energy = jax.jit(lambda o, a: model.energy(o, model.normalizers["actions"].unnormalize(a),
-                                             sigma))
+  unnormalize = model.normalizers["actions"].unnormalize
+  per_point = lambda p: model.energy(obs, unnormalize(jnp.broadcast_to(p, (obs.shape[0],) + shape)),  # noqa: E731
+                                     sigma)
+  energies_of = jax.jit(jax.vmap(per_point))                         # [C, Ha, A] -> [C, S]
 
   def centering(reference, num):
     cfg = rewards.default_reward_config()
     cfg.update(reference=reference, num_reference=num)
     points, weights = rewards.reference_rule(cfg, shape)
-    e = jnp.stack([energy(obs, jnp.broadcast_to(p, (obs.shape[0],) + shape)) for p in points])
+    chunks = [points[i:i + POINTS_PER_CALL] for i in range(0, points.shape[0], POINTS_PER_CALL)]
+    padded = [jnp.concatenate([c, jnp.repeat(c[-1:], POINTS_PER_CALL - c.shape[0], 0)])
+              for c in chunks]                                       # one compiled shape
+    e = jnp.concatenate([energies_of(c)[:len(chunk)] for c, chunk in zip(padded, chunks)])
     return weights @ e, e, weights                                   # [S], [M, S], [M]
 
   sampled, _, _ = centering("sampled", num_sampled)

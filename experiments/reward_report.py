@@ -15,6 +15,7 @@ import json
 import os
 import sys
 
+import ml_collections
 import numpy as np
 from absl import flags
 
@@ -32,18 +33,33 @@ PLOTS = ("reward_perturbation.png", "reward_lines.png", "reward_noise_levels.png
 
 
 def load_inputs(workdir: str, demos_path: str | None, max_windows: int, seed: int):
-  """(model, obs, actions, demos path); FileNotFoundError / DemoFileError / DiagnosticsError."""
+  """(model, obs, actions, demos path); FileNotFoundError / DemoFileError / DiagnosticsError.
+
+  The demos and their sizes are checked before the model is loaded (a bad file fails fast).
+  """
   import efjax
   from efjax.data import load_demos, load_training_demos
-  from efjax.reward_diagnostics import demo_windows
+  from efjax.reward_diagnostics import DiagnosticsError, demo_windows
+  from efjax.train.trainer import DATASET_FILE
   if not os.path.isdir(workdir):
     raise FileNotFoundError(f"{workdir}: no such directory")
-  model = efjax.load(workdir)
+  try:
+    config = ml_collections.ConfigDict(json.load(open(os.path.join(workdir, "config.json"))))
+    sizes = json.load(open(os.path.join(workdir, DATASET_FILE)))
+  except (OSError, ValueError):
+    raise FileNotFoundError(f"{workdir}: no readable config.json and {DATASET_FILE} "
+                            "(not a training workdir?)") from None
   if demos_path is None:
-    demos_path = model.config.data.path
-    demos = load_training_demos(model.config.data, model.config.get("env", {}).get("task"))
+    demos_path = config.data.path
+    demos = load_training_demos(config.data, config.get("env", {}).get("task"))
   else:
     demos = load_demos(demos_path)
+  for name, dim, key in (("observations", demos.observations.shape[1], "obs_dim"),
+                         ("actions", demos.actions.shape[1], "act_dim")):
+    if dim != sizes[key]:
+      raise DiagnosticsError(f"the demos' {name} have {dim} dimensions, the model was trained "
+                             f"on {sizes[key]}")
+  model = efjax.load(workdir)
   obs, actions = demo_windows(demos, model, max_windows, seed)
   return model, obs, actions, demos_path
 
