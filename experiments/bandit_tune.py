@@ -3,8 +3,8 @@
     python -m experiments.bandit_tune --config=experiments/configs/bandit_family.py \
         --workdir=/work/bandit_runs/tune [--only=CANDIDATE,...]
 
-For each candidate (`tune.candidates`: demos.py plus `user_flags` plus the candidate's
-keys) and tuning seed, trains once keeping one EMA per `tune.ema_horizons` (a fraction
+For each stage of `tune.stages`, each of its tuning seeds and candidates
+(`tune.candidates`: demos.py plus `user_flags` plus the candidate's keys), trains once keeping one EMA per `tune.ema_horizons` (a fraction
 of the run, efjax/train/ema_set.py) and scores every EMA's reward at every
 `tune.readings` against the member's true Q. One JSON per (candidate, seed) under
 RAW_DIR/tuning/<candidate>/seed<k>.json; finished ones are skipped, so the command
@@ -74,18 +74,19 @@ def main(argv):
     print(f"error: unknown candidates {unknown}; valid: {sorted(family.tune.candidates)}",
           file=sys.stderr)
     sys.exit(2)
-  for seed in family.tune.seeds:                # seed rounds: every candidate on a seed
-    for name in names:
-      path = os.path.join(family.raw_dir, "tuning", name, f"seed{seed}.json")
-      if os.path.exists(path):
-        continue
-      print(f"tuning {name} on seed {seed}", flush=True)
-      record = tune_one(family, name, seed, workdir)
-      bandit_runs.write_json(path, record)
-      top = max((s["support"]["pearson"], h, r) for h, per in record["scores"].items()
-                for r, s in per.items())
-      print(f"  done in {record['train_wall_s']:.0f}s, {record['samples_per_s']:.0f} samples/s; "
-            f"best support Pearson {top[0]:.3f} (ema {top[1]}, {top[2]}); {path}", flush=True)
+  runs = [(seed, name) for stage in family.tune.stages for seed in stage["seeds"]
+          for name in stage["candidates"] if name in names]     # seed rounds within a stage
+  for seed, name in dict.fromkeys(runs):
+    path = os.path.join(family.raw_dir, "tuning", name, f"seed{seed}.json")
+    if os.path.exists(path):
+      continue
+    print(f"tuning {name} on seed {seed}", flush=True)
+    record = tune_one(family, name, seed, workdir)
+    bandit_runs.write_json(path, record)
+    top = max((s["support"]["pearson"], h, r) for h, per in record["scores"].items()
+              for r, s in per.items())
+    print(f"  done in {record['train_wall_s']:.0f}s, {record['samples_per_s']:.0f} samples/s; "
+          f"best support Pearson {top[0]:.3f} (ema {top[1]}, {top[2]}); {path}", flush=True)
 
 
 if __name__ == "__main__":

@@ -115,3 +115,27 @@ def test_member_files_follow_the_demo_layout(tmp_path):
   q = task.q(s, task.from_file_actions(grid["box_actions"].astype(np.float64)))
   np.testing.assert_allclose(q, grid["box_q"], rtol=1e-3, atol=1e-3)
   assert float(grid["temperature"]) == pytest.approx(task.temperature)
+
+
+def test_the_defaults_recover_a_small_member_on_a_tiny_budget(tmp_path):
+  """demos.py as shipped, given only what a user gives (horizons, backbone, steps): a 1-D,
+  five-mode member's soft Q is recovered from 4000 demos in 1000 steps."""
+  import efjax
+  from efjax.bandit_eval import score_model
+  from efjax.train.trainer import train_and_evaluate
+  from experiments.configs import demos as demos_config
+
+  task = family_member(23)                       # tuning set: obs 1, act 1, 5 modes, alpha 0.38
+  assert (task.obs_dim, task.act_dim, task.num_modes) == (1, 1, 5)
+  demos_path, grid_path = write_member(task, str(tmp_path / "member"), num_demos=4000,
+                                       num_states=32, num_actions=32)
+  config = demos_config.get_config()
+  config.data.update(path=demos_path, obs_horizon=1, action_horizon=1)
+  config.model.backbone = "mlp"
+  config.train.num_steps = 1000
+  workdir = str(tmp_path / "run")
+  train_and_evaluate(config, workdir, log=lambda *_: None)
+  support = score_model(efjax.load(workdir), load_grid(grid_path))["default"]["support"]
+  print(f"small member, defaults, 1000 steps: {support}")
+  assert support["pearson"] >= FLOOR_PEARSON
+  assert support["preference_accuracy"] >= FLOOR_PREFERENCE
