@@ -66,6 +66,7 @@ def run_member(family, setting: str, seed: int, workdir: str, log=print) -> dict
   run_dir = os.path.join(workdir, setting, f"seed{seed}")
   os.makedirs(run_dir, exist_ok=True)
   command = train_command(family, setting, run_dir, demos)
+  made_by = bandit_runs.provenance(sys.argv)          # the code as the run starts
   start = time.perf_counter()
   with open(os.path.join(run_dir, "train.log"), "a") as out:
     proc = subprocess.run(command, cwd=bandit_runs.ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -80,7 +81,7 @@ def run_member(family, setting: str, seed: int, workdir: str, log=print) -> dict
           "train_wall_s": train_s, "samples_per_s": _samples_per_s(run_dir),
           "score_wall_s": time.perf_counter() - start - train_s,
           "config": model.config.to_dict(), "train_command": " ".join(shown),
-          **bandit_runs.provenance(sys.argv)}
+          **made_by}
 
 
 def main(argv):

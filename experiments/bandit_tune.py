@@ -43,6 +43,7 @@ def tune_one(family, name: str, seed: int, workdir: str, log=print) -> dict:
   demos, grid, task = bandit_runs.member_files(seed, os.path.join(workdir, "members",
                                                                   f"seed{seed}"), family.member)
   config = candidate_config(family, name, demos)
+  made_by = bandit_runs.provenance(sys.argv)          # the code as the run starts
   horizons = tuple(family.tune.ema_horizons)
   decays = [1.0 - 1.0 / max(1.0, h * config.train.num_steps) for h in horizons]
   start = time.perf_counter()
@@ -61,7 +62,7 @@ def tune_one(family, name: str, seed: int, workdir: str, log=print) -> dict:
           "ema_horizons": list(horizons), "ema_decays": decays, "scores": scores,
           "samples_per_s": trained["samples_per_s"], "train_wall_s": train_s,
           "score_wall_s": time.perf_counter() - start - train_s,
-          "config": config.to_dict(), **bandit_runs.provenance(sys.argv)}
+          "config": config.to_dict(), **made_by}
 
 
 def main(argv):
