@@ -22,12 +22,13 @@ Tuning (experiments.bandit_tune) uses the tuning seeds only, in `tune.stages` (s
 candidates); each candidate pins the tuned keys (learning rate, noise levels per
 sample, preconditioning) and one run per member keeps an EMA per `tune.ema_horizons`
 (efjax/train/ema_set.py); each EMA's reward is read at every `tune.readings` entry
-(`kind:levels`). Budget: 24k x 256 steps per run, 1 + 4 members, 3 + 3 candidates
-(a run in both stages is run once): 13 runs. Results: results/bandit_family.md.
+(`kind:levels`). Budget: 24k x 256 steps per run; 3 + 2 + 12 (seed, candidate) runs, of
+which 2 are shared between stages: 15 runs. Results: results/bandit_family.md.
 """
 import ml_collections
 
-from efjax.envs.bandit import held_out_seeds, tuning_seeds
+from efjax.envs.bandit import (FAMILY_RANGES, HELD_OUT_START, family_member, held_out_seeds,
+                               tuning_seeds)
 
 # The user's command: only the data path, horizons, backbone and num_steps are given.
 USER_FLAGS = ("data.obs_horizon=1", "data.action_horizon=1", "model.backbone=mlp",
@@ -45,17 +46,31 @@ def _candidates() -> dict:
           "lr3e-3_k1_edm": cand(3e-3, 1, "edm")}
 
 
+def first_tuning_seed_per_act_dim() -> tuple:
+  """The first tuning member (in seed order) of each action dimension 1-6: a tuning set
+  that spans the family's action dimensions (the first few seeds happen to be 4-5-D)."""
+  first = {}
+  for seed in tuning_seeds(HELD_OUT_START):
+    first.setdefault(family_member(seed).act_dim, seed)
+    if len(first) == FAMILY_RANGES["act_dim"][1]:
+      return tuple(first[d] for d in sorted(first))
+  raise ValueError("the tuning set lacks an action dimension")
+
+
 def _stages() -> tuple:
   """The tuning protocol, stage by stage (each: tuning seeds x candidates, 24k steps each).
 
-  Stage 1 asks whether four noise levels per sample pay for being ~3-4x slower
-  (the issue's best row used them) on one member; stage 2 compares the rest on four.
-  The defaults are chosen on the last stage (experiments/bandit_family_report.py).
+  1. Do four noise levels per sample pay for being several times slower (the issue's best
+     row used them), and does the EDM preconditioning help? One member.
+  2. EDM preconditioning again, on a second member.
+  3. Learning rate, EMA horizon and reward reading, with the EDM preconditioning and one
+     noise level, on one member per action dimension. The defaults are chosen here
+     (experiments/bandit_family_report.py, `choose`).
   """
-  return (dict(seeds=tuple(tuning_seeds(1)),
-               candidates=("lr1e-3_k1_none", "lr1e-3_k1_edm", "lr1e-3_k4_edm")),
-          dict(seeds=tuple(tuning_seeds(4)),
-               candidates=("lr1e-3_k1_none", "lr1e-3_k1_edm", "lr3e-3_k1_edm")))
+  return (dict(seeds=(0,), candidates=("lr1e-3_k1_none", "lr1e-3_k1_edm", "lr1e-3_k4_edm")),
+          dict(seeds=(1,), candidates=("lr1e-3_k1_none", "lr1e-3_k1_edm")),
+          dict(seeds=first_tuning_seed_per_act_dim(),
+               candidates=("lr1e-3_k1_edm", "lr3e-3_k1_edm")))
 
 
 # Reward readings scored in tuning, as `kind:levels` (centered: one t; multi_noise: the
