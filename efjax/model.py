@@ -90,6 +90,12 @@ class Model(InDemoUnits):
     next_o = None if next_obs is None else self.units.obs(next_obs)
     return fn(self.params, self.units.obs(obs), self.units.actions(actions), next_o, kind)
 
+  def with_reward(self, **overrides) -> "Model":
+    """The same model reading its reward with other `reward.*` settings, e.g. t=1e-3."""
+    config = ml_collections.ConfigDict(self.config.to_dict())
+    config.reward.update(overrides)
+    return dataclasses.replace(self, config=config)
+
   def reward_fn(self, kind: str | None = None):
     """The reward as an RL loop wants it: `fn(params, obs, action, next_obs) -> [B]`.
 

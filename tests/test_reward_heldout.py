@@ -28,6 +28,10 @@ def test_epic_ignores_potential_shaping_and_scale_and_sees_a_sign_flip():
   assert transition_epic(lambda o, a, n: -true(o, a, n), data, true, gamma) > 0.99
   noise = lambda o, a, n: jnp.cos(3 * o[:, 1] + a[:, 0])   # noqa: E731   unrelated
   assert 0.3 < transition_epic(noise, data, true, gamma) < 0.95
+  # a constant, or a pure potential shaping, is 0 once canonicalized: EPIC is undefined
+  constant = lambda o, a, n: jnp.full(o.shape[:1], -2.5)     # noqa: E731
+  assert transition_epic(constant, data, true, gamma) is None
+  assert transition_epic(lambda o, a, n: gamma * phi(n) - phi(o), data, true, gamma) is None
 
 
 def test_brax_transition_rewards_equal_the_simulator_s():

@@ -63,9 +63,12 @@ def _batched(fn, batch: int):
   return apply
 
 
+CONSTANT_TOLERANCE = 1e-6     # a canonical reward this flat (relative) counts as constant
+
+
 def transition_epic(fn, data: dict, true_fn, gamma: float, seed: int = 0,
                     num_transitions: int = 2000, num_coverage: int = 256,
-                    batch: int = 16384) -> float:
+                    batch: int = 16384) -> float | None:
   """EPIC (Gleave et al. 2020) between fn and the task's true reward true_fn, both
   fn(obs, action, next_obs) -> [B], on held-out transitions.
 
@@ -73,7 +76,8 @@ def transition_epic(fn, data: dict, true_fn, gamma: float, seed: int = 0,
   held-out episodes' visited states and next states, actions A uniform in [-1, 1].
   Each reward is canonicalized over it (efjax.reward.metrics.canonicalize: potential
   shaping cancels), then compared by Pearson distance on `num_transitions` held-out
-  transitions. 0: equivalent up to shaping and scale; 1: opposite.
+  transitions. 0: equivalent up to shaping and scale; 1: opposite. None when fn is a
+  constant up to shaping (its canonical reward is 0 everywhere; EPIC is then undefined).
   """
   rng = np.random.default_rng(seed)
   valid = data["valid"].reshape(-1)
@@ -86,7 +90,10 @@ def transition_epic(fn, data: dict, true_fn, gamma: float, seed: int = 0,
   args = (obs[pick], act[pick], nxt[pick], cov_s, cov_a, cov_n, gamma)
   learned = _batched(fn, batch)
   true = _batched(true_fn, batch)
-  return float(pearson_distance(canonicalize(learned, *args), canonicalize(true, *args)))
+  canonical = np.asarray(canonicalize(learned, *args))
+  if np.std(canonical) <= CONSTANT_TOLERANCE * max(1.0, float(np.abs(canonical).max())):
+    return None
+  return float(pearson_distance(canonical, canonicalize(true, *args)))
 
 
 def reward_metrics(fn, data: dict, batch: int = 4096, true_fn=None, gamma: float = 0.99) -> dict:

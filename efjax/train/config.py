@@ -17,6 +17,7 @@ import ml_collections
 from efjax import networks, schedules
 from efjax.errors import ConfigError
 from efjax.train import sharding
+from efjax.train.step import run_ema_decay
 
 MAX_STEPS_PER_CALL = 100
 
@@ -58,8 +59,10 @@ def validate_train_config(config: ml_collections.ConfigDict) -> None:
       if value % t.steps_per_call:
         raise ConfigError(f"config {key}={value} must be a multiple of train.steps_per_call="
                           f"{t.steps_per_call} (or leave train.steps_per_call at 0: auto)")
-  if not 0.0 <= t.ema < 1.0:
-    raise ConfigError(f"config train.ema must be in [0, 1), got {t.ema}")
+  try:
+    run_ema_decay(t)
+  except ValueError as e:
+    raise ConfigError(f"config {e}") from None
   if not 0.0 <= d.get("val_fraction", 0.0) < 1.0:
     raise ConfigError(f"config data.val_fraction must be in [0, 1), got {d.val_fraction}")
   if t.get("param_sharding", "replicated") not in sharding.PARAM_SHARDING:

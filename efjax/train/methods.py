@@ -23,7 +23,7 @@ from efjax.errors import ConfigError
 from efjax.registry import Registry
 from efjax.reward.formulas import validate_reward_config
 from efjax.train.config import validate_energyflow_config
-from efjax.train.step import dsm_objective, make_step
+from efjax.train.step import dsm_objective, make_step, run_ema_decay
 from efjax.train.validation import make_eval_loss
 
 METHODS: Registry = Registry("training method (config.method)")
@@ -61,7 +61,7 @@ def _build_energyflow(config, obs_dim: int, act_dim: int) -> Built:
   return Built(init=lambda key: model.init_variables(net, config, obs_dim, act_dim, key),
                step=lambda optimizer: make_step(
                    dsm_objective(net, schedule, config.train.num_levels), optimizer,
-                   config.train.ema),
+                   run_ema_decay(config.train)),
                eval_loss=make_eval_loss(net, schedule), schedule=schedule)
 
 
@@ -73,7 +73,7 @@ def _build_bc(config, obs_dim: int, act_dim: int) -> Built:
     return bc.gaussian_nll(mean, log_std, batch["actions"])
 
   return Built(init=lambda key: bc.init_variables(net, config, obs_dim, key),
-               step=lambda optimizer: make_step(objective, optimizer, config.train.ema,
+               step=lambda optimizer: make_step(objective, optimizer, run_ema_decay(config.train),
                                                 stochastic=False))
 
 

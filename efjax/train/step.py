@@ -30,6 +30,40 @@ def ema_decay(step: Array, decay: float) -> Array:
   return jnp.minimum(decay, (1.0 + step) / (10.0 + step))
 
 
+def run_ema_decay(train_cfg) -> float:
+  """The EMA decay of a run: `train.ema` when set, else from `train.ema_horizon`.
+
+  train.ema: a decay in [0, 1), or None (unset). Set, it is used as is: the paper's
+    0.9999, and every config written before `ema_horizon` existed.
+  train.ema_horizon: the EMA's time constant 1 / (1 - decay) as a fraction of
+    train.num_steps, so the average spans the same share of a short run as of a long
+    one: decay = 1 - 1 / max(1, ema_horizon * num_steps).
+  ValueError names the bad key.
+  """
+  ema = train_cfg.get("ema")
+  if ema is not None:
+    if not 0.0 <= ema < 1.0:
+      raise ValueError(f"train.ema must be in [0, 1), got {ema}")
+    return float(ema)
+  horizon = train_cfg.get("ema_horizon")
+  if horizon is None or not 0.0 < horizon <= 1.0:
+    raise ValueError(f"train.ema_horizon must be in (0, 1] when train.ema is unset, got {horizon}")
+  return 1.0 - 1.0 / max(1.0, horizon * train_cfg.num_steps)
+
+
+def resumed_ema(old_train: dict, train_cfg):
+  """The `train.ema` a resumed run uses, given the workdir's config.json `train` section.
+
+  A workdir written before `train.ema_horizon` existed was trained with its fixed
+  `train.ema`; resumed with a config that leaves `train.ema` unset, it keeps that decay.
+  Otherwise the config's own `train.ema` (maybe None).
+  """
+  if ("ema_horizon" not in old_train and old_train.get("ema") is not None
+      and train_cfg.get("ema") is None):
+    return float(old_train["ema"])
+  return train_cfg.get("ema")
+
+
 def make_step(objective: Objective, optimizer: optax.GradientTransformation,
               ema: float = 0.9999, stochastic: bool = True) -> Callable:
   """Returns train_step(state, batch) -> (state, metrics).

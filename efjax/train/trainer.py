@@ -31,6 +31,7 @@ from efjax.train.metrics import MetricsWriter
 from efjax.train.optimizer import learning_rate_schedule, make_optimizer
 from efjax.train.resume import check_resume, current, record_run
 from efjax.train.state import create_train_state
+from efjax.train.step import resumed_ema
 from efjax.train.validation import make_eval_batch
 
 
@@ -53,6 +54,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, log=prin
       config.train.keep_checkpoints)
   resuming = manager.latest_step() is not None
   if resuming:
+    config_path = os.path.join(workdir, workdir_files.CONFIG_FILE)
+    if "ema" in config.train and os.path.exists(config_path):
+      # a workdir from before train.ema_horizon keeps the fixed decay it was trained with
+      config.train.ema = resumed_ema(workdir_files.read_config(workdir).get("train", {}),
+                                     config.train)
     check_resume(workdir, config, m, summary)
   fingerprint = None
   if primary:

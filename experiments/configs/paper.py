@@ -8,7 +8,12 @@ centered-energy reward at t = 1e-3 against 16 reference chunks.
 
 Used by the core benchmark:
     python benchmarks/core.py
-Training on demonstrations comes with experiments.train (training issue).
+To train on a demo file with the paper's recipe (this training and reward recipe with
+the data keys of demos.py; the paper's UNet unless --config.model.backbone says otherwise):
+    python -m experiments.train --config=experiments/configs/demos.py:paper \
+        --config.data.path=demos.npz --workdir=DIR
+demos.py's own defaults differ from the paper where the bandit family showed the paper's
+recipe recovering the reward poorly in a short run (README, results/bandit_family.md).
 """
 import ml_collections
 

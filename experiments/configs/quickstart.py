@@ -30,6 +30,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.demos = dict(num_episodes=64, deterministic=False)  # stochastic expert: max-ent demos
 
   ef = demos_config.get_config()
+  demos_config.apply_paper_recipe(ef, reward_t=0.4)   # demos.py's defaults when this was made
   ef.data.update(obs_horizon=1, action_horizon=1, obs_normalizer="zscore")
   ef.model.backbone = "mlp"
   ef.model.mlp.hidden = (256, 256)

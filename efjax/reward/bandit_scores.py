@@ -1,0 +1,67 @@
+"""A trained model's reward against a bandit family member's true soft Q.
+
+The reward is read exactly as a user reads it, `model.reward(obs, actions)` in the demo
+file's units (efjax.load), on a member's evaluation grid (efjax.envs.bandit_files), and
+compared with Q on the same (s, a):
+
+- pearson / spearman: after removing each state's mean over its actions (a reward is
+  only identified up to a per-state constant),
+- preference_accuracy: same-state action pairs ordered as Q orders them, over the pairs
+  whose true Q differs by more than 0.1 x temperature (closer pairs are ties),
+- epic: EPIC distance for a bandit (gamma = 0), the Pearson distance of the centered grids.
+"""
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from efjax.reward.metrics import epic_distance_grid, offset_free_correlation, preference_accuracy
+
+TIE_FRACTION = 0.1          # pairs with |dQ| <= 0.1 x temperature are not counted
+ACTION_SETS = ("support", "box")
+
+
+def grid_quality(learned, q, temperature: float) -> dict:
+  """learned, q: [S, N] -> {'pearson', 'spearman', 'preference_accuracy', 'epic'} floats."""
+  learned, q = jnp.asarray(learned, jnp.float32), jnp.asarray(q, jnp.float32)
+  corr = offset_free_correlation(learned, q)
+  return {"pearson": float(corr["pearson"]), "spearman": float(corr["spearman"]),
+          "preference_accuracy": float(preference_accuracy(learned, q,
+                                                           TIE_FRACTION * temperature)),
+          "epic": float(epic_distance_grid(learned, q))}
+
+
+def _flat(obs, actions):
+  """obs [S, dc], actions [S, N, da] -> obs [S*N, dc], actions [S*N, da] float32."""
+  s, n, da = actions.shape
+  return (np.repeat(np.asarray(obs, np.float32), n, axis=0),
+          np.asarray(actions, np.float32).reshape(s * n, da))
+
+
+def score_models(models: dict, grid: dict, readings: dict | None = None) -> dict:
+  """{model name: {reading: {action set: grid_quality}}} for models that share a config
+  (e.g. several EMAs of one run); each reading compiles once for all of them.
+
+  readings: {name: reward overrides} ({} reads at the models' own config); None is
+  {'default': {}}. grid: a `load_grid` dict.
+  """
+  readings = {"default": {}} if readings is None else readings
+  temperature = float(grid["temperature"])
+  template = next(iter(models.values()))
+  out = {name: {} for name in models}
+  for reading, overrides in readings.items():
+    base = template.with_reward(**overrides) if overrides else template
+    fn = jax.jit(lambda params, o, a: dataclasses.replace(base, params=params).reward(o, a))  # noqa: B023
+    for name, model in models.items():
+      out[name][reading] = {}
+      for k in ACTION_SETS:
+        learned = fn(model.params, *_flat(grid["observations"], grid[f"{k}_actions"]))
+        out[name][reading][k] = grid_quality(np.asarray(learned).reshape(grid[f"{k}_q"].shape),
+                                             grid[f"{k}_q"], temperature)
+  return out
+
+
+def score_model(model, grid: dict, readings: dict | None = None) -> dict:
+  """{reading: {action set: grid_quality}} of one model (see score_models)."""
+  return score_models({"model": model}, grid, readings)["model"]

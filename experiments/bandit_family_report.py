@@ -1,0 +1,294 @@
+"""results/bandit_family.md and its plots, from the committed raw JSON alone.
+
+    python -m experiments.bandit_family --config=experiments/configs/bandit_family.py --report
+
+Reads RAW_DIR/held_out/<setting>/seed<k>.json (experiments.bandit_family) and
+RAW_DIR/tuning/<candidate>/seed<k>.json (experiments.bandit_tune); every number in the
+report is computed here from those files. The choice rule for the defaults
+(`choose`) is applied to the tuning records only.
+"""
+import json
+import os
+
+import numpy as np
+
+from experiments import bandit_runs
+
+METRICS = (("pearson", "Pearson"), ("preference_accuracy", "preference accuracy"),
+           ("epic", "EPIC"))
+GOAL = {"pearson_median": 0.93, "pearson_p10": 0.85, "preference_median": 0.92}
+TEMPERATURE_BINS = ((0.1, 0.2), (0.2, 0.5), (0.5, 1.0), (1.0, 2.0))
+SPEED_TOLERANCE = 0.02      # choose: the fastest candidate within this of the best median
+SPEED_FILE = "speed.json"   # benchmarks/defaults_speed.py --out=RAW_DIR/speed.json
+
+
+def _quantiles(values) -> dict:
+  v = np.asarray(values, float)
+  return {"median": float(np.median(v)), "p10": float(np.quantile(v, 0.1)),
+          "p90": float(np.quantile(v, 0.9)), "n": int(v.size)}
+
+
+def held_out_table(records: list[dict]) -> dict:
+  """{setting: {'members': [...], metric: quantiles, 'box_pearson': ..., wall/speed}}."""
+  out = {}
+  for setting in sorted({r["setting"] for r in records}):
+    rows = sorted((r for r in records if r["setting"] == setting),
+                  key=lambda r: r["member"]["seed"])
+    entry = {"members": rows}
+    for key, _ in METRICS:
+      entry[key] = _quantiles([r["scores"]["support"][key] for r in rows])
+    entry["box_pearson"] = _quantiles([r["scores"]["box"]["pearson"] for r in rows])
+    entry["train_wall_s"] = _quantiles([r["train_wall_s"] for r in rows])
+    entry["total_wall_s"] = float(sum(r["train_wall_s"] + r["score_wall_s"] for r in rows))
+    entry["samples_per_s"] = _quantiles([r["samples_per_s"] for r in rows if r["samples_per_s"]])
+    entry["goal"] = {"pearson_median": entry["pearson"]["median"] >= GOAL["pearson_median"],
+                     "pearson_p10": entry["pearson"]["p10"] >= GOAL["pearson_p10"],
+                     "preference_median":
+                         entry["preference_accuracy"]["median"] >= GOAL["preference_median"]}
+    out[setting] = entry
+  return out
+
+
+def tuning_table(records: list[dict], stage: dict) -> dict:
+  """{'cells': {(candidate, ema horizon, reading): {'pearson', 'p10', 'preference_accuracy'}},
+  'seeds', 'samples_per_s'}: medians over the stage's seeds, for its candidates; {} cells
+  until every (seed, candidate) of the stage has a record."""
+  rows = [r for r in records if r["candidate"] in stage["candidates"]
+          and r["member"]["seed"] in stage["seeds"]]
+  done = {(r["member"]["seed"], r["candidate"]) for r in rows}
+  complete = len(done) == len(stage["seeds"]) * len(stage["candidates"])
+  cells, speed = {}, {}
+  for r in rows if complete else []:
+    speed.setdefault(r["candidate"], []).append(r["samples_per_s"])
+    for ema, per in r["scores"].items():
+      for reading, sets in per.items():
+        cell = cells.setdefault((r["candidate"], ema, reading), {"pearson": [], "pref": []})
+        cell["pearson"].append(sets["support"]["pearson"])
+        cell["pref"].append(sets["support"]["preference_accuracy"])
+  table = {k: {"pearson": float(np.median(v["pearson"])),
+               "p10": float(np.quantile(v["pearson"], 0.1)),
+               "preference_accuracy": float(np.median(v["pref"]))} for k, v in cells.items()}
+  return {"cells": table, "seeds": list(stage["seeds"]), "done": len(done),
+          "runs": len(stage["seeds"]) * len(stage["candidates"]),
+          "samples_per_s": {c: float(np.median(v)) for c, v in speed.items()}}
+
+
+def choose(tuning: dict) -> dict | None:
+  """The rule that picked the defaults, on the tuning seeds only: the highest median Pearson
+  over (candidate, EMA horizon, reading); then, among cells within SPEED_TOLERANCE of it,
+  the fastest candidate, and in it the best cell."""
+  cells = tuning["cells"]
+  if not cells:
+    return None
+  best = max(v["pearson"] for v in cells.values())
+  near = {k: v for k, v in cells.items() if v["pearson"] >= best - SPEED_TOLERANCE}
+  fastest = max({k[0] for k in near}, key=lambda c: tuning["samples_per_s"].get(c, 0.0))
+  key = max((k for k in near if k[0] == fastest), key=lambda k: cells[k]["pearson"])
+  return {"candidate": key[0], "ema_horizon": key[1], "reading": key[2], **cells[key],
+          "best_pearson": best}
+
+
+def _fmt(q: dict, digits: int = 3) -> str:
+  return f"{q['median']:.{digits}f} [{q['p10']:.{digits}f}, {q['p90']:.{digits}f}]"
+
+
+def _group_rows(table: dict, label: str, key_fn, keys) -> list[str]:
+  settings = list(table)
+  lines = [f"| {label} | " + " | ".join(f"{s}: n, median Pearson / pref. acc." for s in settings)
+           + " |", "|---" * (len(settings) + 1) + "|"]
+  for key in keys:
+    cells = []
+    for s in settings:
+      rows = [r for r in table[s]["members"] if key_fn(r["member"]) == key]
+      if rows:
+        p = np.median([r["scores"]["support"]["pearson"] for r in rows])
+        a = np.median([r["scores"]["support"]["preference_accuracy"] for r in rows])
+        cells.append(f"{len(rows)}, {p:.3f} / {a:.3f}")
+      else:
+        cells.append("-")
+    name = f"{key[0]:g}-{key[1]:g}" if isinstance(key, tuple) else str(key)
+    lines.append(f"| {name} | " + " | ".join(cells) + " |")
+  return lines
+
+
+def _temperature_bin(member):
+  for lo, hi in TEMPERATURE_BINS:
+    if lo <= member["temperature"] < hi or (hi == TEMPERATURE_BINS[-1][1]
+                                             and member["temperature"] == hi):
+      return (lo, hi)
+  return None
+
+
+def _plot(table: dict, path: str) -> None:
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  settings = list(table)
+  fig, axes = plt.subplots(1, 5, figsize=(19, 3.8))
+  for ax, (key, name) in zip(axes[:3], METRICS):
+    data = [[r["scores"]["support"][key] for r in table[s]["members"]] for s in settings]
+    ax.boxplot(data, showfliers=False)
+    for i, d in enumerate(data):
+      ax.scatter(np.full(len(d), i + 1) + np.linspace(-0.12, 0.12, len(d)), d, s=12, alpha=0.7)
+    ax.set_xticks(range(1, len(settings) + 1), settings)
+    ax.set_title(f"{name} (held-out members)")
+    ax.grid(alpha=0.3)
+  for ax, (field, label, log) in zip(axes[3:], (("act_dim", "action dimension", False),
+                                                 ("temperature", "temperature", True))):
+    for s in settings:
+      x = [r["member"][field] for r in table[s]["members"]]
+      y = [r["scores"]["support"]["pearson"] for r in table[s]["members"]]
+      ax.scatter(x, y, label=s, alpha=0.8)
+    ax.set_xscale("log" if log else "linear")
+    ax.set_xlabel(label)
+    ax.set_ylabel("Pearson")
+    ax.grid(alpha=0.3)
+    ax.legend()
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+
+
+def _provenance(records: list[dict]) -> list[str]:
+  commits = sorted({(r["git_commit"] or "?")[:10] + (" (uncommitted changes)" if r["git_dirty"]
+                                                      else "") for r in records})
+  versions = sorted({f"jax {r['jax']}, flax {r['flax']}" for r in records})
+  return [f"- git commits of the runs: {', '.join(commits)}",
+          f"- versions: {'; '.join(versions)}"]
+
+
+def _tuning_tables(tuning: dict, pick: dict) -> list[str]:
+  """Candidates x readings at the picked EMA horizon; EMA horizons x candidates at the
+  picked reading."""
+  cells = tuning["cells"]
+  cands = sorted({k[0] for k in cells})
+  emas = sorted({k[1] for k in cells}, key=float)
+  readings = list(dict.fromkeys(k[2] for k in cells))
+  lines = [f"| candidate (EMA horizon {pick['ema_horizon']}) | samples/s | "
+           + " | ".join(readings) + " |", "|---" * (len(readings) + 2) + "|"]
+  for c in cands:
+    lines.append(f"| {c} | {tuning['samples_per_s'][c]:.0f} | " + " | ".join(
+        f"{cells[(c, pick['ema_horizon'], r)]['pearson']:.3f}" for r in readings) + " |")
+  lines += ["", f"| EMA horizon (reading {pick['reading']}) | " + " | ".join(cands) + " |",
+            "|---" * (len(cands) + 1) + "|"]
+  for h in emas:
+    lines.append(f"| {h} | " + " | ".join(
+        f"{cells[(c, h, pick['reading'])]['pearson']:.3f}" for c in cands) + " |")
+  return lines
+
+
+def markdown(family, held_out: list[dict], tuning_records: list[dict], plot_name: str,
+             speed: dict | None = None) -> str:
+  table = held_out_table(held_out)
+  lines = ["# Reward recovery on a held-out family of max-ent bandits", "",
+           "Generated by `python -m experiments.bandit_family "
+           "--config=experiments/configs/bandit_family.py --report` from the raw JSON in "
+           f"`{family.raw_dir}/`; do not edit by hand.", "",
+           "Each member (efjax/envs/bandit.py) draws its context dimension (1-8), action "
+           "dimension (1-6), number of modes (1-5) and temperature (0.1-2, log-uniform) from "
+           "its seed; its soft Q is a smoothed maximum of quadratic bowls whose centres and "
+           "heights move with the context; the expert's actions are exact draws of "
+           "exp(Q / temperature) on the action box, and the demo file is stored in random "
+           "affine units. Each member is trained by the command a user types "
+           f"(`{' '.join('--config.' + f for f in family.user_flags)}`, "
+           f"{family.member.num_demos} demo pairs) and its reward read by "
+           "`efjax.load(W).reward(obs, actions)` in file units on "
+           f"{family.member.num_states} fresh states x {family.member.num_actions} expert "
+           "actions each. Pearson: after centering each state's rewards (and Q); preference "
+           "accuracy: same-state pairs whose true Q differs by more than 0.1 x temperature; "
+           "EPIC: for a bandit. Cells: median [10th, 90th percentile] over members.", "",
+           "## Held-out family", ""]
+  if not table:
+    lines.append("No held-out member has finished yet.")
+  else:
+    lines += ["| setting | members | Pearson | preference accuracy | EPIC | Pearson, uniform "
+              "box actions | train wall s / member | samples/s | total wall |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for s, e in table.items():
+      lines.append(f"| {s} (`{family.settings.get(s, '?')}`) | {e['pearson']['n']} | "
+                   f"{_fmt(e['pearson'])} | {_fmt(e['preference_accuracy'])} | {_fmt(e['epic'])} "
+                   f"| {_fmt(e['box_pearson'])} | {e['train_wall_s']['median']:.0f} | "
+                   f"{e['samples_per_s']['median']:.0f} | {e['total_wall_s'] / 3600:.1f} h |")
+    lines += ["", "Goal at 24k x 256 steps with the MLP: median Pearson >= "
+              f"{GOAL['pearson_median']}, 10th percentile >= {GOAL['pearson_p10']}, median "
+              f"preference accuracy >= {GOAL['preference_median']}.", ""]
+    for s, e in table.items():
+      verdict = ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in e["goal"].items())
+      lines.append(f"- {s}: {verdict}")
+    lines += ["", f"![held-out family]({plot_name})", "",
+              "Wall times are of the shared 2-core CPU, with other jobs running beside; the "
+              "samples/s are each run's last logged rate.", "", "### By action dimension", ""]
+    lines += _group_rows(table, "act_dim", lambda m: m["act_dim"], range(1, 7))
+    lines += ["", "### By context dimension", ""]
+    lines += _group_rows(table, "obs_dim", lambda m: m["obs_dim"], range(1, 9))
+    lines += ["", "### By temperature", ""]
+    lines += _group_rows(table, "temperature", _temperature_bin, TEMPERATURE_BINS)
+    lines += ["", "### Every member (support Pearson / preference accuracy / EPIC)", "",
+              "| seed | obs_dim | act_dim | modes | temperature | " + " | ".join(table) + " |",
+              "|---" * (5 + len(table)) + "|"]
+    seeds = sorted({r["member"]["seed"] for e in table.values() for r in e["members"]})
+    for seed in seeds:
+      member = next(r["member"] for e in table.values() for r in e["members"]
+                    if r["member"]["seed"] == seed)
+      cells = []
+      for e in table.values():
+        r = next((r for r in e["members"] if r["member"]["seed"] == seed), None)
+        sc = r and r["scores"]["support"]
+        cells.append(f"{sc['pearson']:.3f} / {sc['preference_accuracy']:.3f} / {sc['epic']:.3f}"
+                     if sc else "-")
+      lines.append(f"| {seed} | {member['obs_dim']} | {member['act_dim']} | "
+                   f"{member['num_modes']} | {member['temperature']:.3f} | "
+                   + " | ".join(cells) + " |")
+  lines += ["", "## Tuning (tuning seeds only)", "",
+            "`python -m experiments.bandit_tune --config=experiments/configs/bandit_family.py "
+            "--workdir=...`: each run trains one candidate on one tuning member for "
+            f"{family.user_flags[-1].split('=')[-1]} steps of 256, keeping an EMA per horizon "
+            f"{list(family.tune.ema_horizons)} (x num_steps), and reads the reward at every "
+            "level listed; cells are the median Pearson over the stage's members "
+            "(samples/s: the runs' own, on the shared CPU)."]
+  stages = family.tune.stages
+  for i, stage in enumerate(stages, 1):
+    tuning = tuning_table(tuning_records, stage)
+    lines += ["", f"### Stage {i}: seeds {list(stage['seeds'])}, candidates "
+              f"{', '.join(stage['candidates'])}", ""]
+    if not tuning["cells"]:
+      lines.append(f"{tuning['done']} of {tuning['runs']} runs finished.")
+      continue
+    pick = choose(tuning)
+    lines += _tuning_tables(tuning, pick)
+    if i == len(stages):
+      lines += ["", f"The rule (`choose`, on this last stage): the best median Pearson is "
+                f"{pick['best_pearson']:.3f}; among the cells within {SPEED_TOLERANCE} of it "
+                f"the fastest candidate is `{pick['candidate']}`, best at EMA horizon "
+                f"{pick['ema_horizon']} and reading `{pick['reading']}` (median Pearson "
+                f"{pick['pearson']:.3f}, 10th percentile {pick['p10']:.3f}, preference "
+                f"accuracy {pick['preference_accuracy']:.3f})."]
+  if speed:
+    lines += ["", "### Training speed of the candidates", "",
+              f"`{speed['command']}` (round-robin timing, {speed['rows'][0]['rounds']} rounds; "
+              f"load average at its end {speed['load_average_at_end'][0]:.1f} on "
+              f"{speed['cpu_count']} cores):", "",
+              "| backbone | candidate | samples/s | x the paper's recipe |", "|---|---|---|---|"]
+    for row in speed["rows"]:
+      lines.append(f"| {row['backbone']} | {row['candidate']} | {row['samples_per_s']:.0f} | "
+                   f"{row['ratio_to_paper']:.2f} |")
+  lines += ["", "## Provenance", ""] + _provenance(held_out + tuning_records)
+  if speed:
+    lines.append(f"- speed: git commit {speed['git_commit'][:10]}, jax {speed['jax']}")
+  return "\n".join(lines) + "\n"
+
+
+def write_report(family) -> str:
+  """Writes config.report.markdown (and the plot beside it); returns the markdown's path."""
+  held_out = bandit_runs.read_records(os.path.join(family.raw_dir, "held_out"))
+  tuning_records = bandit_runs.read_records(os.path.join(family.raw_dir, "tuning"))
+  speed_path = os.path.join(family.raw_dir, SPEED_FILE)
+  speed = json.load(open(speed_path)) if os.path.exists(speed_path) else None
+  path = family.report.markdown
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  plot_name = os.path.basename(family.report.plot)
+  if held_out:
+    _plot(held_out_table(held_out), family.report.plot)
+  with open(path, "w") as f:
+    f.write(markdown(family, held_out, tuning_records, plot_name, speed))
+  return path

@@ -1,0 +1,99 @@
+"""What the bandit-family mains share: member files, config overrides, raw JSON records.
+
+Raw records (one JSON file per member and setting or candidate) carry what made them:
+the command, the config, the git commit and the versions of jax and flax.
+"""
+import ast
+import json
+import os
+import subprocess
+import sys
+
+import ml_collections
+
+from efjax.envs.bandit import family_member
+from efjax.envs.bandit_files import DEMOS_FILE, GRID_FILE, load_grid, write_member
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides) -> None:
+  """Sets `key=value` strings on a ConfigDict, each parsed as its current value's type
+  (as `--config.key=value` would); KeyError names an unknown key."""
+  for item in overrides:
+    key, sep, text = item.partition("=")
+    if not sep:
+      raise ValueError(f"config override {item!r} is not key=value")
+    *path, leaf = key.split(".")
+    node = config
+    for part in path:
+      node = node[part]
+    old = node[leaf]
+    if isinstance(old, bool):
+      value = text == "True"
+    elif isinstance(old, (int, float)) and not isinstance(old, bool):
+      value = type(old)(ast.literal_eval(text))
+    elif isinstance(old, (tuple, list)):
+      value = tuple(ast.literal_eval(text))
+    else:
+      value = text
+    node[leaf] = value
+
+
+def reading_overrides(reading: str) -> dict:
+  """'centered:0.1' or 'multi_noise:0.1,0.2,0.3' -> reward overrides (one reference
+  action: the centering constant cancels in every bandit metric)."""
+  kind, _, levels = reading.partition(":")
+  values = tuple(float(x) for x in levels.split(","))
+  if kind == "centered" and len(values) == 1:
+    return dict(kind="centered", t=values[0], num_reference=1, reference="sampled")
+  if kind == "multi_noise":
+    return dict(kind="multi_noise", multi_noise_t=values, num_reference=1, reference="sampled")
+  raise ValueError(f"reading {reading!r} is not 'centered:t' or 'multi_noise:t1,t2,...'")
+
+
+def member_files(seed: int, directory: str, member_cfg) -> tuple[str, dict, object]:
+  """(demos path, evaluation grid, task) of a family member, written once into directory."""
+  task = family_member(seed)
+  demos, grid = os.path.join(directory, DEMOS_FILE), os.path.join(directory, GRID_FILE)
+  if not (os.path.exists(demos) and os.path.exists(grid)):
+    write_member(task, directory, member_cfg.num_demos, member_cfg.episode_length,
+                 member_cfg.num_states, member_cfg.num_actions)
+  return demos, load_grid(grid), task
+
+
+def provenance(command) -> dict:
+  """Command, git commit (and whether the tree had changes), versions of jax and flax."""
+  import flax
+  import jax
+
+  def git(*args):
+    try:
+      return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+      return None
+  status = git("status", "--porcelain", "--untracked-files=no")
+  return {"command": command if isinstance(command, str) else " ".join(command),
+          "git_commit": git("rev-parse", "HEAD"), "git_dirty": bool(status),
+          "jax": jax.__version__, "flax": flax.__version__, "python": sys.version.split()[0]}
+
+
+def write_json(path: str, record: dict) -> None:
+  """Written whole or not at all (temporary file, then rename)."""
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(record, f, indent=1, sort_keys=True)
+  os.replace(tmp, path)
+
+
+def read_records(directory: str) -> list[dict]:
+  """Every *.json under directory (recursively), sorted by path."""
+  out = []
+  for root, _, files in sorted(os.walk(directory)):
+    for name in sorted(files):
+      if name.endswith(".json"):
+        with open(os.path.join(root, name)) as f:
+          out.append(json.load(f))
+  return out

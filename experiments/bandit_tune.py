@@ -1,0 +1,94 @@
+"""Tuning on the bandit family's tuning seeds: candidates x EMA horizons x reward readings.
+
+    python -m experiments.bandit_tune --config=experiments/configs/bandit_family.py \
+        --workdir=/work/bandit_runs/tune [--only=CANDIDATE,...]
+
+For each stage of `tune.stages`, each of its tuning seeds and candidates
+(`tune.candidates`: demos.py plus `user_flags` plus the candidate's keys), trains once keeping one EMA per `tune.ema_horizons` (a fraction
+of the run, efjax/train/ema_set.py) and scores every EMA's reward at every
+`tune.readings` against the member's true Q. One JSON per (candidate, seed) under
+RAW_DIR/tuning/<candidate>/seed<k>.json; finished ones are skipped, so the command
+resumes. Only tuning seeds are accepted.
+"""
+import os
+import sys
+import time
+
+from absl import flags
+from ml_collections import config_flags
+
+from efjax.reward.bandit_scores import score_models
+from efjax.envs.bandit import HELD_OUT_START
+from efjax.train.ema_set import train_with_ema_set
+from experiments import bandit_runs, cli
+from experiments.configs import demos as demos_config
+
+_CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None,
+                          "experiments/configs/bandit_family.py[:smoke]")
+_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "Member files go here.")
+_ONLY = flags.DEFINE_list("only", [], "Run only these candidates (default: all).")
+
+
+def candidate_config(family, name: str, demos_path: str):
+  config = demos_config.get_config()
+  bandit_runs.apply_overrides(config, tuple(family.user_flags) + tuple(family.tune.candidates[name]))
+  config.data.path = demos_path
+  return config
+
+
+def tune_one(family, name: str, seed: int, workdir: str, log=print) -> dict:
+  """Trains candidate `name` on tuning member `seed` and scores it: the raw record."""
+  if seed >= HELD_OUT_START:
+    raise ValueError(f"seed {seed} is a held-out member; tuning uses seeds < {HELD_OUT_START}")
+  demos, grid, task = bandit_runs.member_files(seed, os.path.join(workdir, "members",
+                                                                  f"seed{seed}"), family.member)
+  config = candidate_config(family, name, demos)
+  made_by = bandit_runs.provenance(sys.argv)          # the code as the run starts
+  horizons = tuple(family.tune.ema_horizons)
+  decays = [1.0 - 1.0 / max(1.0, h * config.train.num_steps) for h in horizons]
+  start = time.perf_counter()
+  every = max(1, config.train.num_steps // 4)
+
+  def progress(step, loss):
+    if step % every < config.train.steps_per_call:
+      log(f"  {name} seed {seed}: step {step}/{config.train.num_steps} loss {loss:.4f}")
+  trained = train_with_ema_set(config, decays, progress)
+  train_s = time.perf_counter() - start
+  readings = {r: bandit_runs.reading_overrides(r) for r in family.tune.readings}
+  scores = score_models({f"{h:g}": trained["models"][d] for h, d in zip(horizons, decays)},
+                        grid, readings)
+  return {"member": task.summary(), "candidate": name,
+          "overrides": list(family.user_flags) + list(family.tune.candidates[name]),
+          "ema_horizons": list(horizons), "ema_decays": decays, "scores": scores,
+          "samples_per_s": trained["samples_per_s"], "train_wall_s": train_s,
+          "score_wall_s": time.perf_counter() - start - train_s,
+          "config": config.to_dict(), **made_by}
+
+
+def main(argv):
+  del argv
+  cli.quiet_library_logs()
+  family, workdir = _CONFIG.value, _WORKDIR.value
+  names = _ONLY.value or list(family.tune.candidates)
+  unknown = [n for n in names if n not in family.tune.candidates]
+  if unknown:
+    print(f"error: unknown candidates {unknown}; valid: {sorted(family.tune.candidates)}",
+          file=sys.stderr)
+    sys.exit(2)
+  runs = [(seed, name) for stage in family.tune.stages for seed in stage["seeds"]
+          for name in stage["candidates"] if name in names]     # seed rounds within a stage
+  for seed, name in dict.fromkeys(runs):
+    path = os.path.join(family.raw_dir, "tuning", name, f"seed{seed}.json")
+    if os.path.exists(path):
+      continue
+    print(f"tuning {name} on seed {seed}", flush=True)
+    record = tune_one(family, name, seed, workdir)
+    bandit_runs.write_json(path, record)
+    top = max((s["support"]["pearson"], h, r) for h, per in record["scores"].items()
+              for r, s in per.items())
+    print(f"  done in {record['train_wall_s']:.0f}s, {record['samples_per_s']:.0f} samples/s; "
+          f"best support Pearson {top[0]:.3f} (ema {top[1]}, {top[2]}); {path}", flush=True)
+
+
+if __name__ == "__main__":
+  cli.run(main)

@@ -1,0 +1,148 @@
+"""The bandit family: exact expert sampling against the grid density, file units, seeds, files."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from efjax.data import load_demos
+from efjax.envs.bandit import (FAMILY_RANGES, HELD_OUT_START, family_member, held_out_seeds,
+                               tuning_seeds)
+from efjax.envs.bandit_files import load_grid, write_member
+
+
+def _chi2_sf(stat: float, dof: int) -> float:
+  """P(chi2_dof > stat), from the regularized upper incomplete gamma function."""
+  return float(jax.scipy.special.gammaincc(dof / 2.0, stat / 2.0))
+
+
+def _chi2_pvalue(counts: np.ndarray, probs: np.ndarray) -> float:
+  """Pearson's chi-square test of counts against cell probabilities (cells expecting >= 5)."""
+  expected = probs / probs.sum() * counts.sum()
+  keep = expected >= 5
+  stat = float(np.sum((counts[keep] - expected[keep]) ** 2 / expected[keep]))
+  return _chi2_sf(stat, int(keep.sum()) - 1)
+
+
+def _cell_probs_1d(task, s, edges, sub=100):
+  """Normalized density of pi(. | s) integrated over each cell (midpoint rule, sub points)."""
+  fine = np.linspace(edges[0], edges[-1], (len(edges) - 1) * sub + 1)
+  mid = 0.5 * (fine[1:] + fine[:-1])
+  p = np.exp(task.log_density(s, mid[None, :, None])[0])
+  return p.reshape(len(edges) - 1, sub).sum(1)
+
+
+@pytest.mark.parametrize("temperature", [0.1, 0.5, 2.0])
+def test_exact_sampler_matches_the_grid_density_1d(temperature):
+  task = family_member(3, obs_dim=2, act_dim=1, num_modes=3, temperature=temperature)
+  rng = np.random.default_rng(0)
+  s = task.sample_states(rng, 1)
+  a = task.sample_actions(rng, s, 20_000)[0, :, 0]
+  assert np.all(np.abs(a) <= 1.0)
+  edges = np.linspace(-1.0, 1.0, 41)
+  counts, _ = np.histogram(a, edges)
+  assert _chi2_pvalue(counts, _cell_probs_1d(task, s, edges)) > 1e-3
+  # The test has power: the same draws against the policy at another temperature fail.
+  other = family_member(3, obs_dim=2, act_dim=1, num_modes=3,
+                        temperature=temperature / 2 if temperature >= 0.2 else temperature * 2)
+  assert _chi2_pvalue(counts, _cell_probs_1d(other, s, edges)) < 1e-6
+
+
+def test_exact_sampler_matches_the_grid_density_2d():
+  task = family_member(5, obs_dim=3, act_dim=2, num_modes=4, temperature=0.3)
+  rng = np.random.default_rng(1)
+  s = task.sample_states(rng, 1)
+  a = task.sample_actions(rng, s, 40_000)[0]
+  edges = np.linspace(-1.0, 1.0, 13)
+  counts, _, _ = np.histogram2d(a[:, 0], a[:, 1], [edges, edges])
+  sub = 20
+  fine = np.linspace(-1.0, 1.0, 12 * sub + 1)
+  mid = 0.5 * (fine[1:] + fine[:-1])
+  x, y = np.meshgrid(mid, mid, indexing="ij")
+  p = np.exp(task.log_density(s, np.stack([x, y], -1).reshape(1, -1, 2))[0]).reshape(x.shape)
+  probs = p.reshape(12, sub, 12, sub).sum((1, 3))
+  assert _chi2_pvalue(counts.ravel(), probs.ravel()) > 1e-3
+
+
+def test_states_differ_and_draws_follow_each_state():
+  """Per-state sampling: the mean action at two contexts matches each one's own density."""
+  task = family_member(7, obs_dim=1, act_dim=1, num_modes=2, temperature=0.2)
+  s = np.array([[-0.9], [0.9]])
+  a = task.sample_actions(np.random.default_rng(2), s, 5000)[..., 0]
+  grid = np.linspace(-1, 1, 4001)
+  for i in range(2):
+    p = np.exp(task.log_density(s[i:i + 1], grid[None, :, None])[0])
+    assert abs(a[i].mean() - np.sum(p * grid) / p.sum()) < 0.02
+
+
+def test_members_cover_the_ranges_and_are_a_function_of_the_seed():
+  members = [family_member(s) for s in range(60)]
+  for key, (lo, hi) in FAMILY_RANGES.items():
+    values = [getattr(m, key) for m in members]
+    assert lo <= min(values) and max(values) <= hi
+    assert len(set(values)) > 3                    # the family varies every size
+  again = family_member(11)
+  assert np.array_equal(again.centre_weight, members[11].centre_weight)
+  assert tuning_seeds(3) == [0, 1, 2] and held_out_seeds(2)[0] == HELD_OUT_START
+  assert family_member(HELD_OUT_START).split == "held_out" and members[0].split == "tuning"
+  with pytest.raises(ValueError, match="act_dim must be in"):
+    family_member(0, act_dim=7)
+
+
+def test_file_units_round_trip_and_keep_q_up_to_a_constant():
+  task = family_member(2)
+  rng = np.random.default_rng(3)
+  s = task.sample_states(rng, 5)
+  a = task.sample_actions(rng, s, 4)
+  fs, fa = task.to_file_obs(s), task.to_file_actions(a)
+  assert not np.allclose(fs, s)
+  np.testing.assert_allclose(task.from_file_obs(fs), s, atol=1e-8)
+  np.testing.assert_allclose(task.from_file_actions(fa), a, atol=1e-8)
+
+
+def test_member_files_follow_the_demo_layout(tmp_path):
+  task = family_member(HELD_OUT_START + 1)
+  demos_path, grid_path = write_member(task, str(tmp_path), num_demos=1000, episode_length=100,
+                                       num_states=6, num_actions=5)
+  demos = load_demos(demos_path)
+  assert demos.observations.shape == (1000, task.obs_dim)
+  assert demos.actions.shape == (1000, task.act_dim)
+  assert demos.episode_ends.tolist() == list(range(100, 1001, 100))
+  a = task.from_file_actions(demos.actions)
+  assert np.all(np.abs(a) <= 1.0 + 1e-4)           # expert actions in the box, once unmapped
+  grid = load_grid(grid_path)
+  assert grid["support_actions"].shape == (6, 5, task.act_dim)
+  s = task.from_file_obs(grid["observations"].astype(np.float64))
+  q = task.q(s, task.from_file_actions(grid["box_actions"].astype(np.float64)))
+  np.testing.assert_allclose(q, grid["box_q"], rtol=1e-3, atol=1e-3)
+  assert float(grid["temperature"]) == pytest.approx(task.temperature)
+
+
+# demos.py's defaults at 1000 steps reached Pearson 0.69 and preference accuracy 0.75 on this
+# member (a random reward: about 0 and 0.5). Floors well above chance, below that run: the
+# defaults tuned on the family (issue 17, not yet chosen) should raise them.
+FLOOR_PEARSON = 0.5
+FLOOR_PREFERENCE = 0.65
+
+
+def test_the_defaults_recover_a_small_member_on_a_tiny_budget(tmp_path):
+  """demos.py as shipped, given only what a user gives (horizons, backbone, steps): a 1-D,
+  five-mode member's soft Q is recovered from 4000 demos in 1000 steps."""
+  import efjax
+  from efjax.reward.bandit_scores import score_model
+  from efjax.train import train_and_evaluate
+  from experiments.configs import demos as demos_config
+
+  task = family_member(23)                       # tuning set: obs 1, act 1, 5 modes, alpha 0.38
+  assert (task.obs_dim, task.act_dim, task.num_modes) == (1, 1, 5)
+  demos_path, grid_path = write_member(task, str(tmp_path / "member"), num_demos=4000,
+                                       num_states=32, num_actions=32)
+  config = demos_config.get_config()
+  config.data.update(path=demos_path, obs_horizon=1, action_horizon=1)
+  config.model.backbone = "mlp"
+  config.train.num_steps = 1000
+  workdir = str(tmp_path / "run")
+  train_and_evaluate(config, workdir, log=lambda *_: None)
+  support = score_model(efjax.load(workdir), load_grid(grid_path))["default"]["support"]
+  print(f"small member, defaults, 1000 steps: {support}")
+  assert support["pearson"] >= FLOOR_PEARSON
+  assert support["preference_accuracy"] >= FLOOR_PREFERENCE
