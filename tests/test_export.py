@@ -32,7 +32,7 @@ def run(tmp_path_factory):
       [sys.executable, "-m", "experiments.train", "--config=experiments/configs/demos.py:smoke",
        f"--config.data.path={demos}", f"--workdir={workdir}", "--config.train.num_steps=40",
        "--config.train.checkpoint_every=20", "--config.train.log_every=20"],
-      capture_output=True, text=True, cwd=ROOT, timeout=300)
+      capture_output=True, text=True, cwd=ROOT, timeout=900)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "warning: export failed" not in proc.stderr, proc.stderr[-3000:]
   return workdir, os.path.join(workdir, "export")

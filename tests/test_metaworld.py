@@ -21,7 +21,7 @@ TASK = "button-press-v3"
 
 def _run(*args):
   return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=ROOT,
-                        timeout=300)
+                        timeout=900)
 
 
 def test_unknown_task_lists_valid_names(tmp_path):

@@ -70,7 +70,7 @@ def test_errors_name_what_is_missing(tmp_path):
 
 def _run(*args, env=None):
   return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT,
-                        timeout=300, env={**os.environ, **(env or {})})
+                        timeout=900, env={**os.environ, **(env or {})})
 
 
 def test_config_of_every_task_builds(monkeypatch):
