@@ -7,7 +7,7 @@
 
 Meta-World:
 
-Episode i starts from seed collect.seed + i. Writes DIR/demos.npz (DESIGN.md layout,
+Episode i starts from seed collect.seed + i. Writes DIR/demos.npz (the demo-file layout,
 plus `episode_seeds` [E] and `task`) and DIR/collect_summary.json (expert success
 rate, episodes tried and kept, mean length, steps/s). Collection is deterministic:
 re-running the same command on a finished workdir prints its summary and stops.

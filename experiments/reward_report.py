@@ -3,7 +3,7 @@
     python -m experiments.reward_report --workdir=W [--demos=held_out.npz] [--out=DIR]
 
 Reads the model of W (efjax.load) and demo windows (the file W was trained on, or
---demos: a DESIGN.md npz, e.g. demos held out from training) and writes into --out
+--demos: a demo npz, e.g. demos held out from training) and writes into --out
 (default W): reward_report.md, reward_report.json and three PNG plots, from the
 functions of efjax/reward/diagnostics.py: preference of demo actions over perturbed ones
 as the perturbation grows, the reward along lines from demo to random actions, the

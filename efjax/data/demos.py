@@ -1,4 +1,4 @@
-"""The demonstration file (DESIGN.md): load an npz without pickle and validate every field.
+"""The demonstration file (ARCHITECTURE.md, Contracts): load an npz without pickle and validate every field.
 
     observations  float [T, obs_dim]
     actions       float [T, act_dim]

@@ -2,7 +2,7 @@
 
     demos = load_training_demos(config.data, task=config.env.task)
 
-  data.format   'npz' (the DESIGN.md demo file; the default when the key is absent)
+  data.format   'npz' (the demo file of ARCHITECTURE.md; the default when the key is absent)
                 or 'robomimic' (a low-dim HDF5 file, efjax/data/robomimic.py)
   data.path     the file
   data.obs_keys, data.filter_key   robomimic only: observation keys concatenated in

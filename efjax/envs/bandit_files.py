@@ -1,6 +1,6 @@
 """A bandit family member as files a user would have: a demo npz and an evaluation grid.
 
-    write_member(task, directory)  ->  directory/demos.npz   (DESIGN.md demo layout)
+    write_member(task, directory)  ->  directory/demos.npz   (the demo-file layout)
                                        directory/eval.npz    (held-out grid with the true Q)
 
 demos.npz holds `num_demos` exact expert pairs in file units (`BanditTask.to_file_*`):

@@ -2,7 +2,7 @@
 
     policy = lambda obs, key: act(agent, obs, key)          # [N, obs_dim] -> [N, act_dim]
     arrays = rollout_numpy(brax_env, policy, key, num_episodes=50, episode_length=1000)
-    demos = to_demo_fields(arrays)                          # DESIGN.md demo-file fields
+    demos = to_demo_fields(arrays)                          # demo-file fields (ARCHITECTURE.md)
 
 (efjax.policy.rollout runs the episodes; an episode that terminates early is cut at
 its first `done`, and the steps after it are never written.)

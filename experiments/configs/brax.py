@@ -6,7 +6,7 @@ stochastic expert episodes in one jitted, vmapped rollout.
 
 Writes DIR/expert/ (the PPO agent, its metrics and learning curve; skipped when
 expert_dir names a finished experiments.ppo run on the same env), DIR/demos.npz
-(DESIGN.md layout plus `expert_return`, the demos' mean true return) and
+(the demo-file layout plus `expert_return`, the demos' mean true return) and
 DIR/demos.json. Envs: experiments/configs/ppo.py's (inverted_pendulum,
 inverted_double_pendulum, reacher, hopper); `,smoke` shrinks it to seconds. On the
 2-core CPU the inverted_pendulum expert takes ~1 min and reaches ~950-1000.

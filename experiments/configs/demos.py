@@ -1,4 +1,4 @@
-"""EnergyFlow on any demo file in the DESIGN.md npz layout.
+"""EnergyFlow on any demo file in the npz layout of ARCHITECTURE.md.
 
     python -m experiments.train --config=experiments/configs/demos.py \
         --config.data.path=demos.npz --workdir=/tmp/run

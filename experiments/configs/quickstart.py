@@ -4,7 +4,7 @@
 
 Stages (each resumes from its own files if the run is interrupted):
   1. expert      PPO on the true reward of inverted_pendulum (brax, spring backend)
-  2. demos       expert rollouts -> WORKDIR/demos.npz (the DESIGN.md demo format)
+  2. demos       expert rollouts -> WORKDIR/demos.npz (the demo-file format)
   3. energyflow  an MLP energy trained by DSM on the demos (obs history 1, action chunk 1)
   4. imitation   the energy's PF-ODE sampler as a policy, true return in the env
   5. reward      reward quality of the centered energy: return ranking over policies of
