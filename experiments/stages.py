@@ -71,8 +71,12 @@ def made_by(config, sections=(), inputs=()) -> dict:
 
 
 def _section(config, dotted: str):
+  """config's value at a dotted name; None where the config has no such key (the quickstart
+  has no expert_dir, for example)."""
   value = config
   for part in dotted.split("."):
+    if part not in value:
+      return None
     value = value[part]
   return value.to_dict() if hasattr(value, "to_dict") else value
 

@@ -125,7 +125,7 @@ def test_failed_export_leaves_the_existing_one(run, monkeypatch):
   workdir, out = run
   before = {f: open(os.path.join(out, f), "rb").read() for f in os.listdir(out)}
 
-  def half_written(model, out_dir, platforms):
+  def half_written(model, out_dir, platforms, fingerprint=None):
     open(os.path.join(out_dir, "policy.jaxexport"), "wb").write(b"partial")
     raise RuntimeError("killed mid-export")
   monkeypatch.setattr(export, "export_model", half_written)
