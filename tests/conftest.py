@@ -7,9 +7,15 @@ import pytest
 
 from efjax import networks
 
-jax.config.update("jax_compilation_cache_dir",
-                  os.environ.get("EFJAX_JAX_CACHE", os.path.expanduser("~/.cache/efjax/jax")))
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+# One persistent compilation cache for this process and, through the environment, for the
+# experiment subprocesses the tests start (the pipeline, rl_compare and the CLI compile the
+# same PPO and training programs).
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      os.environ.get("EFJAX_JAX_CACHE", os.path.expanduser("~/.cache/efjax/jax")))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1.0")
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                  float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
 
 
 def tiny_unet_config(parameterization: str = "energy"):

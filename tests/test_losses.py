@@ -21,11 +21,12 @@ def test_k_level_loss_equals_vmap_and_explicit_loop(tiny_energy):
   t = SCHEDULE.sample_t(t_key, (k, actions.shape[0]))
   eps = jax.random.normal(eps_key, (k,) + actions.shape)
   features = energy.encode_obs(net, variables, obs)
-  loop = jnp.mean(jnp.stack([
-      losses.dsm_loss_at(net, variables, actions, features, t[i], eps[i], SCHEDULE)
-      for i in range(k)]), axis=0)
-  vmapped = jax.vmap(lambda ti, ei: losses.dsm_loss_at(
-      net, variables, actions, features, ti, ei, SCHEDULE))(t, eps).mean(0)
+  # Jitted: run op by op, the UNet's double backward takes a minute on 2 cores.
+  loop = jax.jit(lambda v: jnp.mean(jnp.stack([
+      losses.dsm_loss_at(net, v, actions, features, t[i], eps[i], SCHEDULE)
+      for i in range(k)]), axis=0))(variables)
+  vmapped = jax.jit(lambda v: jax.vmap(lambda ti, ei: losses.dsm_loss_at(
+      net, v, actions, features, ti, ei, SCHEDULE))(t, eps).mean(0))(variables)
   assert folded.shape == (actions.shape[0],)
   assert_close(folded, loop, rtol=1e-5)
   assert_close(folded, vmapped, rtol=1e-5)

@@ -119,6 +119,9 @@ def train_seeds(config, workdir: str, log=print, reward_fn=None, reward_params=N
   if os.path.exists(runner_path):
     runner = restore_runner(runner_path, runner)
     log(f"resuming {workdir} at update {int(runner.update[0])}/{ppo.num_updates}")
+  # Committed to one device from the start, as the first call's outputs are: otherwise a
+  # learned reward's (committed) parameters make the second call compile again.
+  runner, reward_params = jax.device_put((runner, reward_params), jax.devices()[0])
   done = int(runner.update[0])
   rows = truncate_metrics(workdir, done)     # drop lines written after the saved state
   writer = MetricsWriter(workdir)
@@ -132,9 +135,8 @@ def train_seeds(config, workdir: str, log=print, reward_fn=None, reward_params=N
       runner, m = run(runner, reward_params, n)
       m = jax.device_get(m)
       dt = time.time() - t0
-      # Compiling calls are not timed: the first, and with a fixed learned reward also the
-      # second (its inputs then come from the first call, a second XLA compilation here),
-      # and a shorter last one.
+      # Compiling calls are not timed: the first, and a shorter last one (the second is
+      # left out too, as before the runner was committed to its device: see above).
       if calls >= 2 and n == config.log_every:
         t_timed, steps_timed = t_timed + dt, steps_timed + n * steps_per_call
       calls += 1
