@@ -10,9 +10,11 @@ every number in it. A stage's result made by other code, config or data is recom
 (`--stale=report` keeps it and says so; experiments/stages.py).
 """
 import os
+import sys
 import time
 
 import efjax
+from efjax import provenance
 
 from efjax.rl.driver import train_seeds
 from efjax.workdir import write_json
@@ -43,8 +45,11 @@ def run_pipeline(config, workdir: str, log=print) -> dict:
     """WORKDIR/results.json (every number) and WORKDIR/report.md with its plots."""
     done = {k: v for k, v in results.items() if v is not None}
     done["wall_s"] = round(time.perf_counter() - start, 1)
+    done["about"] = {**report.report_inputs(config, workdir),
+                      "command": "python -m experiments.pipeline " + " ".join(sys.argv[1:])}
+    done["fingerprint"] = provenance.fingerprint(config)
     write_json(os.path.join(workdir, "results.json"), done)
-    path = report.write_report(config, workdir, done)
+    path = report.write_report(done, workdir)
     log(f"report: {path}")
 
   stages.run_stages(STAGES + (("report", write_report),), config, workdir, log, results)

@@ -16,6 +16,7 @@ from absl import flags
 from efjax.errors import DataError
 from experiments import cli
 from experiments.reports import documents, metaworld
+from experiments.reports import pipeline as quickstart
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RAW = "results/raw"
@@ -42,9 +43,13 @@ SECTIONS = (
     ("results/metaworld.md", "metaworld/success_rates", "metaworld/table.json",
      metaworld.success_section),
     ("README.md", "metaworld/table", "metaworld/table.json", metaworld.readme_table),
+    ("results/quickstart/report.md", "quickstart/report", "quickstart/results.json",
+     quickstart.markdown),
+    ("README.md", "quickstart/summary", "quickstart/results.json", quickstart.readme_summary),
 )
 # (raw file, path, write(raw, path)): plots, rewritten (not compared) by a build
-PLOTS = (("metaworld/table.json", "results/metaworld_success.png", metaworld.write_plot),)
+PLOTS = (("metaworld/table.json", "results/metaworld_success.png", metaworld.write_plot),
+         ("quickstart/results.json", "results/quickstart", quickstart.write_plots))
 
 
 def build_documents(raws=None) -> dict:
