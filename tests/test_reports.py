@@ -10,6 +10,7 @@ import pytest
 
 from efjax.policy.stats import wilson_interval
 from experiments.reports import bandit, build, documents, metaworld
+from experiments.reports import ppo as ppo_report
 from experiments.reports import rl_compare as rl_report
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -110,6 +111,50 @@ def test_metaworld_rates_are_mean_and_sample_std_over_seeds():
 def _fingerprint():
   return {"code": {"commit": "abcdef123", "dirty": False}, "platform": {"cpu": "CPU X",
                                                                          "backend": "cpu"}}
+
+
+def _ef_raw():
+  return {"command": "python benchmarks/ppo.py", "date": "2026-01-01 00:00 UTC", "wall_s": 10.0,
+          "cpu_count": 2, "load_average_at_end": [1.0, 1.0, 1.0],
+          "setting": {"num_envs": 4, "unroll_length": 2, "updates": 1, "rounds": 3},
+          "labels": {"ef": "EF reward", "other": "other reward"},
+          "goal": {"case": "ef", "ratio": 0.85}, "paper_case": "other",
+          "envs": [{"env": "e1", "backend": "spring", "steps_per_s": {
+              "true": [100.0, 200.0, 400.0], "ef": [90.0, 150.0, 420.0],
+              "other": [50.0, 100.0, 100.0]}}],
+          "fingerprint": _fingerprint()}
+
+
+def test_ppo_medians_spreads_and_round_by_round_ratios_by_hand():
+  assert ppo_report.spread([4.0, 1.0, 3.0, 2.0]) == (2.5, 1.0, 4.0)      # even count
+  text = ppo_report.energyflow_section(_ef_raw())
+  # steps/s: median 150 of 90, 150, 420; ratios per round 0.9, 0.75, 1.05
+  assert "| e1 (spring) | **EF reward** | 150 [90-420] | 0.90 [0.75-1.05] |" in text
+  assert "| e1 (spring) | true reward | 200 [100-400] | 1.00 |" in text
+  # other: 0.5, 0.5, 0.25 -> median 0.50 [0.25-0.50]
+  assert "| e1 (spring) | other reward | 100 [50-100] | 0.50 [0.25-0.50] |" in text
+  assert "is met on 1 of 1 envs**: e1 0.90 [0.75-1.05]." in text
+  raw = _ef_raw()
+  raw["envs"][0]["steps_per_s"]["ef"] = [80.0, 160.0, 320.0]             # 0.80 every round
+  assert "is NOT met on 0 of 1 envs" in ppo_report.energyflow_section(raw)
+  with pytest.raises(ValueError, match="not timed together"):
+    ppo_report.ratios([1.0, 2.0], [1.0])
+
+
+def test_ppo_brax_table_and_readme_bullet_by_hand():
+  brax = {"command": "c", "date": "d", "wall_s": 1.0, "cpu_count": 2,
+          "load_average_at_end": None, "fingerprint": _fingerprint(),
+          "setting": {"env": "e1", "backend": "spring", "num_envs": 4, "unroll_length": 2,
+                      "updates": 1, "rounds": 3, "num_minibatches": 2, "update_epochs": 1},
+          "steps_per_s": {"brax_ppo": [100.0, 120.0, 110.0], "efjax_true": [121.0, 99.0, 132.0],
+                          "efjax_learned": [110.0, 90.0, 99.0]}}
+  text = ppo_report.brax_section(brax)
+  assert "| efjax PPO, true reward | 121 [99-132] | 1.10 vs brax (goal >= 1.0) |" in text
+  # learned / true per round: 110/121 = 0.909, 90/99 = 0.909, 99/132 = 0.75
+  assert "| efjax PPO, MLP reward (3x256) | 99 [90-110] | 0.91 [0.75-0.91] vs efjax" in text
+  bullet = ppo_report.readme_bullet(brax, _ef_raw())
+  assert "our PPO runs 1.10x brax's PPO" in bullet
+  assert "0.90 [0.75-1.05]x on e1" in bullet and "128x128 net, 0.50-0.50x." in bullet
 
 
 def test_bandit_readme_bullet_quotes_the_main_job():
