@@ -19,7 +19,7 @@ from absl import flags
 
 from efjax.errors import DataError
 from experiments import cli
-from experiments.reports import bandit, documents, metaworld
+from experiments.reports import bandit, documents, metaworld, ppo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RAW = "results/raw"
@@ -102,6 +102,11 @@ SECTIONS = (
     ("results/bandit.md", "bandit/preconditioning", (MAIN_BANDIT, EDM_BANDIT),
      lambda none, edm: bandit.preconditioning({"none": none, "edm": edm})),
     ("README.md", "bandit/summary", MAIN_BANDIT, bandit.readme_bullet),
+    ("results/ppo.md", "ppo/brax", ppo.BRAX, ppo.brax_section),
+    ("results/ppo.md", "ppo/energyflow_reward", ppo.ENERGYFLOW, ppo.energyflow_section),
+    ("BENCHMARKS.md", "ppo/brax", ppo.BRAX, ppo.brax_section),
+    ("BENCHMARKS.md", "ppo/energyflow_reward", ppo.ENERGYFLOW, ppo.energyflow_section),
+    ("README.md", "ppo/speed", (ppo.BRAX, ppo.ENERGYFLOW), ppo.readme_bullet),
 )
 # (document, raw folder, text(files) -> the whole document): generated whole
 DOCUMENTS = (("results/bandit_family.md", "bandit_family", _bandit_family_text),)
