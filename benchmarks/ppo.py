@@ -1,33 +1,42 @@
 """Env steps/s of efjax.rl PPO vs brax's own PPO, and with a stand-in learned reward.
 
     python benchmarks/ppo.py [--env inverted_pendulum] [--backend spring] [--out /tmp/ppo_bench.md]
+    python benchmarks/ppo.py --updates 5 --epochs 9 --record   # the published figures
 
 In one process, back to back, with the same env, backend, num_envs, unroll length,
 minibatches, epochs and networks (brax's defaults: policy 4x32, value 5x256, swish):
   brax_ppo       brax.training.agents.ppo.train on the true reward; its own
                  `training/sps` of the epochs after the compiling one
-  efjax_true     efjax.rl PPO.run, true reward, compiled call of K updates, median of repeats
+  efjax_true     efjax.rl PPO.run, true reward, compiled call of K updates per round
   efjax_learned  the same with reward_fn = an MLP (3x256 SiLU on [obs, action, next_obs]),
-                 the cost of a learned reward such as EnergyFlow's MLP energy
+                 the cost of a learned reward such as EnergyFlow's MLP energy; the two
+                 efjax cases are timed in turn, round by round
 Then, for each of rl_compare's envs in its PPO setting (experiments/configs/ppo.py: 64x64
-tanh networks), the true reward against the real EnergyFlow centered reward (weights do
-not change the cost, so an untrained network of the config is timed):
-  ef_64_gh         Model.reward_fn of rl_compare's 64x64 energy with its
-                   reference rule (reward.reference='gauss_hermite', 2 nodes per action
-                   dimension: 1 + 2^act_dim energy rows per transition): time embedding
-                   and the conditioning's first-layer projection once per state, chunks
-                   of ~4k energy rows
+tanh networks), the true reward against the real EnergyFlow centered reward through
+Model.reward_fn('centered') (weights do not change the cost, so an untrained network of
+each size is timed):
+  ef_64_gh         rl_compare's 64x64 energy with its reference rule
+                   (reward.reference='gauss_hermite', 2 nodes per action dimension:
+                   1 + 2^act_dim energy rows per transition): issue 19's goal, >= 0.85x
+                   the true reward's steps/s
   ef_128_gh        the same rule on a 128x128 energy (rl_compare's earlier net)
   ef_128_gh_bf16   that with bfloat16 matmul inputs
-  ef_128_batched   the 128x128 net with the paper's 16 sampled reference actions (17 rows)
+  ef_128           the 128x128 net with the paper's 16 sampled reference actions (17 rows)
   ef_128_bf16      that with bfloat16 matmul inputs
-  ef_reward_fn, ef_batched (inverted_pendulum only): the quickstart's 256x256 energy
-                   through Model.reward_fn('centered') (the generic path) and batched
-Prints markdown tables (steps/s and ratios) and writes them to --out.
+  ef_256           (inverted_pendulum only) the quickstart's 256x256 energy, 16 sampled refs
+Every case is timed in rounds (--epochs of them), and the raw JSON keeps each round's
+env steps/s with the command and the fingerprint of what made it; the tables
+(experiments/reports/ppo.py: median [min-max] over rounds, ratios taken within a round)
+are printed and written to --out. With --record the raw JSON goes to results/raw/ppo/
+(brax.json; energyflow_reward.json) and the documents made from it (BENCHMARKS.md's and
+results/ppo.md's PPO tables, README's bullet) are rebuilt: python -m experiments.reports.build.
 `TITLE` and `run(args)` are benchmarks/run_all.py's interface.
 """
 import argparse
+import datetime
+import json
 import os
+import shlex
 import sys
 import time
 
@@ -37,9 +46,13 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from efjax import provenance  # noqa: E402
 from efjax.envs.brax_envs import make_env  # noqa: E402
 from efjax.rl import make_ppo  # noqa: E402
 from experiments.configs.ppo import BACKENDS, default_ppo_config  # noqa: E402
+from experiments.reports import ppo as report  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TITLE = "PPO env steps/s (`benchmarks/ppo.py`): vs brax's PPO, and with the EnergyFlow reward"
 
@@ -66,7 +79,8 @@ def restore_device_put_replicated():
   jax.device_put_replicated = device_put_replicated
 
 
-def bench_brax(args, config) -> float:
+def bench_brax(args, config) -> list[float]:
+  """brax's own `training/sps` of each epoch after the one that compiled."""
   from brax import envs
   from brax.training.agents.ppo import networks as ppo_networks
   from brax.training.agents.ppo import train as brax_ppo
@@ -89,7 +103,7 @@ def bench_brax(args, config) -> float:
           ppo_networks.make_ppo_networks, policy_hidden_layer_sizes=config.actor_hidden,
           value_hidden_layer_sizes=config.critic_hidden),
       progress_fn=lambda step, m: sps.append(float(m["training/sps"])), seed=0)
-  return float(np.median(sps[1:]))     # sps[0] is the epoch that compiled
+  return sps[1:]     # sps[0] is the epoch that compiled
 
 
 def efjax_timer(args, config, env, reward_fn=None, reward_params=None):
@@ -110,18 +124,13 @@ def efjax_timer(args, config, env, reward_fn=None, reward_params=None):
 
 
 def interleaved(timers: dict, rounds: int) -> dict:
-  """Median env steps/s of each timer over `rounds` rounds that call every timer once in
+  """{case: [env steps/s of each round]}: `rounds` rounds that call every timer once in
   turn, so that the machine's drift falls on every case alike."""
   rates = {k: [] for k in timers}
   for _ in range(rounds):
     for k, once in timers.items():
       rates[k].append(once())
-  return {k: float(np.median(v)) for k, v in rates.items()}
-
-
-def bench_efjax(args, config, env, reward_fn=None, reward_params=None) -> float:
-  return interleaved({"run": efjax_timer(args, config, env, reward_fn, reward_params)},
-                     args.epochs)["run"]
+  return rates
 
 
 def energyflow_model(hidden=(256, 256), obs_dim=4, act_dim=1, reference="sampled",
@@ -136,29 +145,36 @@ def energyflow_model(hidden=(256, 256), obs_dim=4, act_dim=1, reference="sampled
   return init_model(config, obs_dim, act_dim, jax.random.key(0))
 
 
+
 REWARD_ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher")   # rl_compare's
-LABELS = {"ef_256": "EnergyFlow centered (256x256, 16 sampled refs)",
-          "ef_64_gh": "**EnergyFlow centered (64x64, Gauss-Hermite refs: rl_compare's reward)**",
+LABELS = {"ef_256": "EnergyFlow centered (256x256, 16 sampled refs: the quickstart's net)",
+          "ef_64_gh": "EnergyFlow centered (64x64, Gauss-Hermite refs: rl_compare's reward)",
           "ef_128_gh": "EnergyFlow centered (128x128, Gauss-Hermite refs)",
           "ef_128_gh_bf16": "EnergyFlow centered, bf16 matmuls (128x128, Gauss-Hermite refs)",
           "ef_128": "EnergyFlow centered (128x128, 16 sampled refs: the paper's)",
           "ef_128_bf16": "EnergyFlow centered, bf16 matmuls (128x128, 16 sampled refs)"}
+GOAL = {"case": "ef_64_gh", "ratio": 0.85}      # issue 19: rl_compare's reward
+PAPER_CASE = "ef_128"                            # the paper's reference rule
 
 
-def bench_energyflow_reward(args) -> str:
-  """True reward vs the EnergyFlow centered reward, in each rl_compare env's PPO setting, one run."""
+def made_by(args, start: float, setting: dict) -> dict:
+  """What every raw record carries: command, date, wall time, machine load, fingerprint."""
+  command = getattr(args, "command", None) or shlex.join(["python", "benchmarks/ppo.py"]
+                                                        + args.argv)
+  return {"command": command,
+          "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+          "wall_s": round(time.perf_counter() - start, 1), "cpu_count": os.cpu_count(),
+          "load_average_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+          "setting": setting, "fingerprint": provenance.fingerprint(setting)}
+
+
+def energyflow_record(args) -> dict:
+  """True reward vs the EnergyFlow centered reward in each rl_compare env's PPO setting:
+  the raw record (env steps/s of every case in every round)."""
   from experiments.configs import ppo as ppo_configs
+  start = time.perf_counter()
   envs = REWARD_ENVS if getattr(args, "reward_envs", None) is None else args.reward_envs
-  lines = [f"Setting: each env's PPO of experiments/configs/ppo.py (64x64 tanh actor and "
-           f"critic), {args.num_envs} envs x {args.unroll_length} steps per update, "
-           f"{args.updates} updates per timed call; every case is timed once per round, "
-           f"{args.epochs} rounds, median; the reward is "
-           "evaluated on every transition: the action and the reference actions, 16 sampled "
-           "ones (the paper's, 17 energy rows) or the Gauss-Hermite rule with 2 nodes per "
-           "action dimension (rl_compare's, 1 + 2^act_dim rows). The goal's ratio is the "
-           "bold row, rl_compare's reward (64x64 net, Gauss-Hermite references).", "",
-           "| env (backend) | reward | env steps/s | ratio vs true (goal >= 0.85) |",
-           "|---|---|---:|---:|"]
+  out = []
   for name in envs:
     ec = ppo_configs.get_config(name)
     config = ec.ppo
@@ -173,57 +189,23 @@ def bench_energyflow_reward(args) -> str:
               "ef_128_bf16": energyflow_model((128, 128), **dims, compute_dtype="bfloat16")}
     if name == "inverted_pendulum":      # the quickstart's net
       models = {"ef_256": energyflow_model((256, 256), **dims), **models}
-    cases = [(key, m.reward_fn("centered"), m.params) for key, m in models.items()]
     timers = {"true": efjax_timer(args, config, env)}
-    timers.update({key: efjax_timer(args, config, env, fn, params) for key, fn, params in cases})
-    rows = interleaved(timers, args.epochs)
-    for key, rate in rows.items():
-      print(f"{name} {key} {rate:,.0f} steps/s", flush=True)
-    where = f"{name} ({ec.env.backend})"
-    lines.append(f"| {where} | true reward | {rows['true']:,.0f} | 1.00 |")
-    lines += [f"| {where} | {LABELS[k]} | {v:,.0f} | {v / rows['true']:.2f} |"
-              for k, v in rows.items() if k != "true"]
-  return "\n".join(lines)
+    timers.update({key: efjax_timer(args, config, env, m.reward_fn("centered"), m.params)
+                   for key, m in models.items()})
+    rates = interleaved(timers, args.epochs)
+    for key, values in rates.items():
+      print(f"{name} {key} {report.rate_cell(values)} steps/s", flush=True)
+    out.append({"env": name, "backend": ec.env.backend, "act_dim": env.action_size,
+                "steps_per_s": rates})
+  setting = {"num_envs": args.num_envs, "unroll_length": args.unroll_length,
+             "updates": args.updates, "rounds": args.epochs, "envs": list(envs)}
+  return {"benchmark": "energyflow_reward", "envs": out, "labels": LABELS, "goal": GOAL,
+          "paper_case": PAPER_CASE, **made_by(args, start, setting)}
 
 
-def run(args) -> str:
-  """benchmarks/run_all.py's entry: both tables as Markdown."""
-  a = argparse.Namespace(env="inverted_pendulum", backend=None, num_envs=128, unroll_length=32,
-                         updates=10, epochs=3, out=None)
-  if getattr(args, "quick", False):
-    a.num_envs, a.unroll_length, a.updates, a.epochs = 16, 16, 2, 1
-    a.reward_envs = ("inverted_pendulum",)
-  if getattr(args, "repeats", None):
-    a.epochs = args.repeats
-  return bench_all(a)
-
-
-def bench_all(args) -> str:
-  args.backend = args.backend or BACKENDS[args.env]
-  return brax_table(args) + "\n\n" + bench_energyflow_reward(args)
-
-
-def main():
-  p = argparse.ArgumentParser()
-  p.add_argument("--env", default="inverted_pendulum")
-  p.add_argument("--backend", default=None, help="default: the one experiments/configs/ppo.py uses")
-  p.add_argument("--num_envs", type=int, default=128)
-  p.add_argument("--unroll_length", type=int, default=32)
-  p.add_argument("--updates", type=int, default=10, help="updates per timed call / brax epoch")
-  p.add_argument("--epochs", type=int, default=3, help="timed repeats after the compiling one")
-  p.add_argument("--out", default="/tmp/ppo_bench.md")
-  p.add_argument("--only_energyflow", action="store_true", help="skip the brax comparison")
-  p.add_argument("--reward_envs", nargs="+", default=None, choices=REWARD_ENVS,
-                 help="envs of the EnergyFlow-reward table (default: all of rl_compare's)")
-  args = p.parse_args()
-  args.backend = args.backend or BACKENDS[args.env]
-  table = (bench_energyflow_reward(args) if args.only_energyflow else bench_all(args))
-  print(table)
-  with open(args.out, "w") as f:
-    f.write(table + "\n")
-
-
-def brax_table(args) -> str:
+def brax_record(args) -> dict:
+  """efjax PPO against brax's PPO on the true reward, and with a stand-in MLP reward."""
+  start = time.perf_counter()
   config = default_ppo_config()
   config.num_envs, config.unroll_length = args.num_envs, args.unroll_length
   config.actor_hidden, config.critic_hidden = (32,) * 4, (256,) * 5
@@ -236,30 +218,96 @@ def brax_table(args) -> str:
   def learned_reward(params, obs, action, next_obs):
     return mlp.apply(params, jnp.concatenate([obs, action, next_obs], -1))
 
-  rows = {}
-  rows["brax_ppo"] = bench_brax(args, config)
-  print(f"brax_ppo {rows['brax_ppo']:,.0f} steps/s", flush=True)
-  rows["efjax_true"] = bench_efjax(args, config, env)
-  print(f"efjax_true {rows['efjax_true']:,.0f} steps/s", flush=True)
-  rows["efjax_learned"] = bench_efjax(args, config, env, learned_reward, reward_params)
-  print(f"efjax_learned {rows['efjax_learned']:,.0f} steps/s", flush=True)
+  rates = {"brax_ppo": bench_brax(args, config)}
+  print(f"brax_ppo {report.rate_cell(rates['brax_ppo'])} steps/s", flush=True)
+  rates.update(interleaved({"efjax_true": efjax_timer(args, config, env),
+                            "efjax_learned": efjax_timer(args, config, env, learned_reward,
+                                                         reward_params)}, args.epochs))
+  for key in ("efjax_true", "efjax_learned"):
+    print(f"{key} {report.rate_cell(rates[key])} steps/s", flush=True)
+  setting = {"env": args.env, "backend": args.backend, "num_envs": args.num_envs,
+             "unroll_length": args.unroll_length, "updates": args.updates,
+             "rounds": args.epochs, "num_minibatches": config.num_minibatches,
+             "update_epochs": config.update_epochs}
+  return {"benchmark": "brax", "steps_per_s": rates, **made_by(args, start, setting)}
 
-  setting = (f"{args.env} ({args.backend}), {args.num_envs} envs x {args.unroll_length} steps "
-             f"per update, {config.num_minibatches} minibatches x {config.update_epochs} epochs, "
-             f"policy 4x32 / value 5x256 swish; {args.updates} updates per timed call, median of "
-             f"{args.epochs}; {jax.devices()[0].device_kind}, {os.cpu_count()} CPU cores")
-  table = "\n".join([
-      f"Setting: {setting}", "",
-      "| workload | env steps/s | ratio |", "|---|---:|---:|",
-      f"| brax PPO, true reward | {rows['brax_ppo']:,.0f} | 1.00 (ref) |",
-      f"| efjax PPO, true reward | {rows['efjax_true']:,.0f} | "
-      f"{rows['efjax_true'] / rows['brax_ppo']:.2f} vs brax (goal >= 1.0) |",
-      f"| efjax PPO, MLP reward (3x256) | {rows['efjax_learned']:,.0f} | "
-      f"{rows['efjax_learned'] / rows['efjax_true']:.2f} vs efjax true (goal >= 0.85) |",
-      "", f"Command: `python benchmarks/ppo.py --env {args.env} --backend {args.backend} "
-      f"--num_envs {args.num_envs} --unroll_length {args.unroll_length} --updates {args.updates} "
-      f"--epochs {args.epochs}`"])
-  return table
+
+def record(raws: dict, skip=()) -> None:
+  """Writes each raw record to results/raw/<name> and rebuilds the documents made from
+  them (but those in `skip`)."""
+  from experiments.reports import build
+  for name, raw in raws.items():
+    path = os.path.join(ROOT, build.RAW, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+      json.dump(raw, f, indent=1)
+      f.write("\n")
+    print(f"wrote {os.path.relpath(path, ROOT)}", file=sys.stderr)
+  build.rebuild(set(raws), skip=skip)
+
+
+def markdown(raws: dict, markers: bool = False) -> str:
+  """The tables of the records made (between generated-section markers, for BENCHMARKS.md)."""
+  from experiments.reports import documents
+  parts = []
+  for name, body in ((report.BRAX, report.brax_section), (report.ENERGYFLOW,
+                                                          report.energyflow_section)):
+    if name in raws:
+      text = body(raws[name])
+      parts.append(documents.section(name.removesuffix(".json"), text) if markers else text)
+  return "\n\n".join(p.rstrip("\n") for p in parts)
+
+
+def run(args) -> str:
+  """benchmarks/run_all.py's entry: both tables as Markdown. A full run into the repository's
+  BENCHMARKS.md records its raw JSON (and rebuilds results/ppo.md and README's bullet;
+  run_all writes BENCHMARKS.md itself)."""
+  a = argparse.Namespace(env="inverted_pendulum", backend=None, num_envs=128, unroll_length=32,
+                         updates=5, epochs=9, out=None)
+  quick = getattr(args, "quick", False)
+  if quick:
+    a.num_envs, a.unroll_length, a.updates, a.epochs = 16, 16, 2, 1
+    a.reward_envs = ("inverted_pendulum",)
+  if getattr(args, "repeats", None):
+    a.epochs = args.repeats
+  a.backend = BACKENDS[a.env]
+  a.command = shlex.join(["python", "benchmarks/run_all.py"] + sys.argv[1:])
+  raws = {report.BRAX: brax_record(a), report.ENERGYFLOW: energyflow_record(a)}
+  publish = (not quick and os.path.abspath(getattr(args, "out", "") or "")
+             == os.path.join(ROOT, "BENCHMARKS.md"))
+  if publish:
+    record(raws, skip=("BENCHMARKS.md",))
+  return markdown(raws, markers=publish)
+
+
+def main():
+  p = argparse.ArgumentParser()
+  p.add_argument("--env", default="inverted_pendulum")
+  p.add_argument("--backend", default=None, help="default: the one experiments/configs/ppo.py uses")
+  p.add_argument("--num_envs", type=int, default=128)
+  p.add_argument("--unroll_length", type=int, default=32)
+  p.add_argument("--updates", type=int, default=10, help="updates per timed call / brax epoch")
+  p.add_argument("--epochs", type=int, default=3, help="timed rounds after the compiling call")
+  p.add_argument("--out", default="/tmp/ppo_bench.md")
+  p.add_argument("--only_energyflow", action="store_true", help="skip the brax comparison")
+  p.add_argument("--reward_envs", nargs="+", default=None, choices=REWARD_ENVS,
+                 help="envs of the EnergyFlow-reward table (default: all of rl_compare's)")
+  p.add_argument("--record", action="store_true",
+                 help="write the raw JSON to results/raw/ppo/ and rebuild the documents "
+                      "made from it (the published figures)")
+  args = p.parse_args()
+  args.argv = sys.argv[1:]
+  args.backend = args.backend or BACKENDS[args.env]
+  if args.record and args.epochs < 3:
+    p.error("--record needs --epochs >= 3 to show a spread over rounds")
+  raws = {} if args.only_energyflow else {report.BRAX: brax_record(args)}
+  raws[report.ENERGYFLOW] = energyflow_record(args)
+  table = markdown(raws)
+  print(table)
+  with open(args.out, "w") as f:
+    f.write(table + "\n")
+  if args.record:
+    record(raws)
 
 
 if __name__ == "__main__":

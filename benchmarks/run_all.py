@@ -107,11 +107,18 @@ def demote(markdown: str, levels: int = 2) -> str:
   return "\n".join(lines)
 
 
+# experiments.reports.build's section markers (experiments/reports/documents.py)
+GENERATED_MARKER = re.compile(r"^<!-- (BEGIN|END) GENERATED [\w./-]+[:\s][^\n]*-->\n", re.M)
+
+
 def earlier_runs(previous: str) -> str:
-  """The "Earlier runs" part of the new file: the previous latest run, then its history."""
+  """The "Earlier runs" part of the new file: the previous latest run, then its history.
+  The previous run's generated sections (experiments.reports.build) lose their markers:
+  what they showed is kept as it was, and only the new run's sections are rebuilt."""
   if not previous.strip():
     return ""
   latest, _, history = previous.partition(EARLIER)
+  latest = GENERATED_MARKER.sub("", latest)
   latest = re.sub(r"\A\s*# Benchmarks[^\n]*\n", "", latest).strip()
   history = re.sub(r"\A\s*## Earlier runs[^\n]*\n", "", history).strip()
   if EARLIER in previous:

@@ -4,8 +4,10 @@
 
 Writes DIR/config.json and DIR/results.json (every reward's quality, the wall time, the
 command and the fingerprint of what made it), and prints a table of reward quality.
-results/raw/bandit/*.json are such files; results/bandit.md's tables are built from them
-(experiments/reports/bandit.py).
+results/raw/bandit/main/ and results/raw/bandit/edm/ are such workdirs (the command with
+--workdir=results/raw/bandit/main, and with --config.model.preconditioning=edm);
+results/bandit.md's tables are built from them (experiments/reports/bandit.py,
+python -m experiments.reports.build).
 """
 import os
 import sys

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from efjax.policy.stats import wilson_interval
-from experiments.reports import build, documents, metaworld
+from experiments.reports import bandit, build, documents, metaworld
+from experiments.reports import ppo as ppo_report
 from experiments.reports import rl_compare as rl_report
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -25,8 +26,53 @@ def test_every_document_matches_its_committed_raw_results():
 
 def test_build_check_fails_in_one_line_for_a_missing_raw_file(tmp_path, monkeypatch):
   monkeypatch.setattr(build, "RAW", str(tmp_path))
-  with pytest.raises(build.DataError, match=r"metaworld/table.json: missing"):
+  with pytest.raises(build.DataError, match=r"bandit_family: missing \(the raw results"):
     build.build_documents()
+  with pytest.raises(build.DataError, match=r"metaworld/table.json: missing \(a raw result"):
+    build.build_documents({"metaworld/table.json"})
+  (tmp_path / "bandit").mkdir()
+  (tmp_path / "bandit" / "sweep.json").write_text('{"runs": ')
+  with pytest.raises(build.DataError, match=r"bandit/sweep.json: not valid JSON"):
+    build.build_documents({"bandit/sweep.json"})
+
+
+def test_a_whole_document_reads_only_the_raw_files_git_tracks(tmp_path, monkeypatch):
+  """New raw files (a run still going) count once committed; the build names them."""
+  monkeypatch.setattr(build, "RAW", str(tmp_path))
+  (tmp_path / "fam" / "held_out").mkdir(parents=True)
+  (tmp_path / "fam" / "held_out" / "seed1.json").write_text('{"a": 1}')
+  (tmp_path / "fam" / "held_out" / "seed2.json").write_text('{"a": 2}')
+  (tmp_path / "fam" / "held_out" / "seed3.json.tmp").write_text('{"a": ')
+  assert build.read_raw_folder("fam") == {"held_out/seed1.json": {"a": 1},
+                                          "held_out/seed2.json": {"a": 2}}   # no git: all
+  monkeypatch.setattr(build, "_tracked", lambda folder: ["held_out/seed1.json"])
+  assert build.read_raw_folder("fam") == {"held_out/seed1.json": {"a": 1}}
+  assert build.untracked("fam") == ["held_out/seed2.json"]
+  (tmp_path / "fam" / "held_out" / "seed1.json").write_text("{")
+  with pytest.raises(build.DataError, match=r"fam/held_out/seed1.json: not valid JSON"):
+    build.read_raw_folder("fam")
+
+
+def test_bandit_family_report_command_writes_what_the_build_makes(tmp_path, monkeypatch):
+  """`experiments.bandit_family --report` and the build share one writer."""
+  from experiments import bandit_family_report
+  from experiments.configs import bandit_family
+  monkeypatch.chdir(ROOT)                        # the config's raw_dir is relative to it
+  family = bandit_family.get_config()
+  family.report.markdown = str(tmp_path / "bandit_family.md")
+  family.report.plot = str(tmp_path / "bandit_family.png")
+  bandit_family_report.write_report(family)
+  built = build.build_documents({"bandit_family"})["results/bandit_family.md"]
+  # equal unless a run's raw files are there but not committed yet
+  assert (tmp_path / "bandit_family.md").read_text() == built or build.untracked("bandit_family")
+  assert (tmp_path / "bandit_family.png").exists()
+
+
+def test_the_committed_bandit_family_raw_files_are_tracked_ones():
+  tracked = build._tracked("bandit_family")
+  if tracked is None:
+    pytest.skip("not a git tree")
+  assert tracked and all(not os.path.isabs(p) and p.endswith(".json") for p in tracked)
 
 
 def test_wilson_interval_by_hand():
@@ -60,6 +106,75 @@ def test_metaworld_rates_are_mean_and_sample_std_over_seeds():
   assert "| t (nan) | 90.0 ± 10.0 / 60.0 ± 10.0 | 30 / 10 |" in text
   section = metaworld.success_section(table)
   assert "| t-v3 | bc | 0 | 3/10 [11, 60] | 1/10 [2, 40] |" in section   # Wilson, by hand
+
+
+def _fingerprint():
+  return {"code": {"commit": "abcdef123", "dirty": False}, "platform": {"cpu": "CPU X",
+                                                                         "backend": "cpu"}}
+
+
+def _ef_raw():
+  return {"command": "python benchmarks/ppo.py", "date": "2026-01-01 00:00 UTC", "wall_s": 10.0,
+          "cpu_count": 2, "load_average_at_end": [1.0, 1.0, 1.0],
+          "setting": {"num_envs": 4, "unroll_length": 2, "updates": 1, "rounds": 3},
+          "labels": {"ef": "EF reward", "other": "other reward"},
+          "goal": {"case": "ef", "ratio": 0.85}, "paper_case": "other",
+          "envs": [{"env": "e1", "backend": "spring", "steps_per_s": {
+              "true": [100.0, 200.0, 400.0], "ef": [90.0, 150.0, 420.0],
+              "other": [50.0, 100.0, 100.0]}}],
+          "fingerprint": _fingerprint()}
+
+
+def test_ppo_medians_spreads_and_round_by_round_ratios_by_hand():
+  assert ppo_report.spread([4.0, 1.0, 3.0, 2.0]) == (2.5, 1.0, 4.0)      # even count
+  text = ppo_report.energyflow_section(_ef_raw())
+  # steps/s: median 150 of 90, 150, 420; ratios per round 0.9, 0.75, 1.05
+  assert "| e1 (spring) | **EF reward** | 150 [90-420] | 0.90 [0.75-1.05] |" in text
+  assert "| e1 (spring) | true reward | 200 [100-400] | 1.00 |" in text
+  # other: 0.5, 0.5, 0.25 -> median 0.50 [0.25-0.50]
+  assert "| e1 (spring) | other reward | 100 [50-100] | 0.50 [0.25-0.50] |" in text
+  assert "is met on 1 of 1 envs**: e1 0.90 [0.75-1.05]." in text
+  raw = _ef_raw()
+  raw["envs"][0]["steps_per_s"]["ef"] = [80.0, 160.0, 320.0]             # 0.80 every round
+  assert "is NOT met on 0 of 1 envs" in ppo_report.energyflow_section(raw)
+  with pytest.raises(ValueError, match="not timed together"):
+    ppo_report.ratios([1.0, 2.0], [1.0])
+
+
+def test_ppo_brax_table_and_readme_bullet_by_hand():
+  brax = {"command": "c", "date": "d", "wall_s": 1.0, "cpu_count": 2,
+          "load_average_at_end": None, "fingerprint": _fingerprint(),
+          "setting": {"env": "e1", "backend": "spring", "num_envs": 4, "unroll_length": 2,
+                      "updates": 1, "rounds": 3, "num_minibatches": 2, "update_epochs": 1},
+          "steps_per_s": {"brax_ppo": [100.0, 120.0, 110.0], "efjax_true": [121.0, 99.0, 132.0],
+                          "efjax_learned": [110.0, 90.0, 99.0]}}
+  text = ppo_report.brax_section(brax)
+  assert "| efjax PPO, true reward | 121 [99-132] | 1.10 vs brax (goal >= 1.0) |" in text
+  # learned / true per round: 110/121 = 0.909, 90/99 = 0.909, 99/132 = 0.75
+  assert "| efjax PPO, MLP reward (3x256) | 99 [90-110] | 0.91 [0.75-0.91] vs efjax" in text
+  bullet = ppo_report.readme_bullet(brax, _ef_raw())
+  assert "our PPO runs 1.10x brax's PPO" in bullet
+  assert "0.90 [0.75-1.05]x on e1" in bullet and "128x128 net, 0.50-0.50x." in bullet
+
+
+def test_bandit_readme_bullet_quotes_the_main_job():
+  m = lambda p, a, e: {"pearson": p, "spearman": 0.0, "preference_accuracy": a, "epic": e}  # noqa: E731
+  raw = {"results": {"centered": m(0.9444, 0.986, 0.1681), "multi_noise": m(0, 0, 0),
+                     "centered_t_sweep": {"0.001": m(0.774, 0.989, 0.336)}},
+         "wall_s": 71.04, "command": "python -m experiments.bandit", "config": {"reward": {"t": 0.4}},
+         "fingerprint": _fingerprint()}
+  text = bandit.readme_bullet(raw)
+  assert "71 s on CPU X, commit abcdef1" in text
+  assert "(t = 0.4) reaches Pearson / preference accuracy / EPIC 0.944 / 0.986 / 0.168" in text
+  assert "(t = 0.001) 0.774 / 0.989 / 0.336" in text
+
+
+def test_bandit_sweep_cells_are_means_over_seeds():
+  m = lambda p, a: {"pearson": p, "preference_accuracy": a}  # noqa: E731
+  raw = {"command": "c", "budget": "b", "seeds": [0, 1], "t_sweep": [0.4],
+         "runs": {"1e-3": [{"centered_t_sweep": {"0.4": m(0.8, 0.9)}},
+                           {"centered_t_sweep": {"0.4": m(0.9, 1.0)}}]}}
+  assert "| 1e-3 | 0.850 / 0.950 |" in bandit.sweep(raw)
 
 
 def test_rl_normalization_and_iqm_by_hand():

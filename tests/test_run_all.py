@@ -53,13 +53,25 @@ def test_quick_run_of_the_real_benchmarks_keeps_every_earlier_figure(tmp_path):
   assert re.search(r"`steps_per_call=10` \| [\d,]+ \| \d+\.\d\dx \|", training)
   # Every line of the file before run_all is still there: each figure and text line as it
   # was, headings nested two deeper (the latest run's) or as they were (older history).
-  # The file's own note and the "Earlier runs" marker and heading are written anew.
+  # The file's own note and the "Earlier runs" marker and heading are written anew; the
+  # markers of experiments.reports.build's sections are dropped (their text is kept).
   kept = set(earlier.splitlines())
   for line in real.splitlines()[1:]:
-    if line.startswith(run_all.WRITTEN_BY) or line in (run_all.EARLIER, "## Earlier runs"):
+    if (line.startswith(run_all.WRITTEN_BY) or line in (run_all.EARLIER, "## Earlier runs")
+        or run_all.GENERATED_MARKER.match(line + "\n")):
       continue
     assert line in kept or (line.startswith("#") and "##" + line in kept), line
   assert open(os.path.join(ROOT, "BENCHMARKS.md")).read() == real
+
+
+def test_earlier_runs_keep_a_generated_section_without_its_markers():
+  from experiments.reports import documents
+  previous = ("# Benchmarks\n\nDate: 2026-01-01 00:00 UTC\n\n## PPO\n\n"
+              + documents.section("ppo/brax", "| a | 1 |") + "\n" + run_all.EARLIER
+              + "\n\n## Earlier runs\n\nolder\n")
+  text = run_all.earlier_runs(previous)
+  assert "| a | 1 |" in text and "GENERATED" not in text
+  assert text.index("### Run of 2026-01-01 00:00 UTC") < text.index("older")
 
 
 def test_registry_runs_listed_modules_and_skips_missing_ones(modules, tmp_path, capsys):

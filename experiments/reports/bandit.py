@@ -1,5 +1,6 @@
-"""results/bandit.md's tables from the raw results of experiments.bandit and
-experiments.bandit_sweep (results/raw/bandit/)."""
+"""results/bandit.md's tables (and README's bullet) from the raw results of experiments.bandit
+and experiments.bandit_sweep (results/raw/bandit/: main/ and edm/ are the workdirs of the
+main job, without and with the EDM preconditioning; sweep.json the sweep's output)."""
 import numpy as np
 
 
@@ -55,3 +56,21 @@ def sweep(raw: dict) -> str:
       cells.append(f"{p:.3f} / {a:.3f}")
     lines.append(f"| {lr} | " + " | ".join(cells) + " |")
   return "\n".join(lines)
+
+
+PAPER_T = "0.001"     # the paper's reading level, a key of centered_t_sweep
+
+
+def readme_bullet(raw: dict) -> str:
+  """README's "Results so far" bullet: the main job's default and paper-level rewards."""
+  def cell(m):
+    return f"{m['pearson']:.3f} / {m['preference_accuracy']:.3f} / {m['epic']:.3f}"
+  res, fp = raw["results"], raw["fingerprint"]
+  return (f"- Reward recovery on a max-ent contextual bandit with a known Q "
+          f"(`python -m experiments.bandit --config=experiments/configs/bandit.py "
+          f"--workdir=DIR`, {raw['wall_s']:.0f} s on {fp['platform']['cpu'] or '?'}, "
+          f"commit {(fp['code']['commit'] or '?')[:7]}): the centered energy at the default "
+          f"noise level (t = {raw['config']['reward']['t']:g}) reaches Pearson / preference "
+          f"accuracy / EPIC {cell(res['centered'])}; at the paper's level (t = "
+          f"{float(PAPER_T):g}) {cell(res['centered_t_sweep'][PAPER_T])} "
+          "([results/bandit.md](results/bandit.md)).")

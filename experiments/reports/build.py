@@ -4,18 +4,22 @@
     python -m experiments.reports.build --check    # compare only; exit 1 if any differs
 
 Each entry of SECTIONS names a document, one of its generated sections
-(experiments.reports.documents) and the function that writes that section from a raw
-file committed under results/raw/. A missing raw file is one line naming it, exit 2.
+(experiments.reports.documents), the raw file(s) committed under results/raw/ it is
+made from and the function that writes it (one argument per raw file). DOCUMENTS are
+generated whole, each from a folder of raw files: only the files git tracks are read
+(a run's new files count once they are committed; the build names those it left out).
+A missing or malformed raw file is one line naming it, exit 2.
 """
 import json
 import os
+import subprocess
 import sys
 
 from absl import flags
 
 from efjax.errors import DataError
 from experiments import cli
-from experiments.reports import documents, metaworld
+from experiments.reports import bandit, documents, metaworld, ppo
 from experiments.reports import pipeline as quickstart
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -38,7 +42,58 @@ def read_raw(name: str) -> dict:
     raise DataError(f"{os.path.join(RAW, name)}: not valid JSON ({e})") from None
 
 
-# (document, section, raw file, body(raw) -> markdown)
+def _tracked(folder: str) -> list[str] | None:
+  """The files git tracks under results/raw/<folder> (paths relative to it), None outside
+  a git tree."""
+  path = os.path.join(ROOT, RAW, folder)
+  try:
+    out = subprocess.run(["git", "-C", ROOT, "ls-files", "-z", "--", path],
+                         capture_output=True, text=True, timeout=30)
+  except (OSError, subprocess.TimeoutExpired):
+    return None
+  if out.returncode:
+    return None
+  prefix = os.path.relpath(path, ROOT) + "/"
+  return sorted(p[len(prefix):] for p in out.stdout.split("\0") if p.startswith(prefix))
+
+
+def _on_disk(folder: str) -> list[str]:
+  path = os.path.join(ROOT, RAW, folder)
+  return sorted(os.path.relpath(os.path.join(d, n), path)
+                for d, _, files in os.walk(path) for n in files)
+
+
+def read_raw_folder(folder: str) -> dict:
+  """{path under results/raw/<folder>: record} of its *.json files that git tracks (every
+  one on disk outside a git tree); DataError for a missing folder or a malformed file."""
+  if not os.path.isdir(os.path.join(ROOT, RAW, folder)):
+    raise DataError(f"{os.path.join(RAW, folder)}: missing (the raw results a document is "
+                    "built from)")
+  names = _tracked(folder)
+  names = _on_disk(folder) if names is None else names
+  return {n: read_raw(os.path.join(folder, n)) for n in names if n.endswith(".json")}
+
+
+def untracked(folder: str) -> list[str]:
+  """Raw files under results/raw/<folder> that git does not track (left out of a build)."""
+  tracked = _tracked(folder)
+  if tracked is None or not os.path.isdir(os.path.join(ROOT, RAW, folder)):
+    return []
+  return [n for n in _on_disk(folder) if n.endswith(".json") and n not in set(tracked)]
+
+
+def _bandit_family_text(files: dict) -> str:
+  from experiments import bandit_family_report
+  return bandit_family_report.document(files)
+
+
+def _bandit_family_plot(files: dict, path: str) -> None:
+  from experiments import bandit_family_report
+  bandit_family_report.plot(files, path)
+
+
+MAIN_BANDIT, EDM_BANDIT = "bandit/main/results.json", "bandit/edm/results.json"
+# (document, section, raw file or tuple of raw files, body(*raws) -> markdown)
 SECTIONS = (
     ("results/metaworld.md", "metaworld/success_rates", "metaworld/table.json",
      metaworld.success_section),
@@ -46,35 +101,61 @@ SECTIONS = (
     ("results/quickstart/report.md", "quickstart/report", "quickstart/results.json",
      quickstart.markdown),
     ("README.md", "quickstart/summary", "quickstart/results.json", quickstart.readme_summary),
+    ("results/bandit.md", "bandit/sweep", "bandit/sweep.json", bandit.sweep),
+    ("results/bandit.md", "bandit/main", MAIN_BANDIT, bandit.main_job),
+    ("results/bandit.md", "bandit/preconditioning", (MAIN_BANDIT, EDM_BANDIT),
+     lambda none, edm: bandit.preconditioning({"none": none, "edm": edm})),
+    ("README.md", "bandit/summary", MAIN_BANDIT, bandit.readme_bullet),
+    ("results/ppo.md", "ppo/brax", ppo.BRAX, ppo.brax_section),
+    ("results/ppo.md", "ppo/energyflow_reward", ppo.ENERGYFLOW, ppo.energyflow_section),
+    ("BENCHMARKS.md", "ppo/brax", ppo.BRAX, ppo.brax_section),
+    ("BENCHMARKS.md", "ppo/energyflow_reward", ppo.ENERGYFLOW, ppo.energyflow_section),
+    ("README.md", "ppo/speed", (ppo.BRAX, ppo.ENERGYFLOW), ppo.readme_bullet),
 )
-# (raw file, path, write(raw, path)): plots, rewritten (not compared) by a build
+# (document, raw folder, text(files) -> the whole document): generated whole
+DOCUMENTS = (("results/bandit_family.md", "bandit_family", _bandit_family_text),)
+# (raw file or folder, path, write(raw, path)): plots, rewritten (not compared) by a build
 PLOTS = (("metaworld/table.json", "results/metaworld_success.png", metaworld.write_plot),
-         ("quickstart/results.json", "results/quickstart", quickstart.write_plots))
+         ("quickstart/results.json", "results/quickstart", quickstart.write_plots),
+         ("bandit_family", "results/bandit_family.png", _bandit_family_plot))
 
 
-def build_documents(raws=None) -> dict:
+def _names(raw) -> tuple:
+  return raw if isinstance(raw, tuple) else (raw,)
+
+
+def build_documents(raws=None, skip=()) -> dict:
   """{document path: its text with the generated sections rebuilt} (those made from the
-  raw files `raws`; every section when None)."""
+  raw files or folders `raws`, every one when None; documents in `skip` left out)."""
   texts = {}
+  for doc, raw, text in DOCUMENTS:
+    if doc not in skip and (raws is None or raw in raws):
+      texts[doc] = text(read_raw_folder(raw))
   for doc, name, raw, body in SECTIONS:
-    if raws is not None and raw not in raws:
+    if doc in skip or (raws is not None and not set(_names(raw)) & set(raws)):
       continue
     text = texts.get(doc)
     if text is None:
       with open(os.path.join(ROOT, doc)) as f:
         text = f.read()
-    texts[doc] = documents.replace_section(text, name, body(read_raw(raw)), doc)
+    texts[doc] = documents.replace_section(
+        text, name, body(*[read_raw(r) for r in _names(raw)]), doc)
   return texts
 
 
-def rebuild(raws) -> None:
-  """Rewrites the sections and plots made from the raw files `raws` (a runner's step)."""
-  for doc, text in build_documents(set(raws)).items():
+def _read(raw):
+  return read_raw(raw) if raw.endswith(".json") else read_raw_folder(raw)
+
+
+def rebuild(raws, skip=()) -> None:
+  """Rewrites the sections and plots made from the raw files `raws` (a runner's step);
+  documents in `skip` are left as they are (one the runner writes itself)."""
+  for doc, text in build_documents(set(raws), skip).items():
     with open(os.path.join(ROOT, doc), "w") as f:
       f.write(text)
   for raw, path, write in PLOTS:
     if raw in raws:
-      write(read_raw(raw), os.path.join(ROOT, path))
+      write(_read(raw), os.path.join(ROOT, path))
 
 
 def main(argv):
@@ -89,6 +170,12 @@ def main(argv):
         if not _CHECK.value:
           with open(path, "w") as out:
             out.write(text)
+  for _, folder, _ in DOCUMENTS:
+    left = untracked(folder)
+    if left:
+      print(f"note: {len(left)} raw files under {os.path.join(RAW, folder)} are not "
+            f"committed and were left out (git add them, then rebuild): {', '.join(left[:3])}"
+            + (", ..." if len(left) > 3 else ""), file=sys.stderr)
   if _CHECK.value:
     if stale:
       print("differ from what results/raw makes: " + ", ".join(stale), file=sys.stderr)
@@ -96,7 +183,7 @@ def main(argv):
     print(f"{len(built)} documents match their raw results")
     return
   for raw, path, write in PLOTS:
-    write(read_raw(raw), os.path.join(ROOT, path))
+    write(_read(raw), os.path.join(ROOT, path))
   print(f"rebuilt {len(built)} documents ({len(stale)} changed) and {len(PLOTS)} plots")
 
 
