@@ -105,28 +105,44 @@ def shape_bytes(text: str) -> int:
   return total
 
 
-def group_size(line: str, num_devices: int) -> int:
-  """Devices in each replica group of one collective instruction.
+def first_group(line: str, num_devices: int) -> list[int]:
+  """The device ids of the replica group holding device 0, for one collective instruction.
 
-  Three spellings: iota `replica_groups=[G,S]<=[N]` (G groups of S), explicit
-  `{{0,1},{2,3}}`, and the mesh form `mesh['axis_0'=2,'axis_1'=4] {'axis_1'}` (groups
-  over the named axes: the product of their sizes). collective-permute's
-  source_target_pairs and an empty `{}` (every device) mean all `num_devices`.
+  Three spellings: iota `replica_groups=[G,S]<=[d0,d1,...]T(perm)` (G groups of S: ids
+  0..N-1 laid out as [d0,d1,...], transposed by perm, cut into rows of S), explicit
+  `{{0,1},{2,3}}`, and the mesh form `mesh['axis_0'=2,'axis_1'=4] {'axis_1'}` (ids laid
+  out row-major over the mesh; a group varies the named axes). collective-permute's
+  source_target_pairs and an empty `{}` mean every one of `num_devices`.
   """
-  iota = re.search(r"replica_groups=\[(\d+),(\d+)\]<=", line)
+  import numpy as np
+  iota = re.search(r"replica_groups=\[(\d+),(\d+)\]<=\[([\d,]+)\](?:T\(([\d,]+)\))?", line)
   if iota:
-    return int(iota[2])
+    dims = [int(d) for d in iota[3].split(",")]
+    ids = np.arange(int(np.prod(dims))).reshape(dims)
+    if iota[4]:
+      ids = ids.transpose([int(p) for p in iota[4].split(",")])
+    return ids.reshape(int(iota[1]), int(iota[2]))[0].tolist()
   mesh = re.search(r"replica_groups=mesh\[(?P<axes>[^\]]*)\]\s*\{(?P<over>[^}]*)\}", line)
   if mesh:
-    sizes = dict(re.findall(r"'([^']+)'=(\d+)", mesh["axes"]))
-    n = 1
-    for axis in re.findall(r"'([^']+)'", mesh["over"]):
-      n *= int(sizes[axis])
-    return n
+    axes = re.findall(r"'([^']+)'=(\d+)", mesh["axes"])
+    over = set(re.findall(r"'([^']+)'", mesh["over"]))
+    ids = np.arange(int(np.prod([int(n) for _, n in axes]))).reshape([int(n) for _, n in axes])
+    return ids[tuple(slice(None) if a in over else 0 for a, _ in axes)].ravel().tolist()
   explicit = re.search(r"replica_groups=\{\{([\d,\s]*)\}", line)
   if explicit:
-    return len([d for d in explicit[1].split(",") if d.strip()])
-  return num_devices
+    return [int(d) for d in explicit[1].split(",") if d.strip()]
+  return list(range(num_devices))
+
+
+def group_size(line: str, num_devices: int) -> int:
+  """Devices per replica group of one collective instruction (see first_group)."""
+  return len(first_group(line, num_devices))
+
+
+def stride(members: list[int]) -> int | None:
+  """The step between a group's device ids (1: neighbours), None when they are uneven."""
+  steps = {b - a for a, b in zip(members, members[1:])}
+  return steps.pop() if len(steps) == 1 else (1 if len(members) == 1 else None)
 
 
 def ring_factor(op: str, n: int) -> float:
@@ -143,13 +159,14 @@ def ring_factor(op: str, n: int) -> float:
 def collectives(hlo: str, num_devices: int) -> list[dict]:
   """Every collective of an optimized HLO module (`compiled.as_text()`).
 
-  Each: op, name, dtypes, group (devices per replica group), full_bytes S and
+  Each: op, name, dtypes, group (devices per replica group), stride (between the ids
+  in device 0's group: 1 for neighbours, None if uneven), full_bytes S and
   sent_bytes = ring_factor(op, group) x S, what each device sends under ring
   algorithms. S is the whole reduced array (all-reduce: its result), the whole gathered
   array (all-gather: its result), the whole array before scattering (reduce-scatter:
   its operand = result x group), the per-device buffer (all-to-all, collective-permute).
   An async pair (`-start` / `-done`) counts once, at its start, whose tuple shape lists
-  the operands then the results. Collectives with a group of 1 move nothing and are left out.
+  the operands then the results (all-reduce-start: the results only). Collectives with a group of 1 move nothing and are left out.
   """
   out = []
   for line in hlo.splitlines():
@@ -159,14 +176,17 @@ def collectives(hlo: str, num_devices: int) -> list[dict]:
     op, shape = found["op"], found["shape"]
     arrays = _ARRAY.findall(shape)
     if found["start"] and shape.startswith("(") and op != "all-reduce" and len(arrays) >= 2:
-      arrays = arrays[len(arrays) // 2:]     # (operands, results): the results
+      # (operands, results): the results; collective-permute: (operand, result, contexts)
+      arrays = arrays[1:2] if op == "collective-permute" else arrays[len(arrays) // 2:]
     result = sum(shape_bytes(f"{d}[{s}]") for d, s in arrays)
-    n = group_size(line, num_devices)
+    members = first_group(line, num_devices)
+    n = len(members)
     if n <= 1:
       continue
     full = result * n if op == "reduce-scatter" else result
     out.append(dict(op=op, name=found["name"], dtypes=sorted({d for d, _ in arrays}), group=n,
-                    arrays=len(arrays), full_bytes=full, sent_bytes=ring_factor(op, n) * full))
+                    stride=stride(members), arrays=len(arrays), full_bytes=full,
+                    sent_bytes=ring_factor(op, n) * full))
   return out
 
 
@@ -180,17 +200,18 @@ def ideal_sent_bytes(params: int, split: int, num_devices: int) -> float:
 
 
 def summarize(found: list[dict]) -> list[dict]:
-  """`collectives(...)`'s list grouped by (op, group): [{op, group, count, arrays,
-  full_bytes, sent_bytes}], sorted."""
+  """`collectives(...)`'s list grouped by (op, group, stride): [{op, group, stride, count,
+  arrays, full_bytes, sent_bytes}], sorted."""
   by = {}
   for c in found:
-    agg = by.setdefault((c["op"], c["group"]), dict(op=c["op"], group=c["group"], count=0,
-                                                    arrays=0, full_bytes=0, sent_bytes=0.0))
+    key = (c["op"], c["group"], c["stride"])
+    agg = by.setdefault(key, dict(op=c["op"], group=c["group"], stride=c["stride"], count=0,
+                                  arrays=0, full_bytes=0, sent_bytes=0.0))
     agg["count"] += 1
     agg["arrays"] += c["arrays"]
     agg["full_bytes"] += c["full_bytes"]
     agg["sent_bytes"] += c["sent_bytes"]
-  return [by[k] for k in sorted(by)]
+  return [by[k] for k in sorted(by, key=lambda k: (k[0], k[1], k[2] or 0))]
 
 
 # ------------------------------------------------------------------ compiling the step
@@ -270,6 +291,25 @@ def analyze(compiled, num_devices: int) -> dict:
               temp_bytes=getattr(memory, "temp_size_in_bytes", None))
 
 
+def with_stderr(fn):
+  """(fn(), what was written to file descriptor 2 meanwhile, XLA's C++ logging included)."""
+  import tempfile
+  sys.stderr.flush()
+  with tempfile.TemporaryFile() as log:
+    saved = os.dup(2)
+    os.dup2(log.fileno(), 2)
+    try:
+      out = fn()
+    finally:
+      sys.stderr.flush()
+      os.dup2(saved, 2)
+      os.close(saved)
+    log.seek(0)
+    text = log.read().decode(errors="replace")
+  sys.stderr.write(text)
+  return out, text
+
+
 def measure(model: str, num_devices: int, layout: str,
             per_device_batch: int = PER_DEVICE_BATCH) -> dict:
   """One entry of the raw file: `model`'s train step at `num_devices`, `layout`."""
@@ -282,14 +322,18 @@ def measure(model: str, num_devices: int, layout: str,
   step, state, data, params = train_step_program(cfg, batch)
   from efjax.train import sharding
   start = time.perf_counter()
-  compiled = compile_sharded(step, state, data, num_devices, layout)
+  compiled, log = with_stderr(lambda: compile_sharded(step, state, data, num_devices, layout))
   compile_s = time.perf_counter() - start
   # parameters fsdp splits (the rest stay replicated under either layout)
   split = sum(int(x.size) for x in jax.tree_util.tree_leaves(state.params)
               if layout == "fsdp" and sharding.fsdp_spec(x.shape, num_devices) != sharding.P())
   return dict(model=model, devices=num_devices, layout=layout, batch=batch, params=params,
               split_params=split, compute_dtype=cfg.model.compute_dtype,
-              compile_s=round(compile_s, 1), ideal_sent_bytes=ideal_sent_bytes(
+              compile_s=round(compile_s, 1),
+              # XLA's SPMD partitioner, when it cannot reshard an array from one split to
+              # another and gathers it whole first (a warning on stderr)
+              involuntary_rematerializations=log.count("Involuntary full rematerialization"),
+              ideal_sent_bytes=ideal_sent_bytes(
                   params, split, num_devices), **analyze(compiled, num_devices))
 
 
@@ -335,29 +379,36 @@ def comm_seconds(entry: dict, hw: dict) -> float:
   """Seconds the entry's collectives take on `hw`, bandwidth terms only (no latency).
 
   One level (a node, a TPU torus): sent bytes / link. Two levels (`node_link`: nodes of
-  `devices_per_node`), hierarchically: a collective over n = g k devices (g per node, k
-  nodes) runs its ring within each node over NVLink (ring_factor(g) S / link) and then
-  across nodes, where each node's link carries its g devices' share of the size S
-  (ring_factor(k) S / node_link). all-to-all sends (n - g) / n of each device's buffer
-  off the node; collective-permute is charged as if every device's buffer crossed.
+  g = `devices_per_node`, device ids numbered node by node), hierarchically: a group of
+  n devices with ids `stride` apart spans k nodes with m = n / k members on each; its
+  ring runs within each node over the link (ring_factor(m) S / link), then across
+  nodes, where a node's link carries the share of S of each of the g / m groups with
+  members on it (g / m x ring_factor(k) S / node_link). all-to-all sends (n - m) / n of
+  each device's buffer off the node, for all g devices; collective-permute across
+  nodes is charged as if every device's buffer crossed. A group of uneven stride is
+  taken to span min(n, nodes) nodes.
   """
   g = hw.get("devices_per_node")
   if not hw.get("node_link") or not g:
     return entry["sent_bytes"] / hw["link"]
+  nodes = entry["devices"] // g
   total = 0.0
   for c in entry["collectives"]:
-    n, s = c["group"], c["full_bytes"]
-    if n <= g:
-      total += ring_factor(c["op"], n) * s / hw["link"]
-      continue
-    k = n // g
-    if c["op"] == "all-to-all":
-      total += (g - 1) / n * s / hw["link"] + g * (n - g) / n * s / hw["node_link"]
-    elif c["op"] == "collective-permute":
+    n, s, op = c["group"], c["full_bytes"], c["op"]
+    if c.get("stride"):
+      k = len({i * c["stride"] // g for i in range(n)})
+    else:
+      k = min(n, nodes)
+    m = n // k
+    if k == 1:
+      total += ring_factor(op, n) * s / hw["link"]
+    elif op == "all-to-all":
+      total += (m - 1) / n * s / hw["link"] + g * (n - m) / n * s / hw["node_link"]
+    elif op == "collective-permute":
       total += g * s / hw["node_link"]
     else:
-      total += ring_factor(c["op"], g) * s / hw["link"] \
-          + ring_factor(c["op"], k) * s / hw["node_link"]
+      total += ring_factor(op, m) * s / hw["link"] \
+          + g / m * ring_factor(op, k) * s / hw["node_link"]
   return total
 
 

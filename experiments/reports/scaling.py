@@ -21,6 +21,15 @@ def _batch(x: float) -> str:
   return f"{x:,.0f}" if x >= 10 else f"{x:.1f}"
 
 
+def _op(c: dict, devices: int) -> str:
+  """'all-reduce', or with its groups where they are not all devices."""
+  if c["group"] == devices:
+    return c["op"]
+  apart = "" if c.get("stride") == 1 else (f", ids {c['stride']} apart" if c.get("stride")
+                                           else ", uneven ids")
+  return f"{c['op']} (groups of {c['group']}{apart})"
+
+
 def _order(e: dict):
   return (e["model"], LAYOUT_ORDER.index(e["layout"]) if e["layout"] in LAYOUT_ORDER else 9,
           e["devices"])
@@ -28,14 +37,16 @@ def _order(e: dict):
 
 def compiled_table(raw: dict) -> list[str]:
   lines = ["| model | params | layout | N | collectives per step: count, MB (whole arrays) "
-           "| sent per device, MB | minimum, MB | GFLOP per sample | compile |",
-           "|---|---:|---|---:|---|---:|---:|---:|---:|"]
+           "| sent per device, MB | minimum, MB | GFLOP per sample | forced regathers | compile |",
+           "|---|---:|---|---:|---|---:|---:|---:|---:|---:|"]
   for e in sorted(raw["entries"], key=_order):
-    ops = "; ".join(f"{c['op']} {c['count']}, {_mb(c['full_bytes'])}" for c in e["collectives"])
+    ops = "; ".join(f"{_op(c, e['devices'])} {c['count']}, {_mb(c['full_bytes'])}"
+                    for c in e["collectives"])
     per_sample = e["flops_per_device"] * e["devices"] / e["batch"] / 1e9
     lines.append(f"| {e['model']} | {e['params'] / 1e6:,.1f}M | {e['layout']} | {e['devices']} | "
                  f"{ops} | {_mb(e['sent_bytes'])} | {_mb(e['ideal_sent_bytes'])} | "
-                 f"{per_sample:.2f} | {e['compile_s']:.0f} s |")
+                 f"{per_sample:.2f} | {e['involuntary_rematerializations']} | "
+                 f"{e['compile_s']:.0f} s |")
   return lines
 
 
@@ -68,7 +79,9 @@ def benchmarks_section(raw: dict) -> str:
            f"conv_impl '{s['conv_impl']}', compiled (never run) on N fake CPU devices.", "",
            "What the compiled programs move and compute (per step; \"sent\": bytes one device "
            "sends under ring algorithms; \"minimum\": one float32 gradient all-reduce, or for "
-           "fsdp one all-gather and one reduce-scatter of each split parameter):", ""]
+           "fsdp one all-gather and one reduce-scatter of each split parameter; \"forced "
+           "regathers\": XLA's warnings that it could not reshard an array and made it whole "
+           "first):", ""]
   lines += compiled_table(raw)
   lines += ["", f"Predicted on named hardware at {s['utilization']:.0%} of peak FLOP/s, "
             "communication " + ("overlapped with" if s["overlap"] else "not overlapped with")
