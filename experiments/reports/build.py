@@ -15,7 +15,7 @@ from absl import flags
 
 from efjax.errors import DataError
 from experiments import cli
-from experiments.reports import documents, metaworld
+from experiments.reports import documents, metaworld, scaling
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RAW = "results/raw"
@@ -42,6 +42,7 @@ SECTIONS = (
     ("results/metaworld.md", "metaworld/success_rates", "metaworld/table.json",
      metaworld.success_section),
     ("README.md", "metaworld/table", "metaworld/table.json", metaworld.readme_table),
+    ("BENCHMARKS.md", "scaling/table", "scaling/table.json", scaling.benchmarks_section),
 )
 # (raw file, path, write(raw, path)): plots, rewritten (not compared) by a build
 PLOTS = (("metaworld/table.json", "results/metaworld_success.png", metaworld.write_plot),)
