@@ -18,7 +18,7 @@ yet, the body under its `## TITLE` heading is replaced (and kept under Earlier r
 or a new `## TITLE` section is added before Earlier runs.
 
 A section is (name, module file, TITLE, markdown_report(record)) in SECTIONS; the
-measurement commands write the JSON (benchmarks/core.py --json, benchmarks/scaling.py).
+measurement commands write the JSON (benchmarks/core.py --json).
 """
 import argparse
 import importlib.util
@@ -31,8 +31,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 # name -> the module that renders it (its TITLE and markdown_report(record)).
-SECTIONS = {"core": "core.py", "variants": "variants.py", "bf16_loss": "bf16_loss.py",
-            "scaling": "scaling.py"}
+# (benchmarks/scaling.py's section is built from results/raw/ by experiments/reports/build.py.)
+SECTIONS = {"core": "core.py", "variants": "variants.py", "bf16_loss": "bf16_loss.py"}
 EARLIER = "<!-- Earlier runs: kept by benchmarks/run_all.py, newest first. -->"
 BEGIN = ("<!-- generated: {name}, measured {date}, from benchmarks/results/{name}.json by "
          "benchmarks/render.py -->")

@@ -6,7 +6,9 @@
 
 The new file starts with the machine (CPU model, cores, RAM), the library versions,
 the command and the date, then one section per benchmark module. What the file held
-before is kept below under "Earlier runs", newest first, so no measured figure is lost.
+before is kept below under "Earlier runs", newest first, so no measured figure is lost;
+a section holding a generated part of experiments/reports/build.py (rebuilt from
+results/raw/, such as benchmarks/scaling.py's) stays as it is, after the new sections.
 If a section fails, the document goes to OUT.partial and OUT is left as it was.
 
 A benchmark module plugs in by its name in MODULES and two attributes:
@@ -40,6 +42,7 @@ PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "chex", "numpy
 EARLIER = "<!-- Earlier runs: kept by benchmarks/run_all.py, newest first. -->"
 DATE_PREFIX = "Date: "
 WRITTEN_BY = "Written by `benchmarks/run_all.py`"
+GENERATED = "<!-- BEGIN GENERATED "            # experiments/reports/documents.py's marker
 
 
 def machine() -> str:
@@ -111,6 +114,21 @@ def demote(markdown: str, levels: int = 2) -> str:
 GENERATED_MARKER = re.compile(r"^<!-- (BEGIN|END) GENERATED [\w./-]+[:\s][^\n]*-->\n", re.M)
 
 
+def rebuilt_sections(previous: str, titles=()) -> tuple[list[str], str]:
+  """(the latest run's `## ` sections that hold a section experiments/reports/build.py
+  generates and that this run does not measure again (`titles`), `previous` without them).
+  Those are rebuilt from results/raw/ (the scaling model of benchmarks/scaling.py), not
+  measured here: they stay above Earlier runs as they are, and are not archived (a
+  generated section must occur once). A section this run measures again is archived,
+  without its markers (earlier_runs)."""
+  latest, sep, history = previous.partition(EARLIER)
+  parts = re.split(r"(?m)^(?=## )", latest)
+  kept = [p for p in parts if p.startswith("## ") and GENERATED in p
+          and p.splitlines()[0][3:].strip() not in titles]
+  rest = "".join(p for p in parts if p not in kept)
+  return [p.strip("\n") for p in kept], rest + sep + history
+
+
 def earlier_runs(previous: str) -> str:
   """The "Earlier runs" part of the new file: the previous latest run, then its history.
   The previous run's generated sections (experiments.reports.build) lose their markers:
@@ -151,6 +169,9 @@ def document(results, args, command: str, previous: str, seconds: float) -> str:
   body = []
   for title, markdown, _ in results:
     body += [f"## {title}", "", markdown, ""]
+  kept, previous = rebuilt_sections(previous, {title for title, _, _ in results})
+  for section in kept:
+    body += [section, ""]
   tail = earlier_runs(previous)
   return "\n".join(head + body) + ("\n" + tail if tail else "")
 

@@ -54,11 +54,18 @@ def test_quick_run_of_the_real_benchmarks_keeps_every_earlier_figure(tmp_path):
   # Every line of the file before run_all is still there: each figure and text line as it
   # was, headings nested two deeper (the latest run's) or as they were (older history).
   # The file's own note and the "Earlier runs" marker and heading are written anew; the
-  # markers of experiments.reports.build's sections are dropped (their text is kept).
+  # markers of experiments.reports.build's sections are dropped from archived runs (their
+  # text is kept), and sections rebuilt from results/raw/ that this run does not measure
+  # (the scaling model; here also PPO) stay above, as they were.
+  measured = {t for t in re.findall(r"(?m)^## (.+)$", head)
+              if t.startswith(("The core", "The training pipeline"))}
+  rebuilt, _ = run_all.rebuilt_sections(real, measured)
+  assert rebuilt and all(section in head for section in rebuilt)
+  rebuilt_lines = {line for section in rebuilt for line in section.splitlines()}
   kept = set(earlier.splitlines())
   for line in real.splitlines()[1:]:
     if (line.startswith(run_all.WRITTEN_BY) or line in (run_all.EARLIER, "## Earlier runs")
-        or run_all.GENERATED_MARKER.match(line + "\n")):
+        or run_all.GENERATED_MARKER.match(line + "\n") or line in rebuilt_lines):
       continue
     assert line in kept or (line.startswith("#") and "##" + line in kept), line
   assert open(os.path.join(ROOT, "BENCHMARKS.md")).read() == real
@@ -111,6 +118,23 @@ def test_earlier_runs_nest_newest_first_and_lose_nothing(modules, tmp_path, monk
   assert "#### Fake benchmark" in earlier and "#### By hand" in earlier
   assert "\n# a comment\n" in earlier                  # code blocks are not headings
   assert "Written by" not in earlier
+
+
+def test_a_section_rebuilt_from_raw_results_stays_above_earlier_runs(modules, tmp_path,
+                                                                    monkeypatch):
+  section = ("## Scaling\n\nprose 4.2\n\n<!-- BEGIN GENERATED scaling/table: python -m "
+             "experiments.reports.build -->\n| a | 1 |\n<!-- END GENERATED scaling/table -->")
+  out = tmp_path / "b.md"
+  out.write_text(f"# Benchmarks\n\n## By hand\n\nhand figure 9.9\n\n{section}\n")
+  for figure in ("1.0", "2.0"):
+    monkeypatch.setenv("FAKE_FIGURE", figure)
+    assert run_all.main(["--quick", f"--out={out}", "--only=fake"], modules) == 0
+  text = out.read_text()
+  head, _, earlier = text.partition(run_all.EARLIER)
+  assert text.count("BEGIN GENERATED scaling/table") == 1
+  assert head.index("| fake | 2.0 |") < head.index(section + "\n")
+  assert "hand figure 9.9" in earlier and "| fake | 1.0 |" in earlier
+  assert "Scaling" not in earlier
 
 
 def test_quick_without_out_is_refused(capsys):

@@ -19,7 +19,7 @@ from absl import flags
 
 from efjax.errors import DataError
 from experiments import cli
-from experiments.reports import bandit, documents, metaworld, ppo
+from experiments.reports import bandit, documents, metaworld, ppo, scaling
 from experiments.reports import pipeline as quickstart
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -111,6 +111,7 @@ SECTIONS = (
     ("BENCHMARKS.md", "ppo/brax", ppo.BRAX, ppo.brax_section),
     ("BENCHMARKS.md", "ppo/energyflow_reward", ppo.ENERGYFLOW, ppo.energyflow_section),
     ("README.md", "ppo/speed", (ppo.BRAX, ppo.ENERGYFLOW), ppo.readme_bullet),
+    ("BENCHMARKS.md", "scaling/table", "scaling/table.json", scaling.benchmarks_section),
 )
 # (document, raw folder, text(files) -> the whole document): generated whole
 DOCUMENTS = (("results/bandit_family.md", "bandit_family", _bandit_family_text),)
