@@ -24,14 +24,11 @@ import flax  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from efjax import model  # noqa: E402
 from efjax.data import save_demos  # noqa: E402
 from efjax.train.loop import make_multi_step  # noqa: E402
+from efjax.train.setup import energy_training  # noqa: E402
 from efjax.train.step import make_train_step  # noqa: E402
-from efjax.train.config import optim_config  # noqa: E402
 from efjax.train.dataset import prepare_data, window_batch  # noqa: E402
-from efjax.train.optimizer import make_optimizer  # noqa: E402
-from efjax.train.state import create_train_state  # noqa: E402
 from experiments.configs import demos as demos_config  # noqa: E402
 
 CANDIDATES = {"paper (K=1, none)": (1, "none"), "K=1, edm": (1, "edm"),
@@ -53,11 +50,9 @@ def _call(backbone: str, levels: int, precond: str, path: str, quick: bool):
     config.model.unet.down_dims = (8, 16, 32)
     config.model.unet.num_groups = 4
   data, _, summary = prepare_data(config)
-  net, schedule = model.make_network(config)
-  optimizer = make_optimizer(optim_config(config))
-  state = create_train_state(model.init_variables(net, config, summary["obs_dim"],
-                                                  summary["act_dim"], jax.random.key(0)),
-                             optimizer, jax.random.key(1))
+  net, schedule, optimizer, state = energy_training(config, summary["obs_dim"],
+                                                    summary["act_dim"], jax.random.key(0),
+                                                    jax.random.key(1))
   step = make_train_step(net, schedule, optimizer, levels, 0.999)
   multi = jax.jit(make_multi_step(step, config.train.batch_size, STEPS_PER_CALL, window_batch))
   jax.block_until_ready(multi(state, data))                      # compile

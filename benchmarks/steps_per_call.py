@@ -21,13 +21,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from efjax import model  # noqa: E402
 from efjax.data import save_demos  # noqa: E402
-from efjax.train.config import optim_config, steps_per_call  # noqa: E402
+from efjax.train.config import steps_per_call  # noqa: E402
 from efjax.train.dataset import prepare_data, window_batch  # noqa: E402
 from efjax.train.loop import make_multi_step  # noqa: E402
-from efjax.train.optimizer import make_optimizer  # noqa: E402
-from efjax.train.state import create_train_state  # noqa: E402
+from efjax.train.setup import energy_training  # noqa: E402
 from efjax.train.step import make_train_step, run_ema_decay  # noqa: E402
 from experiments.configs import demos as demos_config  # noqa: E402
 
@@ -50,11 +48,9 @@ def main():
     save_demos(config.data.path, rng.normal(size=(steps, obs_dim)),
                rng.normal(size=(steps, act_dim)), np.arange(200, steps + 1, 200))
     data, _, summary = prepare_data(config)
-  net, schedule = model.make_network(config)
-  optimizer = make_optimizer(optim_config(config))
-  state = create_train_state(model.init_variables(net, config, summary["obs_dim"],
-                                                  summary["act_dim"], jax.random.key(0)),
-                             optimizer, jax.random.key(1))
+  net, schedule, optimizer, state = energy_training(config, summary["obs_dim"],
+                                                    summary["act_dim"], jax.random.key(0),
+                                                    jax.random.key(1))
   step = make_train_step(net, schedule, optimizer, 1, run_ema_decay(config.train))
   batch = config.train.batch_size
   calls = {k: jax.jit(make_multi_step(step, batch, k, window_batch)) for k in (50, auto)}

@@ -29,11 +29,10 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from efjax.data import save_demos  # noqa: E402
-from efjax import checkpoint, model  # noqa: E402
-from efjax.train.config import optim_config, steps_per_call  # noqa: E402
+from efjax import checkpoint  # noqa: E402
+from efjax.train.config import steps_per_call  # noqa: E402
 from efjax.train.loop import make_multi_step  # noqa: E402
-from efjax.train.optimizer import make_optimizer  # noqa: E402
-from efjax.train.state import create_train_state  # noqa: E402
+from efjax.train.setup import energy_training  # noqa: E402
 from efjax.train.step import make_train_step, run_ema_decay  # noqa: E402
 from efjax.train.trainer import train_and_evaluate  # noqa: E402
 from efjax.train.dataset import (prepare_data,  # noqa: E402
@@ -70,11 +69,9 @@ def measure(quick=False, emit=lambda **kw: print(json.dumps(kw), flush=True)):
       demos_config.apply_paper_recipe(config, reward_t=0.4)
     config.data.path = path
     data, norms, summary = prepare_data(config)
-    net, schedule = model.make_network(config)
-    optimizer = make_optimizer(optim_config(config))
-    state = create_train_state(model.init_variables(net, config, summary["obs_dim"],
-                                                    summary["act_dim"], jax.random.key(0)),
-                               optimizer, jax.random.key(1))
+    net, schedule, optimizer, state = energy_training(config, summary["obs_dim"],
+                                                      summary["act_dim"], jax.random.key(0),
+                                                      jax.random.key(1))
     step = make_train_step(net, schedule, optimizer, 1, run_ema_decay(config.train))
     batch_size = config.train.batch_size
 

@@ -17,11 +17,10 @@ import jax.numpy as jnp
 from efjax import model as model_lib
 from efjax.data.units import DemoUnits
 from efjax.networks import power_iteration
-from efjax.train.config import (optim_config, steps_per_call, validate_energyflow_config,
+from efjax.train.config import (steps_per_call, validate_energyflow_config,
                                 validate_train_config)
 from efjax.train.dataset import prepare_data, window_batch
-from efjax.train.optimizer import make_optimizer
-from efjax.train.state import create_train_state
+from efjax.train.setup import energy_training
 from efjax.train.step import ema_decay, make_train_step
 
 
@@ -47,11 +46,8 @@ def train_with_ema_set(config, decays, log=None) -> dict:
   per_call = math.gcd(steps_per_call(t), t.num_steps)
   data, norms, summary = prepare_data(config)
   obs_dim, act_dim = summary["obs_dim"], summary["act_dim"]
-  net, schedule = model_lib.make_network(config)      # as efjax.train.fit builds them
-  optimizer = make_optimizer(optim_config(config))
-  k_init, k_train = jax.random.split(jax.random.key(config.seed))
-  state = create_train_state(model_lib.init_variables(net, config, obs_dim, act_dim, k_init),
-                             optimizer, k_train)
+  k_init, k_train = jax.random.split(jax.random.key(config.seed))   # as efjax.train.fit
+  net, schedule, optimizer, state = energy_training(config, obs_dim, act_dim, k_init, k_train)
   step_fn = make_train_step(net, schedule, optimizer, t.num_levels, decays[0])
   extras = tuple((jax.tree_util.tree_map(jnp.copy, state.params),
                   jax.tree_util.tree_map(jnp.copy, state.spectral)) for _ in decays)
