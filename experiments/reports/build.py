@@ -101,6 +101,7 @@ SECTIONS = (
     ("results/quickstart/report.md", "quickstart/report", "quickstart/results.json",
      quickstart.markdown),
     ("README.md", "quickstart/summary", "quickstart/results.json", quickstart.readme_summary),
+    ("README.md", "quickstart/console", "quickstart/console.json", quickstart.console_excerpt),
     ("results/bandit.md", "bandit/sweep", "bandit/sweep.json", bandit.sweep),
     ("results/bandit.md", "bandit/main", MAIN_BANDIT, bandit.main_job),
     ("results/bandit.md", "bandit/preconditioning", (MAIN_BANDIT, EDM_BANDIT),

@@ -138,3 +138,22 @@ def write_report(results: dict, workdir: str) -> str:
   with open(path, "w") as f:
     f.write(markdown(results))
   return path
+
+
+# The console lines README shows of the published run, by how they start (the first of each;
+# `deterministic eval` twice: the expert's, then the reward-trained agent's).
+CONSOLE_PICKS = ("== stage 1/7", "update 100/", "...", "demos:", "step    4000/", "imitation:",
+                 "reward:", "deterministic eval#2", "report:")
+
+
+def console_excerpt(console: dict) -> str:
+  """README's excerpt of the published run's output (results/raw/quickstart/console.json)."""
+  out = []
+  for pick in CONSOLE_PICKS:
+    if pick == "...":
+      out.append("...")
+      continue
+    prefix, _, nth = pick.partition("#")
+    found = [line for line in console["lines"] if line.startswith(prefix)]
+    out.append(found[int(nth or 1) - 1])
+  return "```\n" + "\n".join(out) + "\n```"
