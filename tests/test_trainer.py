@@ -111,14 +111,20 @@ def test_sigkill_at_an_arbitrary_step_then_resume_is_bitwise_exact(demo_path, tm
 
 
 def test_workdir_from_before_a_new_model_option_resumes_with_its_default(demo_path, tmp_path):
+  def config_without_the_option(**train):
+    """A run as made before model.preconditioning existed: the model's own default ('none',
+    not demos.py's 'edm')."""
+    c = _config(demo_path, **train)
+    c.model.preconditioning = "none"
+    return c
   workdir = str(tmp_path / "run")
-  train_and_evaluate(_config(demo_path, num_steps=20), workdir, log=lambda *_: None)
+  train_and_evaluate(config_without_the_option(num_steps=20), workdir, log=lambda *_: None)
   path = os.path.join(workdir, "config.json")
   old = json.load(open(path))
   del old["model"]["preconditioning"]                 # written before the option existed
   json.dump(old, open(path, "w"))
   log = []
-  train_and_evaluate(_config(demo_path, num_steps=40), workdir, log=log.append)
+  train_and_evaluate(config_without_the_option(num_steps=40), workdir, log=log.append)
   assert any("resumed from step 20" in line for line in log)
   json.dump(old, open(path, "w"))                     # the run rewrote it: old again
   config = _config(demo_path, num_steps=60)
