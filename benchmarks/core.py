@@ -2,8 +2,9 @@
 
     python benchmarks/core.py                           # efjax only, float32, JSON lines
     python benchmarks/core.py --dtype bfloat16          # bf16 matmul inputs, f32 accumulation
-    python benchmarks/core.py --compare_torch --rounds 5 --json benchmarks/results/core.json
-    python benchmarks/render.py                         # BENCHMARKS.md's section from that JSON
+    python benchmarks/core.py --compare_torch --rounds 5 --json /tmp/core.json
+    python benchmarks/core.py --compare_torch --record  # the published figures: writes
+                                  # results/raw/benchmarks/core.json, rebuilds BENCHMARKS.md
     python benchmarks/core.py --compare_torch --torch_compile ...   # torch.compile's forward
 
 With --compare_torch, PyTorch (benchmarks/torch_reference.py, a warm worker process)
@@ -36,6 +37,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -54,12 +56,12 @@ from efjax.policy import samplers  # noqa: E402
 from efjax.train import (create_train_state, make_multi_step, make_optimizer,  # noqa: E402
                          make_train_step)
 from experiments.configs import paper  # noqa: E402
+from experiments.reports.benchmarks import FIGURES, RAW, ROUNDED, markdown_report  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TITLE = "The core: paper network (obs 39 x 2, actions 4 x 16)"
-RESULTS = os.path.join(HERE, "results", "core.json")
-ROUNDED = ("matmul_peak", "train", "train_scan10", "sample_b1", "sample_b256", "energy")
+RAW_NAME = "benchmarks/core.json"         # under results/raw/ (experiments/reports/build.py)
 ONCE = ("sample_floor", "k_levels", "accuracy")
 WORKLOADS = ROUNDED + ONCE
 TORCH_SCRIPT = os.path.join(HERE, "torch_reference.py")
@@ -67,15 +69,6 @@ TORCH_SCRIPT = os.path.join(HERE, "torch_reference.py")
 SIZES = dict(matmul=2048, train=256, k_levels=256, sample=256, energy=4096, accuracy=256)
 QUICK_SIZES = dict(matmul=256, train=8, k_levels=8, sample=8, energy=64, accuracy=8)
 SCAN_STEPS = 10
-# workload -> (result name, figure, higher is better, the torch workload it is compared to)
-FIGURES = {
-    "matmul_peak": ("matmul_peak", "gflops", True, "matmul_peak"),
-    "train": ("train_step", "samples_per_s", True, "train"),
-    "train_scan10": ("train_step_scan10", "samples_per_s", True, "train"),
-    "sample_b1": ("sample_latency", "ms", False, "sample_b1"),
-    "sample_b256": ("sample_throughput", "chunks_per_s", True, "sample_b256"),
-    "energy": ("energy_eval", "samples_per_s", True, "energy"),
-}
 TORCH_WORKLOADS = ("matmul_peak", "train", "sample_b1", "sample_b256", "energy")
 
 
@@ -455,182 +448,6 @@ def collect(dtypes=("float32", "bfloat16"), only=WORKLOADS, rounds=5, warmup=2, 
   return record
 
 
-# ------------------------------------------------------------------ the report
-
-# Goals of issue 20: (workload, dtype) -> minimum ratio over torch eager float32.
-GOALS = {("train", "float32"): 1.5, ("train", "bfloat16"): 2.0, ("sample_b1", "float32"): 10.0,
-         ("sample_b256", "float32"): 1.5, ("energy", "float32"): 1.5}
-ROW_LABELS = {"train": "train step (samples/s, batch {b})",
-              "train_scan10": "train, 10 steps per call (samples/s)",
-              "sample_b1": "20-step sampling, batch 1 (ms per chunk)",
-              "sample_b256": "20-step sampling, batch {b} (chunks/s)",
-              "energy": "energy, batch {b} (samples/s)",
-              "matmul_peak": "matmul 2048^2 (GFLOP/s; efjax bf16: bf16 in, f32 acc)"}
-
-
-def _by_round(record, workload, framework, dtype=None):
-  """{round: measurement} of one workload on one side."""
-  name = FIGURES[workload][0]
-  return {m["round"]: m for m in record["measurements"]
-          if m["workload"] == name and m["framework"] == framework
-          and (dtype is None or m.get("dtype") == dtype)}
-
-
-def ratios(record, workload, dtype):
-  """Per-round ratios efjax(dtype) over torch (> 1: efjax faster), in round order."""
-  name, key, higher, torch_w = FIGURES[workload]
-  ours = _by_round(record, workload, "jax", dtype)
-  theirs = _by_round(record, torch_w, "torch")
-  out = []
-  for r in sorted(set(ours) & set(theirs)):
-    a, b = ours[r][key], theirs[r][key]
-    out.append(a / b if higher else b / a)
-  return out
-
-
-def summary(values):
-  return (float(np.median(values)), float(min(values)), float(max(values))) if values else None
-
-
-def goal_status(ratio_summary, goal):
-  """'met' when the median meets the goal and the worst round is within 10 % of it."""
-  if ratio_summary is None:
-    return "-"
-  med, lo, _ = ratio_summary
-  if med >= goal and lo >= 0.9 * goal:
-    return "**met**"
-  return "not met"
-
-
-def _fmt(x):
-  return ("-" if x is None else f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}" if abs(x) >= 1
-          else f"{x:.3f}")
-
-
-def _range(s, fmt="{:.2f}"):
-  return "-" if s is None else (fmt.format(s[0]) + "x [" + fmt.format(s[1]) + "-"
-                                + fmt.format(s[2]) + "]")
-
-
-def markdown_report(record) -> str:
-  """The section's Markdown: setting, the table with spreads, the once-measured facts."""
-  s, mach = record["settings"], record["machine"]
-  dtypes = s["dtypes"]
-  loads = [x["loadavg"][0] for x in record["load"]]
-  others = [x["other_cores"] for x in record["load"] if x.get("other_cores") is not None]
-  busy = record["load"][0]["loadavg"][0] > 1.5 or (others and max(others) > 0.25)
-  size = "--quick: a tiny MLP energy at tiny batches" if s["quick"] else "the paper network"
-  torch_side = ("PyTorch " + ("with `torch.compile` of the forward (the train step stays eager: "
-                              "its double backward does not compile)" if s["torch_compile"]
-                              else "eager")
-                + " (`benchmarks/torch_reference.py`, a warm worker process)")
-  lines = [
-      f"{size}, {record['params']:,} parameters; measured {record['date']} on {mach['cpu']} "
-      f"({mach['cores']} cores, {', '.join(mach['simd'])}), "
-      + ", ".join(f"{k} {v}" for k, v in record["versions"].items())
-      + f"; git {(record['git'].get('commit') or '?')[:10]}"
-      + (" (uncommitted changes)" if record["git"].get("dirty") else "") + ".",
-      "",
-      (f"{torch_side} and efjax ({' and '.join(dtypes)}; bf16: "
-       "`experiments/configs/paper.py:bf16`) interleaved in "
-       f"{s['rounds']} rounds: in each round every workload is timed on each side back to "
-       "back (torch first in even rounds, last in odd ones), each figure the median of "
-       if s["torch"] else f"efjax only ({' and '.join(dtypes)}), no PyTorch side, "
-       f"{s['rounds']} round(s), each figure the median of ")
-      + 
-      f"{s['repeats']} calls after {s['warmup']} untimed ones. Load average (1 min, `uptime`): "
-      f"{record['load'][0]['loadavg'][0]:.2f} before the run, {min(loads):.2f}-{max(loads):.2f} "
-      "during it (the benchmark itself adds about its core count)"
-      + (f"; other processes used {min(others):.2f}-{max(others):.2f} cores per round"
-         if others else "")
-      + (". **The machine was busy: read the ratios, not the absolute figures.**" if busy
-         else "."),
-      "",
-      "Ratios are efjax over PyTorch eager float32 (> 1: efjax faster; batch-1 latency: "
-      "torch ms / efjax ms): the median over rounds [min-max over rounds]. Absolute figures "
-      "are medians over rounds. A goal is met when the median meets it and the worst round is "
-      "within 10 % of it.", ""]
-  head = "| workload | torch |"
-  rule = "|---|---:|"
-  for dtype in dtypes:
-    short = "f32" if dtype == "float32" else "bf16"
-    head += f" efjax {short} | ratio {short} [min-max] |"
-    rule += "---:|---:|"
-  lines += [head + " goal |", rule + "---|"]
-  for w in ROUNDED:
-    name, key, _, torch_w = FIGURES[w]
-    if not any(m["workload"] == name for m in record["measurements"]):
-      continue
-    batch = next((m.get("batch") for m in record["measurements"]
-                  if m["workload"] == name and m.get("batch")), "")
-    theirs = [m[key] for m in _by_round(record, torch_w, "torch").values()]
-    cells = [ROW_LABELS[w].format(b=batch), _fmt(summary(theirs)[0]) if theirs else "-"]
-    goals = []
-    for dtype in dtypes:
-      ours = [m[key] for m in _by_round(record, w, "jax", dtype).values()]
-      rs = summary(ratios(record, w, dtype)) if w != "matmul_peak" or dtype == "float32" else None
-      cells += [_fmt(summary(ours)[0]) if ours else "-", _range(rs)]
-      goal = GOALS.get((w, dtype))
-      if goal and s["torch"]:
-        goals.append(f"{'f32' if dtype == 'float32' else 'bf16'} >= {goal:g}x: "
-                     f"{goal_status(rs, goal)}")
-    lines.append("| " + " | ".join(cells + ["; ".join(goals) or ""]) + " |")
-  lines.append("")
-  extra = []
-  peak = {d: [m["gflops"] for m in _by_round(record, "matmul_peak", "jax", d).values()]
-          for d in dtypes}
-  for dtype in dtypes:
-    for w in ("train", "train_scan10"):
-      ms = _by_round(record, w, "jax", dtype)
-      pk = _by_round(record, "matmul_peak", "jax", "float32")
-      fr = [ms[r]["achieved_gflops"] / pk[r]["gflops"] for r in ms if r in pk]
-      if fr:
-        gflop = next((m.get("step_gflop") for m in _by_round(record, "train", "jax", dtype).values()),
-                     None)
-        extra.append(
-            f"- {ROW_LABELS[w].split(' (')[0]} {dtype}: "
-            + (f"{gflop:.1f} GFLOP (XLA cost analysis), " if gflop and w == "train" else "")
-            + f"{summary([m['achieved_gflops'] for m in ms.values()])[0]:.0f} GFLOP/s = "
-            f"{summary(fr)[0]:.0%} [{summary(fr)[1]:.0%}-{summary(fr)[2]:.0%}] of XLA's float32 "
-            "matmul peak in the same round")
-  for dtype in dtypes:
-    if peak.get(dtype):
-      extra.append(f"- XLA matmul {'f32' if dtype == 'float32' else 'bf16-in/f32-acc'}: "
-                   f"{summary(peak[dtype])[0]:.0f} GFLOP/s [{summary(peak[dtype])[1]:.0f}-"
-                   f"{summary(peak[dtype])[2]:.0f}]")
-  tp = [m["gflops"] for m in _by_round(record, "matmul_peak", "torch").values()]
-  if tp:
-    extra.append(f"- torch matmul f32: {summary(tp)[0]:.0f} GFLOP/s [{summary(tp)[1]:.0f}-"
-                 f"{summary(tp)[2]:.0f}]")
-  for m in record.get("once", []):
-    dt = m.get("dtype")
-    if m["workload"] == "sample_floor":
-      extra.append(
-          f"- batch-1 sampling {dt}, floor: {m['per_step_ms']:.2f} ms per ODE step (the "
-          f"{m['ode_steps']}-step call {m['full_call_ms']:.1f} ms against a 1-step call "
-          f"{m['one_step_call_ms']:.1f} ms), fixed cost per call {m['fixed_ms']:.2f} ms "
-          f"(a jitted no-op: {m['dispatch_ms']:.3f} ms); one dispatch per solve")
-    elif m["workload"] == "k_levels":
-      extra.append(f"- K=4 noise levels {dt}: one call {m['one_call_ms']:.0f} ms vs four K=1 "
-                   f"calls {m['k_separate_calls_ms']:.0f} ms ({m['speedup']:.2f}x)")
-    elif m["workload"] == "bf16_accuracy":
-      extra.append(f"- bf16 accuracy (same parameters, one forward pass): energy relative "
-                   f"error {m['energy_rel_error']:.2e}, score relative error "
-                   f"{m['score_rel_error']:.2e}")
-  compiles = []
-  for dtype in dtypes:
-    for w in ROUNDED:
-      ms = list(_by_round(record, w, "jax", dtype).values())
-      if ms and "compile_s" in ms[0]:
-        compiles.append(f"{w} {'f32' if dtype == 'float32' else 'bf16'} {ms[0]['compile_s']:.1f}")
-  if compiles:
-    extra.append("- compile seconds: " + ", ".join(compiles))
-  cmd = record.get("command")
-  tail = [f"Command: `{cmd}`; raw figures: `benchmarks/results/core.json` (re-render: "
-          "`python benchmarks/render.py`)."] if cmd else []
-  return "\n".join(lines + extra + ([""] + tail if tail else [])) + "\n"
-
-
 def save(record, path):
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "w") as f:
@@ -639,23 +456,22 @@ def save(record, path):
 
 
 def run(args) -> str:
-  """benchmarks/run_all.py's section: interleaved rounds, saved to benchmarks/results/core.json."""
+  """benchmarks/run_all.py's section: interleaved rounds. A full run into the repository's
+  BENCHMARKS.md records its raw JSON (results/raw/benchmarks/core.json); the section is
+  then the generated one that `python -m experiments.reports.build` rebuilds from it."""
   quick = getattr(args, "quick", False)
   torch = getattr(args, "torch", True) and not quick and torch_available()
   warmup = getattr(args, "warmup", None) or (1 if quick else 2)
   repeats = getattr(args, "repeats", None) or (2 if quick else 5)
   rounds = getattr(args, "rounds", None) or (1 if quick else 5)
   dtypes = ("float32",) if quick else ("float32", "bfloat16")
-  command = None if quick else "python benchmarks/run_all.py --only core"
+  command = None if quick else shlex.join(["python", "benchmarks/run_all.py"] + sys.argv[1:])
   record = collect(dtypes, WORKLOADS, rounds, warmup, repeats, torch, False, quick, command,
                    log=lambda line: print(line, file=sys.stderr, flush=True))
-  if not quick:
-    save(record, RESULTS)
-  render = importlib.util.spec_from_file_location("efjax_bench_render",
-                                                  os.path.join(HERE, "render.py"))
-  module = importlib.util.module_from_spec(render)
-  render.loader.exec_module(module)
-  return module.wrap("core", record, markdown_report(record))
+  if not torch:                  # ratios need the PyTorch side: nothing to publish
+    return markdown_report(record)
+  from experiments.reports import build
+  return build.benchmark_section(args, RAW_NAME, record, markdown_report(record))
 
 
 def main():
@@ -670,9 +486,12 @@ def main():
                  help="interleave benchmarks/torch_reference.py (a warm worker) in rounds")
   p.add_argument("--torch_compile", action="store_true",
                  help="with --compare_torch: torch.compile the PyTorch forward (inductor)")
-  p.add_argument("--json", default=None, help="write the raw record here "
-                 "(benchmarks/results/core.json is what BENCHMARKS.md is rendered from)")
+  p.add_argument("--json", default=None, help="also write the raw record here")
   p.add_argument("--markdown", default=None, help="write the report's Markdown here")
+  p.add_argument("--record", action="store_true",
+                 help=f"write the raw record to {RAW} and rebuild BENCHMARKS.md's section "
+                      "from it (the published figures: needs --compare_torch, both dtypes, "
+                      "every workload)")
   args = p.parse_args()
   if args.torch_compile and not args.compare_torch:
     p.error("--torch_compile needs --compare_torch")
@@ -681,14 +500,25 @@ def main():
   rounds = args.rounds or (5 if args.compare_torch else 1)
   if args.compare_torch and rounds < 3:
     p.error("--compare_torch needs at least 3 rounds to show a spread")
+  only = args.only.split(",")
+  unknown = sorted(set(only) - set(WORKLOADS))
+  if unknown:
+    p.error(f"--only: unknown workload(s) {', '.join(unknown)}; known: {', '.join(WORKLOADS)}")
+  if args.record and (not args.compare_torch or args.torch_compile or args.dtype
+                      or set(only) != set(WORKLOADS)):
+    p.error("--record publishes the standard comparison: --compare_torch with both dtypes and "
+            "every workload, without --torch_compile (use --json for other runs)")
   command = " ".join(["python", "benchmarks/core.py"] + sys.argv[1:])
-  record = collect(dtypes, args.only.split(","), rounds, args.warmup, args.repeats,
+  record = collect(dtypes, only, rounds, args.warmup, args.repeats,
                    args.compare_torch, args.torch_compile, command=command)
   if args.json:
     save(record, args.json)
   if args.markdown:
     with open(args.markdown, "w") as f:
       f.write(markdown_report(record))
+  if args.record:
+    from experiments.reports import build
+    build.record({RAW_NAME: record})
   return record
 
 

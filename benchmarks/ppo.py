@@ -34,7 +34,6 @@ results/ppo.md's PPO tables, README's bullet) are rebuilt: python -m experiments
 """
 import argparse
 import datetime
-import json
 import os
 import shlex
 import sys
@@ -50,6 +49,7 @@ from efjax import provenance  # noqa: E402
 from efjax.envs.brax_envs import make_env  # noqa: E402
 from efjax.rl import make_ppo  # noqa: E402
 from experiments.configs.ppo import BACKENDS, default_ppo_config  # noqa: E402
+from experiments.reports import build  # noqa: E402
 from experiments.reports import ppo as report  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -232,20 +232,6 @@ def brax_record(args) -> dict:
   return {"benchmark": "brax", "steps_per_s": rates, **made_by(args, start, setting)}
 
 
-def record(raws: dict, skip=()) -> None:
-  """Writes each raw record to results/raw/<name> and rebuilds the documents made from
-  them (but those in `skip`)."""
-  from experiments.reports import build
-  for name, raw in raws.items():
-    path = os.path.join(ROOT, build.RAW, name)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-      json.dump(raw, f, indent=1)
-      f.write("\n")
-    print(f"wrote {os.path.relpath(path, ROOT)}", file=sys.stderr)
-  build.rebuild(set(raws), skip=skip)
-
-
 def markdown(raws: dict, markers: bool = False) -> str:
   """The tables of the records made (between generated-section markers, for BENCHMARKS.md)."""
   from experiments.reports import documents
@@ -276,7 +262,7 @@ def run(args) -> str:
   publish = (not quick and os.path.abspath(getattr(args, "out", "") or "")
              == os.path.join(ROOT, "BENCHMARKS.md"))
   if publish:
-    record(raws, skip=("BENCHMARKS.md",))
+    build.record(raws, skip=("BENCHMARKS.md",))
   return markdown(raws, markers=publish)
 
 
@@ -307,7 +293,7 @@ def main():
   with open(args.out, "w") as f:
     f.write(table + "\n")
   if args.record:
-    record(raws)
+    build.record(raws)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """One training call on 8 devices (replicated and FSDP) against 1 device: correctness.
 
     XLA_FLAGS=--xla_force_host_platform_device_count=8 python benchmarks/sharding.py
+    python benchmarks/sharding.py --record   # runs the above in a subprocess: writes
+                 # results/raw/benchmarks/sharding.json, rebuilds BENCHMARKS.md's section
 
 Prints one JSON line: per layout, the losses of 3 steps, the first parameters, the
 devices used, which collectives XLA inserted and the share of the state device 0
@@ -8,11 +10,20 @@ holds. On fake CPU devices this is about correctness, not speed (8 "devices" sha
 2 cores). tests/test_sharding.py runs this script and checks its output;
 benchmarks/run_all.py calls run(args), which runs it in a subprocess.
 """
+import datetime
 import json
 import os
+import shlex
 import subprocess
 import sys
+import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from efjax import provenance  # noqa: E402
+from experiments.reports import build  # noqa: E402
+from experiments.reports.benchmarks import sharding_section  # noqa: E402
+
+RAW_NAME = "benchmarks/sharding.json"     # under results/raw/ (experiments/reports/build.py)
 TITLE = "Sharded training step (`benchmarks/sharding.py`)"
 LAYOUTS = ((1, "replicated"), (8, "replicated"), (8, "fsdp"))
 
@@ -71,25 +82,26 @@ def run_subprocess() -> dict:
   return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def raw_record(command: str) -> dict:
+  start = time.perf_counter()
+  layouts = run_subprocess()
+  return {"benchmark": "sharding", "command": command,
+          "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+          "wall_s": round(time.perf_counter() - start, 1), "layouts": layouts,
+          "fingerprint": provenance.fingerprint({"layouts": [list(x) for x in LAYOUTS]})}
+
+
 def run(args) -> str:
-  """benchmarks/run_all.py's section: differences to 1 device and the state's split."""
-  import numpy as np
-  out = run_subprocess()
-  one = out["1_replicated"]
-  lines = ["8 fake CPU devices (`XLA_FLAGS=--xla_force_host_platform_device_count=8`), a tiny "
-           "UNet energy, 3 steps of batch 16 in one call; compared with 1 device. "
-           "Correctness only: the fake devices share the 2 cores.", "",
-           "| layout | max rel. loss diff | max abs. param diff | state held by device 0 | "
-           "collectives |", "|---|---|---|---|---|"]
-  for name in ("8_replicated", "8_fsdp"):
-    r = out[name]
-    loss = np.max(np.abs(np.subtract(r["loss"], one["loss"])) / np.abs(one["loss"]))
-    param = max(np.max(np.abs(np.subtract(a, b))) for a, b in zip(r["params"], one["params"]))
-    collectives = ", ".join(c for c in ("all_reduce", "all_gather") if r[c]).replace("_", "-")
-    lines.append(f"| {name.replace('_', ' devices, ')} | {loss:.1e} | {param:.1e} | "
-                 f"{r['held_params']:.1%} | {collectives} |")
-  return "\n".join(lines) + "\n"
+  """benchmarks/run_all.py's section: differences to 1 device and the state's split
+  (published from results/raw/benchmarks/sharding.json by a full run into BENCHMARKS.md)."""
+  raw = raw_record(shlex.join(["python", "benchmarks/run_all.py"] + sys.argv[1:]))
+  return build.benchmark_section(args, RAW_NAME, raw, sharding_section(raw))
 
 
 if __name__ == "__main__":
-  print(json.dumps(compare()))
+  if "--record" in sys.argv[1:]:      # the published figures: raw record, section rebuilt
+    raw = raw_record("python benchmarks/sharding.py --record")
+    print(sharding_section(raw))
+    build.record({RAW_NAME: raw})
+  else:
+    print(json.dumps(compare()))

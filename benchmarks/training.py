@@ -1,6 +1,8 @@
 """Training-pipeline throughput on the paper network (obs 39 x 2, actions 4 x 16, batch 256).
 
-    python benchmarks/training.py
+    python benchmarks/training.py              # prints the table
+    python benchmarks/training.py --record     # results/raw/benchmarks/training.json, and
+                                               # BENCHMARKS.md's section rebuilt from it
 
 In one process, on a synthetic demo file of 20,000 steps:
   bare_step        jit(train_step) on a fixed, pre-built batch (the core benchmark's step)
@@ -11,11 +13,14 @@ In one process, on a synthetic demo file of 20,000 steps:
                    held-out eval and a checkpoint every 200 steps), samples/s as its
                    metrics.jsonl reports it (timed from the end of the compiling call)
   checkpoint       time for an async save to return, and until it is on disk
-Prints JSON lines; ratios are against bare_step in the same run. benchmarks/run_all.py
+Ratios are against bare_step in the same run. benchmarks/run_all.py
 calls run(args) (quick: the demos.py:smoke MLP on 2,000 steps).
 """
+import argparse
+import datetime
 import json
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -37,9 +42,13 @@ from efjax.train.step import make_train_step, run_ema_decay  # noqa: E402
 from efjax.train.trainer import train_and_evaluate  # noqa: E402
 from efjax.train.dataset import (prepare_data,  # noqa: E402
                                  window_batch)
+from efjax import provenance  # noqa: E402
 from experiments.configs import demos as demos_config  # noqa: E402
+from experiments.reports import build  # noqa: E402
+from experiments.reports.benchmarks import training_section  # noqa: E402
 
 TITLE = "The training pipeline (`benchmarks/training.py`)"
+RAW_NAME = "benchmarks/training.json"     # under results/raw/ (experiments/reports/build.py)
 
 
 def median_time(fn, repeats):
@@ -116,37 +125,37 @@ def measure(quick=False, emit=lambda **kw: print(json.dumps(kw), flush=True)):
   return results
 
 
+def raw_record(quick=False, command=None) -> dict:
+  """measure()'s results with what made them: the raw record of BENCHMARKS.md's section."""
+  start = time.perf_counter()
+  results = measure(quick, emit=lambda **kw: print(json.dumps(kw), file=sys.stderr, flush=True))
+  setting = {"quick": quick, "demo_steps": 2_000 if quick else 20_000}
+  return {"benchmark": "training", "command": command, "quick": quick,
+          "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+          "wall_s": round(time.perf_counter() - start, 1),
+          "load_average_at_end": list(os.getloadavg()), "results": results,
+          "fingerprint": provenance.fingerprint(setting)}
+
+
 def run(args) -> str:
-  """benchmarks/run_all.py's section: the table of BENCHMARKS.md's training part."""
+  """benchmarks/run_all.py's section: the table of BENCHMARKS.md's training part (published
+  from results/raw/benchmarks/training.json by a full run into BENCHMARKS.md)."""
   quick = getattr(args, "quick", False)
-  r = {x["workload"]: x for x in measure(quick)}
-  bare, ckpt = r["bare_step"], r["checkpoint"]
-  model = ("--quick: the `demos.py:smoke` MLP, synthetic demo file of 2,000 steps" if quick else
-           "the `demos.py` default network (the paper's UNet) at batch 256, synthetic demo "
-           "file of 20,000 steps (obs 39, actions 4)")
-  lines = [f"{model}, {ckpt['params']:,} parameters, batch {bare['batch']}. The same alone: "
-           "`python benchmarks/training.py`.", "",
-           "| workload | samples/s | vs bare step |", "|---|---|---|",
-           f"| bare step (jit(train_step), fixed batch) | {bare['samples_per_s']:,.0f} | 1.00x |",
-           "| experiments.train's call, window batches drawn in the jit, `steps_per_call=10` | "
-           f"{r['pipeline_k10']['samples_per_s']:,.0f} | "
-           f"{r['pipeline_k10']['ratio_to_bare_step']:.2f}x |",
-           f"| the same, `steps_per_call=1` | {r['pipeline_k1']['samples_per_s']:,.0f} | "
-           f"{r['pipeline_k1']['ratio_to_bare_step']:.2f}x |",
-           "| all of `experiments.train` (`steps_per_call="
-           f"{r['train_and_evaluate']['steps_per_call']}`, logging, held-out eval and a "
-           "checkpoint every 200 steps; its own samples/s) | "
-           f"{r['train_and_evaluate']['samples_per_s']:,.0f} | "
-           f"{r['train_and_evaluate']['ratio_to_bare_step']:.2f}x |", "",
-           f"Checkpoint (params + EMA + Adam state + normalizers): the async save returns in "
-           f"{ckpt['save_returns_s']:.2f} s and is on disk after {ckpt['on_disk_s']:.2f} s; at "
-           "an interval of 5,000 steps that is "
-           f"{100 * ckpt['cost_per_10k_steps_at_5k_interval']:.3f} % of training time."]
-  return "\n".join(lines) + "\n"
+  raw = raw_record(quick, shlex.join(["python", "benchmarks/run_all.py"] + sys.argv[1:]))
+  return build.benchmark_section(args, RAW_NAME, raw, training_section(raw))
 
 
 def main():
-  measure()
+  p = argparse.ArgumentParser(description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--record", action="store_true",
+                 help=f"write the raw record to results/raw/{RAW_NAME} and rebuild "
+                      "BENCHMARKS.md's section from it (the published figures)")
+  args = p.parse_args()
+  raw = raw_record(command=shlex.join(["python", "benchmarks/training.py"] + sys.argv[1:]))
+  print(training_section(raw))
+  if args.record:
+    build.record({RAW_NAME: raw})
 
 
 if __name__ == "__main__":

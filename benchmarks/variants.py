@@ -1,8 +1,8 @@
 """What moved the numbers: each speed change measured against what it replaced, in rounds.
 
-    python benchmarks/variants.py                          # every change, benchmarks/results/variants.json
-    python benchmarks/variants.py --only conv_xla --rounds 5
-    python benchmarks/render.py --only variants            # BENCHMARKS.md's section
+    python benchmarks/variants.py --only conv_xla --rounds 5   # one change, printed
+    python benchmarks/variants.py --record    # every change: results/raw/benchmarks/variants.json
+                                              # and BENCHMARKS.md's section rebuilt from it
 
 Each change is a switch kept in the code (a module constant) with its old setting
 ("before") and the default ("after"). Both are compiled in this one process, then timed
@@ -27,10 +27,11 @@ if __name__ == "__main__":
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
+from efjax import provenance  # noqa: E402
 from efjax.networks import conv  # noqa: E402
+from experiments.reports.benchmarks import variants_report  # noqa: E402
 
-TITLE = "What moved the numbers (`benchmarks/variants.py`)"
-RESULTS = os.path.join(HERE, "results", "variants.json")
+RAW_NAME = "benchmarks/variants.json"     # under results/raw/ (experiments/reports/build.py)
 
 
 def _setter(module, name, value):
@@ -39,11 +40,13 @@ def _setter(module, name, value):
 
 # name -> (what changed, dtype, workloads, before setup, after setup)
 CHANGES = {
-    "conv_xla": (
-        "float32 convolutions at T >= 8 through XLA's convolution instead of im2col (T=16) "
-        "and block-Toeplitz (T=8) matmuls; T=4 stays Toeplitz (efjax/networks/conv.py)",
-        "float32", ("train", "sample_b256", "energy", "sample_b1"),
-        _setter(conv, "POLICY", "v1"), _setter(conv, "POLICY", "v2")),
+    "conv_matmul_in_loops": (
+        "float32 convolutions at T >= 8 back to im2col (T=16) and block-Toeplitz (T=8) "
+        "matmuls instead of XLA's convolution, which is faster in one call but collapses "
+        "inside lax.scan (the training steps of one call, the PF-ODE's steps; "
+        "efjax/networks/conv.py)",
+        "float32", ("train_scan10", "sample_b256", "train", "energy"),
+        _setter(conv, "POLICY", "xla_from_t8"), _setter(conv, "POLICY", "matmul")),
     "bf16_cast_late": (
         "bf16: activations and kernels stay float32 up to the matmul, which casts its inputs "
         "(before: cast before the im2col gather and the Toeplitz assembly, so their "
@@ -86,42 +89,9 @@ def measure(name, rounds, warmup, repeats, log=print):
     speed = [b / a for b, a in zip(wall["before"], wall["after"])]
     speed_cpu = [b / a for b, a in zip(cpu["before"], cpu["after"])]
     out["workloads"][w] = dict(wall_s=wall, cpu_s=cpu, speedup=speed, speedup_cpu=speed_cpu,
-                               figure=key, figures=figure)
+                               figure=key, figures=figure, batch=facts.get("batch"))
     log(json.dumps(dict(change=name, workload=w, speedup=speed, speedup_cpu=speed_cpu)))
   return out
-
-
-def markdown_report(record) -> str:
-  sys.path.insert(0, HERE)
-  import core
-  mach = record["machine"]
-  loads = [x["loadavg"][0] for x in record["load"]]
-  lines = [
-      f"Measured {record['date']} on {mach['cpu']} ({mach['cores']} cores), git "
-      f"{(record['git'].get('commit') or '?')[:10]}"
-      + (" (uncommitted changes)" if record["git"].get("dirty") else "")
-      + f"; load average (1 min) {min(loads):.2f}-{max(loads):.2f} during the run"
-      + (" (busy: read the CPU-time column)" if max(loads) > 3 else "") + ". Each change "
-      f"against its predecessor in {record['settings']['rounds']} interleaved rounds, "
-      f"medians of {record['settings']['repeats']} calls: speedup = before time / after "
-      "time, median [min-max] over rounds.", "",
-      "| change | workload | before | after | speedup (wall) | speedup (CPU time) |",
-      "|---|---|---:|---:|---:|---:|"]
-  for c in record["changes"]:
-    first = True
-    for w, m in c["workloads"].items():
-      label = core.ROW_LABELS.get(w, w).format(b="")
-      fig = {k: float(np.median(v)) for k, v in m["figures"].items()}
-      s, sc = core.summary(m["speedup"]), core.summary(m["speedup_cpu"])
-      lines.append(f"| {'**' + c['change'] + '** (' + c['dtype'] + ')' if first else ''} | "
-                   f"{label} | {core._fmt(fig['before'])} | {core._fmt(fig['after'])} | "
-                   f"{core._range(s)} | {core._range(sc)} |")
-      first = False
-  lines += [""] + [f"- **{c['change']}**: {c['what']}." for c in record["changes"]]
-  cmd = record.get("command")
-  if cmd:
-    lines += ["", f"Command: `{cmd}`; raw figures: `benchmarks/results/variants.json`."]
-  return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
@@ -131,8 +101,18 @@ def main(argv=None):
   p.add_argument("--rounds", type=int, default=5)
   p.add_argument("--warmup", type=int, default=1)
   p.add_argument("--repeats", type=int, default=3)
-  p.add_argument("--json", default=RESULTS)
+  p.add_argument("--json", default=None, help="also write the raw record here")
+  p.add_argument("--record", action="store_true",
+                 help=f"write the raw record to results/raw/{RAW_NAME} and rebuild "
+                      "BENCHMARKS.md's section from it (the published figures: every change)")
   args = p.parse_args(argv)
+  unknown = sorted(set(args.only.split(",")) - set(CHANGES))
+  if unknown:
+    p.error(f"--only: unknown change(s) {', '.join(unknown)}; known: {', '.join(CHANGES)}")
+  if args.record and set(args.only.split(",")) != set(CHANGES):
+    p.error("--record publishes every change: drop --only (use --json for a subset)")
+  if args.record and args.rounds < 3:
+    p.error("--record needs --rounds >= 3 to show a spread")
   sys.path.insert(0, HERE)
   import core
   record = dict(benchmark="variants",
@@ -140,16 +120,18 @@ def main(argv=None):
                                  + (sys.argv[1:] if argv is None else argv)),
                 date=core.load_average()["time"], machine=core.machine(),
                 versions=core.versions(), git=core.git_commit(),
+                fingerprint=provenance.fingerprint(dict(only=args.only, rounds=args.rounds)),
                 settings=dict(rounds=args.rounds, warmup=args.warmup, repeats=args.repeats),
                 load=[core.load_average()], changes=[])
   for name in args.only.split(","):
     record["changes"].append(measure(name, args.rounds, args.warmup, args.repeats))
     record["load"].append(core.load_average())
-  os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-  with open(args.json, "w") as f:
-    json.dump(record, f, indent=1)
-    f.write("\n")
-  print(markdown_report(record))
+  if args.json:
+    core.save(record, args.json)
+  print(variants_report(record))
+  if args.record:
+    from experiments.reports import build
+    build.record({RAW_NAME: record})
 
 
 if __name__ == "__main__":

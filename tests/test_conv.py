@@ -61,17 +61,27 @@ def test_module_shares_parameters_across_impls():
   assert_close(mm.apply(variables, x), xla.apply(variables, x))
 
 
-def test_auto_picks_by_backend_and_length_and_rejects_unknown():
+def test_auto_picks_by_backend_and_length_and_rejects_unknown(monkeypatch):
   assert conv.resolve_impl("auto") == ("matmul" if jax.default_backend() == "cpu" else "xla")
   if jax.default_backend() == "cpu":
+    # The default keeps to matmuls: XLA's convolution collapses inside lax.scan.
+    assert conv.choose_conv("auto", 16, 5, 256) == "matmul"
+    assert conv.choose_conv("auto", 8, 5, 256) == "toeplitz"
+    assert conv.choose_conv("auto", 8, 3, 1) == "matmul"
+    assert conv.choose_conv("auto", 4, 5, 256) == "toeplitz"
+    assert conv.choose_conv("auto", 4, 5, 256, jnp.bfloat16) == "toeplitz"
+    assert conv.choose_conv("auto", 4, 5, 1) == "matmul"
+    assert conv.choose_conv("auto", 4, 1, 256) == "matmul"
+    # The single-call choice, kept for benchmarks/variants.py.
+    monkeypatch.setattr(conv, "POLICY", "xla_from_t8")
     assert conv.choose_conv("auto", 16, 5, 256) == "xla"
     assert conv.choose_conv("auto", 8, 3, 1) == "xla"
     assert conv.choose_conv("auto", 16, 5, 256, jnp.bfloat16) == "matmul"
     assert conv.choose_conv("auto", 8, 5, 256, jnp.bfloat16) == "matmul"
     assert conv.choose_conv("auto", 4, 5, 256) == "toeplitz"
-    assert conv.choose_conv("auto", 4, 5, 256, jnp.bfloat16) == "toeplitz"
-    assert conv.choose_conv("auto", 4, 5, 1) == "matmul"
-    assert conv.choose_conv("auto", 4, 1, 256) == "matmul"
+    monkeypatch.setattr(conv, "POLICY", "v9")
+    with pytest.raises(ValueError, match="conv.POLICY 'v9'"):
+      conv.choose_conv("auto", 16, 5, 256)
   with pytest.raises(ValueError, match="conv impl 'fft'"):
     conv.resolve_impl("fft")
 

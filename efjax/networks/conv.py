@@ -2,13 +2,16 @@
 
 XLA:CPU's convolution collapses on sequences shorter than the kernel: at T=4 (K=5) the
 paper network's DSM double backward ran 35x slower with `lax.conv` than with one
-block-Toeplitz matmul. From T=8 up it is now the fastest form in float32 (jax 0.10.2:
-2.0-2.4x im2col on one core), though an earlier measurement (2026-11-25, 2-core EPYC)
-had it at 9 GFLOP/s against 176 for im2col. Of the matmul forms, one im2col matmul beat
-a sum of per-tap matmuls (1.3x) and one matmul into K stacked output blocks (2x).
-`Conv1D(impl="auto")` therefore picks per layer (`choose_conv`): on CPU, Toeplitz at
-T <= 4, XLA's convolution from T = 8 (float32; bf16 keeps im2col, whose derivatives
-stay bf16 matmuls), im2col otherwise; on GPU and TPU always `lax.conv_general_dilated`.
+block-Toeplitz matmul. From T=8 up it is the faster form in float32 in a single call
+(jax 0.10.2: 2.0-2.4x im2col on one core; the paper train step 1.2x), but inside a
+loop (`lax.scan` over training steps, as `train.steps_per_call` runs them, or over the
+PF-ODE's steps) it collapses too: 10 train steps in one scan ran 6.6x slower than with
+the matmul forms (64 against 427 samples/s, 2-core Xeon, 2026-12-01), batch-256 sampling
+1.3x slower. Training and sampling run in loops, so `auto` keeps to matmuls: Toeplitz
+at T <= 8 (batch >= 32), im2col otherwise (POLICY = "matmul"; "xla_from_t8" restores the
+single-call choice, for benchmarks/variants.py). Of the matmul forms, one im2col matmul
+beat a sum of per-tap matmuls (1.3x) and one matmul into K stacked output blocks (2x).
+On GPU and TPU `auto` is always `lax.conv_general_dilated`.
 All forms share the parameters (`kernel [K, C_in, C_out]`, `bias [C_out]`, as
 `nn.Conv`) and give the same outputs to float tolerance (tests/test_conv.py).
 """
@@ -21,10 +24,12 @@ from efjax.networks.layers import matmul, torch_bias_init, torch_kernel_init
 Array = jax.Array
 IMPLEMENTATIONS = ("auto", "matmul", "toeplitz", "xla", "portable")
 # Switches kept for benchmarks/variants.py, which measures each change against what it
-# replaced: POLICY "v1" is `auto`'s choice before XLA's convolution (T >= 8, float32);
-# CAST_EARLY casts activations (im2col) and kernels (Toeplitz) to bf16 before the
-# gather or assembly, as before: their gradients then summed in bf16, 1.4x slower.
-POLICY = "v2"
+# replaced: POLICY "xla_from_t8" is `auto`'s choice of XLA's convolution at T >= 8 in
+# float32 (fast in one call, slow in loops); CAST_EARLY casts activations (im2col) and
+# kernels (Toeplitz) to bf16 before the gather or assembly, as before: their gradients
+# then summed in bf16, 1.4x slower.
+POLICY = "matmul"
+POLICIES = ("matmul", "xla_from_t8")
 CAST_EARLY = False
 
 
@@ -121,8 +126,9 @@ def choose_conv(impl: str, t_in: int, kernel_size: int, batch: int,
   """The implementation for one layer: `auto` picks by backend, length and batch.
 
   On CPU (jax 0.10.2, 2-core Xeon, DSM double backward of 4 conv layers at B=256, K=5,
-  CPU time on one core): XLA's convolution ran 2.0x faster than im2col at T=8 (C=128)
-  and 2.4x at T=16 (C=64), and 35x slower than the Toeplitz form at T=4 (C=256), where
+  CPU time on one core, one call): XLA's convolution ran 2.0x faster than im2col at T=8
+  (C=128) and 2.4x at T=16 (C=64), but 6.6x slower over a scan of train steps (module
+  docstring), and 35x slower than the Toeplitz form at T=4 (C=256), where
   the sequence is shorter than the kernel; Toeplitz beat im2col 1.5x at T=4. At batch 1
   the Toeplitz form is a matrix-vector product that rereads a rebuilt matrix per layer
   (PF-ODE sampling at batch 1 went from 24 to 92 ms), so small batches keep im2col at T=4.
@@ -134,7 +140,9 @@ def choose_conv(impl: str, t_in: int, kernel_size: int, batch: int,
   impl = resolve_impl(impl)
   if impl != "matmul" or kernel_size == 1:
     return impl
-  if POLICY == "v1":      # before XLA's convolution was measured again (benchmarks/variants.py)
+  if POLICY not in POLICIES:
+    raise ValueError(f"conv.POLICY {POLICY!r} is not one of {POLICIES}")
+  if POLICY == "matmul":
     return "toeplitz" if t_in <= 8 and batch >= TOEPLITZ_MIN_BATCH else impl
   if t_in >= XLA_MIN_T and compute_dtype is None:
     return "xla"

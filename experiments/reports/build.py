@@ -19,7 +19,7 @@ from absl import flags
 
 from efjax.errors import DataError
 from experiments import cli
-from experiments.reports import bandit, documents, metaworld, ppo, scaling
+from experiments.reports import bandit, benchmarks, documents, metaworld, ppo, scaling
 from experiments.reports import pipeline as quickstart
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -112,6 +112,7 @@ SECTIONS = (
     ("BENCHMARKS.md", "ppo/brax", ppo.BRAX, ppo.brax_section),
     ("BENCHMARKS.md", "ppo/energyflow_reward", ppo.ENERGYFLOW, ppo.energyflow_section),
     ("README.md", "ppo/speed", (ppo.BRAX, ppo.ENERGYFLOW), ppo.readme_bullet),
+    ("BENCHMARKS.md", "benchmarks/core", "benchmarks/core.json", benchmarks.markdown_report),
     ("BENCHMARKS.md", "scaling/table", "scaling/table.json", scaling.benchmarks_section),
 )
 # (document, raw folder, text(files) -> the whole document): generated whole
@@ -158,6 +159,32 @@ def rebuild(raws, skip=()) -> None:
   for raw, path, write in PLOTS:
     if raw in raws:
       write(_read(raw), os.path.join(ROOT, path))
+
+
+def record(raws: dict, skip=()) -> None:
+  """Writes each raw record {name under results/raw/: record} as JSON and rebuilds the
+  documents made from them (but those in `skip`: one its caller writes itself)."""
+  for name, raw in raws.items():
+    path = os.path.join(ROOT, RAW, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+      json.dump(raw, f, indent=1)
+      f.write("\n")
+    print(f"wrote {os.path.relpath(path, ROOT)}", file=sys.stderr)
+  rebuild(set(raws), skip=skip)
+
+
+def benchmark_section(args, raw_name: str, raw: dict, text: str) -> str:
+  """A section of benchmarks/run_all.py (args: its options). A full-size run into the
+  repository's BENCHMARKS.md publishes: the raw record goes to results/raw/<raw_name> (the
+  other documents made from it are rebuilt) and the text comes back between the markers of
+  its generated section, named raw_name without ".json". Otherwise (--quick, another
+  --out) the text alone."""
+  out = os.path.abspath(getattr(args, "out", None) or "")
+  if getattr(args, "quick", False) or out != os.path.join(ROOT, "BENCHMARKS.md"):
+    return text
+  record({raw_name: raw}, skip=("BENCHMARKS.md",))
+  return documents.section(raw_name.removesuffix(".json"), text)
 
 
 def main(argv):

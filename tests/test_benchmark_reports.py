@@ -1,23 +1,9 @@
-"""benchmarks/render.py and core.py's report: ratios over interleaved rounds, goals, and
-BENCHMARKS.md sections regenerated from raw JSON without losing earlier figures."""
-import importlib.util
-import json
-import os
-
+"""BENCHMARKS.md's core section (experiments/reports/benchmarks.py): ratios over
+interleaved rounds and goals that need the worst round within 10 %. (tests/test_reports.py
+rebuilds the published section from results/raw/benchmarks/ byte for byte.)"""
 import pytest
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
-
-
-def _load(name):
-  spec = importlib.util.spec_from_file_location(f"bench_{name}",
-                                                os.path.join(ROOT, "benchmarks", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-core, render = _load("core"), _load("render")
+from experiments.reports import benchmarks as core
 
 
 def fake_record(date="2026-12-01T00:00:00+00:00", train_ratios=(1.6, 1.5, 1.4)):
@@ -65,22 +51,16 @@ def test_ratios_are_per_round_and_goals_need_the_worst_round_within_10_percent()
   assert "busy" not in text
 
 
-def test_render_replaces_the_section_and_keeps_earlier_figures(tmp_path):
-  results = tmp_path / "results"
-  results.mkdir()
-  (results / "core.json").write_text(json.dumps(fake_record()))
-  before = ("# Benchmarks\n\nintro\n\n## " + core.TITLE + "\n\nold figure 7.7\n\n## Other\n\n"
-            "other 1.0\n\n" + render.EARLIER + "\n\n## Earlier runs\n\n### Run of x\n\nold 0.1\n")
-  once = render.render(before, ["core"], str(results))
-  head, _, earlier = once.partition(render.EARLIER)
-  assert "1.50x [1.40-1.60]" in head and "old figure 7.7" not in head and "other 1.0" in head
-  assert "old figure 7.7" in earlier and earlier.index("old figure 7.7") < earlier.index("old 0.1")
-  assert render.render(once, ["core"], str(results)) == once        # idempotent
-  # A new measurement: the previous generated text moves to Earlier runs, newest first.
-  (results / "core.json").write_text(json.dumps(fake_record("2026-12-02T00:00:00+00:00",
-                                                            (2.0, 2.0, 2.0))))
-  twice = render.render(once, ["core"], str(results))
-  head, _, earlier = twice.partition(render.EARLIER)
-  assert "2.00x [2.00-2.00]" in head and "1.50x" not in head
-  assert earlier.index("1.50x [1.40-1.60]") < earlier.index("old figure 7.7")
-  assert "measured 2026-12-01T00:00:00+00:00" in earlier
+def test_variants_report_gives_each_change_its_speedup_over_rounds():
+  rec = dict(date="2026-12-01", machine=dict(cpu="Test CPU", cores=2),
+             git=dict(commit="abc", dirty=False), command="python benchmarks/variants.py --record",
+             settings=dict(rounds=3, warmup=1, repeats=3), load=[dict(loadavg=[1.0, 1, 1])],
+             changes=[dict(change="conv_xla", what="XLA's convolution", dtype="float32",
+                           workloads={"train": dict(
+                               figure="samples_per_s", batch=256, speedup=[1.2, 1.1, 1.3],
+                               speedup_cpu=[1.2, 1.2, 1.2],
+                               figures={"before": [100.0] * 3, "after": [120.0] * 3})})])
+  text = core.variants_report(rec)
+  assert ("| **conv_xla** (float32) | train step (samples/s, batch 256) | 100 | 120 | "
+          "1.20x [1.10-1.30] | 1.20x [1.20-1.20] |") in text
+  assert "- **conv_xla**: XLA's convolution." in text and "busy" not in text

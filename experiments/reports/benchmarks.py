@@ -1,0 +1,280 @@
+"""BENCHMARKS.md's measured sections from the raw records of benchmarks/core.py
+(results/raw/benchmarks/core.json: the paper network's workloads, efjax against PyTorch
+eager in interleaved rounds, as the median ratio over rounds with its min-max) and of
+benchmarks/variants.py (results/raw/benchmarks/variants.json: each speed change against
+what it replaced), benchmarks/training.py and benchmarks/sharding.py (training.json,
+sharding.json beside them)."""
+import numpy as np
+
+RAW = "results/raw/benchmarks/core.json"
+ROUNDED = ("matmul_peak", "train", "train_scan10", "sample_b1", "sample_b256", "energy")
+# workload -> (result name, figure, higher is better, the torch workload it is compared to)
+FIGURES = {
+    "matmul_peak": ("matmul_peak", "gflops", True, "matmul_peak"),
+    "train": ("train_step", "samples_per_s", True, "train"),
+    "train_scan10": ("train_step_scan10", "samples_per_s", True, "train"),
+    "sample_b1": ("sample_latency", "ms", False, "sample_b1"),
+    "sample_b256": ("sample_throughput", "chunks_per_s", True, "sample_b256"),
+    "energy": ("energy_eval", "samples_per_s", True, "energy"),
+}
+
+# Goals of issue 20: (workload, dtype) -> minimum ratio over torch eager float32.
+GOALS = {("train", "float32"): 1.5, ("train", "bfloat16"): 2.0, ("sample_b1", "float32"): 10.0,
+         ("sample_b256", "float32"): 1.5, ("energy", "float32"): 1.5}
+ROW_LABELS = {"train": "train step (samples/s, batch {b})",
+              "train_scan10": "train, 10 steps per call (samples/s)",
+              "sample_b1": "20-step sampling, batch 1 (ms per chunk)",
+              "sample_b256": "20-step sampling, batch {b} (chunks/s)",
+              "energy": "energy, batch {b} (samples/s)",
+              "matmul_peak": "matmul 2048^2 (GFLOP/s; efjax bf16: bf16 in, f32 acc)"}
+
+
+def _by_round(record, workload, framework, dtype=None):
+  """{round: measurement} of one workload on one side."""
+  name = FIGURES[workload][0]
+  return {m["round"]: m for m in record["measurements"]
+          if m["workload"] == name and m["framework"] == framework
+          and (dtype is None or m.get("dtype") == dtype)}
+
+
+def ratios(record, workload, dtype):
+  """Per-round ratios efjax(dtype) over torch (> 1: efjax faster), in round order."""
+  name, key, higher, torch_w = FIGURES[workload]
+  ours = _by_round(record, workload, "jax", dtype)
+  theirs = _by_round(record, torch_w, "torch")
+  out = []
+  for r in sorted(set(ours) & set(theirs)):
+    a, b = ours[r][key], theirs[r][key]
+    out.append(a / b if higher else b / a)
+  return out
+
+
+def summary(values):
+  return (float(np.median(values)), float(min(values)), float(max(values))) if values else None
+
+
+def goal_status(ratio_summary, goal):
+  """'met' when the median meets the goal and the worst round is within 10 % of it."""
+  if ratio_summary is None:
+    return "-"
+  med, lo, _ = ratio_summary
+  if med >= goal and lo >= 0.9 * goal:
+    return "**met**"
+  return "not met"
+
+
+def _fmt(x):
+  return ("-" if x is None else f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.1f}" if abs(x) >= 1
+          else f"{x:.3f}")
+
+
+def _range(s, fmt="{:.2f}"):
+  return "-" if s is None else (fmt.format(s[0]) + "x [" + fmt.format(s[1]) + "-"
+                                + fmt.format(s[2]) + "]")
+
+
+def markdown_report(record) -> str:
+  """The section's Markdown: setting, the table with spreads, the once-measured facts."""
+  s, mach = record["settings"], record["machine"]
+  dtypes = s["dtypes"]
+  loads = [x["loadavg"][0] for x in record["load"]]
+  others = [x["other_cores"] for x in record["load"] if x.get("other_cores") is not None]
+  busy = record["load"][0]["loadavg"][0] > 1.5 or (others and max(others) > 0.25)
+  size = "--quick: a tiny MLP energy at tiny batches" if s["quick"] else "the paper network"
+  torch_side = ("PyTorch " + ("with `torch.compile` of the forward (the train step stays eager: "
+                              "its double backward does not compile)" if s["torch_compile"]
+                              else "eager")
+                + " (`benchmarks/torch_reference.py`, a warm worker process)")
+  lines = [
+      f"{size}, {record['params']:,} parameters; measured {record['date']} on {mach['cpu']} "
+      f"({mach['cores']} cores, {', '.join(mach['simd'])}), "
+      + ", ".join(f"{k} {v}" for k, v in record["versions"].items())
+      + f"; git {(record['git'].get('commit') or '?')[:10]}"
+      + (" (uncommitted changes)" if record["git"].get("dirty") else "") + ".",
+      "",
+      (f"{torch_side} and efjax ({' and '.join(dtypes)}; bf16: "
+       "`experiments/configs/paper.py:bf16`) interleaved in "
+       f"{s['rounds']} rounds: in each round every workload is timed on each side back to "
+       "back (torch first in even rounds, last in odd ones), each figure the median of "
+       if s["torch"] else f"efjax only ({' and '.join(dtypes)}), no PyTorch side, "
+       f"{s['rounds']} round(s), each figure the median of ")
+      + 
+      f"{s['repeats']} calls after {s['warmup']} untimed ones. Load average (1 min, `uptime`): "
+      f"{record['load'][0]['loadavg'][0]:.2f} before the run, {min(loads):.2f}-{max(loads):.2f} "
+      "during it (the benchmark itself adds about its core count)"
+      + (f"; other processes used {min(others):.2f}-{max(others):.2f} cores per round"
+         if others else "")
+      + (". **The machine was busy: read the ratios, not the absolute figures.**" if busy
+         else "."),
+      "",
+      "Ratios are efjax over PyTorch eager float32 (> 1: efjax faster; batch-1 latency: "
+      "torch ms / efjax ms): the median over rounds [min-max over rounds]. Absolute figures "
+      "are medians over rounds. A goal is met when the median meets it and the worst round is "
+      "within 10 % of it.", ""]
+  head = "| workload | torch |"
+  rule = "|---|---:|"
+  for dtype in dtypes:
+    short = "f32" if dtype == "float32" else "bf16"
+    head += f" efjax {short} | ratio {short} [min-max] |"
+    rule += "---:|---:|"
+  lines += [head + " goal |", rule + "---|"]
+  for w in ROUNDED:
+    name, key, _, torch_w = FIGURES[w]
+    if not any(m["workload"] == name for m in record["measurements"]):
+      continue
+    batch = next((m.get("batch") for m in record["measurements"]
+                  if m["workload"] == name and m.get("batch")), "")
+    theirs = [m[key] for m in _by_round(record, torch_w, "torch").values()]
+    cells = [ROW_LABELS[w].format(b=batch), _fmt(summary(theirs)[0]) if theirs else "-"]
+    goals = []
+    for dtype in dtypes:
+      ours = [m[key] for m in _by_round(record, w, "jax", dtype).values()]
+      rs = summary(ratios(record, w, dtype)) if w != "matmul_peak" or dtype == "float32" else None
+      cells += [_fmt(summary(ours)[0]) if ours else "-", _range(rs)]
+      goal = GOALS.get((w, dtype))
+      if goal and s["torch"]:
+        goals.append(f"{'f32' if dtype == 'float32' else 'bf16'} >= {goal:g}x: "
+                     f"{goal_status(rs, goal)}")
+    lines.append("| " + " | ".join(cells + ["; ".join(goals) or ""]) + " |")
+  lines.append("")
+  extra = []
+  peak = {d: [m["gflops"] for m in _by_round(record, "matmul_peak", "jax", d).values()]
+          for d in dtypes}
+  for dtype in dtypes:
+    for w in ("train", "train_scan10"):
+      ms = _by_round(record, w, "jax", dtype)
+      pk = _by_round(record, "matmul_peak", "jax", "float32")
+      fr = [ms[r]["achieved_gflops"] / pk[r]["gflops"] for r in ms if r in pk]
+      if fr:
+        gflop = next((m.get("step_gflop") for m in _by_round(record, "train", "jax", dtype).values()),
+                     None)
+        extra.append(
+            f"- {ROW_LABELS[w].split(' (')[0]} {dtype}: "
+            + (f"{gflop:.1f} GFLOP (XLA cost analysis), " if gflop and w == "train" else "")
+            + f"{summary([m['achieved_gflops'] for m in ms.values()])[0]:.0f} GFLOP/s = "
+            f"{summary(fr)[0]:.0%} [{summary(fr)[1]:.0%}-{summary(fr)[2]:.0%}] of XLA's float32 "
+            "matmul peak in the same round")
+  for dtype in dtypes:
+    if peak.get(dtype):
+      extra.append(f"- XLA matmul {'f32' if dtype == 'float32' else 'bf16-in/f32-acc'}: "
+                   f"{summary(peak[dtype])[0]:.0f} GFLOP/s [{summary(peak[dtype])[1]:.0f}-"
+                   f"{summary(peak[dtype])[2]:.0f}]")
+  tp = [m["gflops"] for m in _by_round(record, "matmul_peak", "torch").values()]
+  if tp:
+    extra.append(f"- torch matmul f32: {summary(tp)[0]:.0f} GFLOP/s [{summary(tp)[1]:.0f}-"
+                 f"{summary(tp)[2]:.0f}]")
+  for m in record.get("once", []):
+    dt = m.get("dtype")
+    if m["workload"] == "sample_floor":
+      extra.append(
+          f"- batch-1 sampling {dt}, floor: {m['per_step_ms']:.2f} ms per ODE step (the "
+          f"{m['ode_steps']}-step call {m['full_call_ms']:.1f} ms against a 1-step call "
+          f"{m['one_step_call_ms']:.1f} ms), fixed cost per call {m['fixed_ms']:.2f} ms "
+          f"(a jitted no-op: {m['dispatch_ms']:.3f} ms); one dispatch per solve")
+    elif m["workload"] == "k_levels":
+      extra.append(f"- K=4 noise levels {dt}: one call {m['one_call_ms']:.0f} ms vs four K=1 "
+                   f"calls {m['k_separate_calls_ms']:.0f} ms ({m['speedup']:.2f}x)")
+    elif m["workload"] == "bf16_accuracy":
+      extra.append(f"- bf16 accuracy (same parameters, one forward pass): energy relative "
+                   f"error {m['energy_rel_error']:.2e}, score relative error "
+                   f"{m['score_rel_error']:.2e}")
+  compiles = []
+  for dtype in dtypes:
+    for w in ROUNDED:
+      ms = list(_by_round(record, w, "jax", dtype).values())
+      if ms and "compile_s" in ms[0]:
+        compiles.append(f"{w} {'f32' if dtype == 'float32' else 'bf16'} {ms[0]['compile_s']:.1f}")
+  if compiles:
+    extra.append("- compile seconds: " + ", ".join(compiles))
+  cmd = record.get("command")
+  tail = [f"Command: `{cmd}`; raw figures: `{RAW}` (rebuild: "
+          "`python -m experiments.reports.build`)."] if cmd else []
+  return "\n".join(lines + extra + ([""] + tail if tail else [])) + "\n"
+
+
+def variants_report(record) -> str:
+  """BENCHMARKS.md's "What moved the numbers" from benchmarks/variants.py's raw record."""
+  mach = record["machine"]
+  loads = [x["loadavg"][0] for x in record["load"]]
+  lines = [
+      f"Measured {record['date']} on {mach['cpu']} ({mach['cores']} cores), git "
+      f"{(record['git'].get('commit') or '?')[:10]}"
+      + (" (uncommitted changes)" if record["git"].get("dirty") else "")
+      + f"; load average (1 min) {min(loads):.2f}-{max(loads):.2f} during the run"
+      + (" (busy: read the CPU-time column)" if max(loads) > 3 else "") + ". Each change "
+      f"against its predecessor in {record['settings']['rounds']} interleaved rounds, "
+      f"medians of {record['settings']['repeats']} calls: speedup = before time / after "
+      "time, median [min-max] over rounds.", "",
+      "| change | workload | before | after | speedup (wall) | speedup (CPU time) |",
+      "|---|---|---:|---:|---:|---:|"]
+  for c in record["changes"]:
+    first = True
+    for w, m in c["workloads"].items():
+      label = ROW_LABELS.get(w, w).format(b=m.get("batch") or "?")
+      fig = {k: float(np.median(v)) for k, v in m["figures"].items()}
+      s, sc = summary(m["speedup"]), summary(m["speedup_cpu"])
+      lines.append(f"| {'**' + c['change'] + '** (' + c['dtype'] + ')' if first else ''} | "
+                   f"{label} | {_fmt(fig['before'])} | {_fmt(fig['after'])} | "
+                   f"{_range(s)} | {_range(sc)} |")
+      first = False
+  lines += [""] + [f"- **{c['change']}**: {c['what']}." for c in record["changes"]]
+  cmd = record.get("command")
+  if cmd:
+    lines += ["", f"Command: `{cmd}`; raw figures: `results/raw/benchmarks/variants.json` (rebuild: `python -m experiments.reports.build`)."]
+  return "\n".join(lines) + "\n"
+
+
+def training_section(raw: dict) -> str:
+  """BENCHMARKS.md's training-pipeline section from benchmarks/training.py's raw record."""
+  r = {x["workload"]: x for x in raw["results"]}
+  bare, ckpt = r["bare_step"], r["checkpoint"]
+  model = ("--quick: the `demos.py:smoke` MLP, synthetic demo file of 2,000 steps"
+           if raw["quick"] else
+           "the paper's UNet (`demos.py` with `apply_paper_recipe`) at batch 256, synthetic demo "
+           "file of 20,000 steps (obs 39, actions 4)")
+  fp = raw.get("fingerprint", {})
+  lines = [f"{model}, {ckpt['params']:,} parameters, batch {bare['batch']}; measured "
+           f"{raw['date']} on {fp.get('platform', {}).get('cpu', '?')}, git "
+           f"{(fp.get('code', {}).get('commit') or '?')[:10]}; one run, each figure the median "
+           f"of 3-10 calls (`{raw['command']}`; raw figures `results/raw/benchmarks/"
+           "training.json`).", "",
+           "| workload | samples/s | vs bare step |", "|---|---|---|",
+           f"| bare step (jit(train_step), fixed batch) | {bare['samples_per_s']:,.0f} | 1.00x |",
+           "| experiments.train's call, window batches drawn in the jit, `steps_per_call=10` | "
+           f"{r['pipeline_k10']['samples_per_s']:,.0f} | "
+           f"{r['pipeline_k10']['ratio_to_bare_step']:.2f}x |",
+           f"| the same, `steps_per_call=1` | {r['pipeline_k1']['samples_per_s']:,.0f} | "
+           f"{r['pipeline_k1']['ratio_to_bare_step']:.2f}x |",
+           "| all of `experiments.train` (`steps_per_call="
+           f"{r['train_and_evaluate']['steps_per_call']}`, logging, held-out eval and a "
+           "checkpoint every 200 steps; its own samples/s) | "
+           f"{r['train_and_evaluate']['samples_per_s']:,.0f} | "
+           f"{r['train_and_evaluate']['ratio_to_bare_step']:.2f}x |", "",
+           f"Checkpoint (params + EMA + Adam state + normalizers): the async save returns in "
+           f"{ckpt['save_returns_s']:.2f} s and is on disk after {ckpt['on_disk_s']:.2f} s; at "
+           "an interval of 5,000 steps that is "
+           f"{100 * ckpt['cost_per_10k_steps_at_5k_interval']:.3f} % of training time."]
+  return "\n".join(lines) + "\n"
+
+
+def sharding_section(raw: dict) -> str:
+  """BENCHMARKS.md's sharding section from benchmarks/sharding.py's raw record: each
+  layout's differences to one device and the share of the state device 0 holds."""
+  out = raw["layouts"]
+  one = out["1_replicated"]
+  fp = raw.get("fingerprint", {})
+  lines = ["8 fake CPU devices (`XLA_FLAGS=--xla_force_host_platform_device_count=8`), a tiny "
+           "UNet energy, 3 steps of batch 16 in one call; compared with 1 device. "
+           "Correctness only: the fake devices share the 2 cores. Measured "
+           f"{raw['date']}, git {(fp.get('code', {}).get('commit') or '?')[:10]} "
+           f"(`{raw['command']}`; raw figures `results/raw/benchmarks/sharding.json`).", "",
+           "| layout | max rel. loss diff | max abs. param diff | state held by device 0 | "
+           "collectives |", "|---|---|---|---|---|"]
+  for name in ("8_replicated", "8_fsdp"):
+    r = out[name]
+    loss = np.max(np.abs(np.subtract(r["loss"], one["loss"])) / np.abs(one["loss"]))
+    param = max(np.max(np.abs(np.subtract(a, b))) for a, b in zip(r["params"], one["params"]))
+    collectives = ", ".join(c for c in ("all_reduce", "all_gather") if r[c]).replace("_", "-")
+    lines.append(f"| {name.replace('_', ' devices, ')} | {loss:.1e} | {param:.1e} | "
+                 f"{r['held_params']:.1%} | {collectives} |")
+  return "\n".join(lines) + "\n"
