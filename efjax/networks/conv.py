@@ -2,12 +2,12 @@
 
 XLA:CPU's convolution collapses on sequences shorter than the kernel: at T=4 (K=5) the
 paper network's DSM double backward ran 35x slower with `lax.conv` than with one
-block-Toeplitz matmul. From T=8 up it is the faster form in float32 in a single call
-(jax 0.10.2: 2.0-2.4x im2col on one core; the paper train step 1.2x), but inside a
-loop (`lax.scan` over training steps, as `train.steps_per_call` runs them, or over the
-PF-ODE's steps) it collapses too: 10 train steps in one scan ran 6.6x slower than with
-the matmul forms (64 against 427 samples/s, 2-core Xeon, 2026-12-01), batch-256 sampling
-1.3x slower. Training and sampling run in loops, so `auto` keeps to matmuls: Toeplitz
+block-Toeplitz matmul. From T=8 up it is as fast or faster in float32 in a single call
+(jax 0.10.2: 2.0-2.4x im2col on one core for 4 conv layers; the paper network's energy
+at batch 4096 1.2x, its train step 1.0x), but inside a loop (`lax.scan` over training
+steps, as `train.steps_per_call` runs them, or over the PF-ODE's steps) it collapses
+too: 10 train steps in one scan ran 8x slower than with the matmul forms, batch-256
+sampling 1.3x slower (benchmarks/variants.py, BENCHMARKS.md, 2-core Xeon, 2026-12-01). Training and sampling run in loops, so `auto` keeps to matmuls: Toeplitz
 at T <= 8 (batch >= 32), im2col otherwise (POLICY = "matmul"; "xla_from_t8" restores the
 single-call choice, for benchmarks/variants.py). Of the matmul forms, one im2col matmul
 beat a sum of per-tap matmuls (1.3x) and one matmul into K stacked output blocks (2x).

@@ -113,6 +113,12 @@ SECTIONS = (
     ("BENCHMARKS.md", "ppo/energyflow_reward", ppo.ENERGYFLOW, ppo.energyflow_section),
     ("README.md", "ppo/speed", (ppo.BRAX, ppo.ENERGYFLOW), ppo.readme_bullet),
     ("BENCHMARKS.md", "benchmarks/core", "benchmarks/core.json", benchmarks.markdown_report),
+    ("BENCHMARKS.md", "benchmarks/variants", "benchmarks/variants.json",
+     benchmarks.variants_report),
+    ("BENCHMARKS.md", "benchmarks/training", "benchmarks/training.json",
+     benchmarks.training_section),
+    ("BENCHMARKS.md", "benchmarks/sharding", "benchmarks/sharding.json",
+     benchmarks.sharding_section),
     ("BENCHMARKS.md", "scaling/table", "scaling/table.json", scaling.benchmarks_section),
 )
 # (document, raw folder, text(files) -> the whole document): generated whole
