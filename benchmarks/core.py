@@ -51,7 +51,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from efjax import energy, losses, networks, schedules  # noqa: E402
+from efjax import energy, losses, networks, provenance, schedules  # noqa: E402
 from efjax.policy import samplers  # noqa: E402
 from efjax.train import (create_train_state, make_multi_step, make_optimizer,  # noqa: E402
                          make_train_step)
@@ -372,23 +372,17 @@ def load_average(other=None) -> dict:
 
 
 def versions() -> dict:
-  found = {"python": platform.python_version()}
-  for name in ("jax", "jaxlib", "flax", "optax", "numpy", "torch"):
-    try:
-      found[name] = importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-      pass
+  """The fingerprint's library versions that are installed, and torch's."""
+  found = {k: v for k, v in provenance.versions().items() if v}
+  if importlib.util.find_spec("torch") is not None:
+    found["torch"] = importlib.metadata.version("torch")
   return found
 
 
 def git_commit() -> dict:
-  def git(*args):
-    return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-  try:
-    return dict(commit=git("rev-parse", "HEAD"),
-                dirty=bool(git("status", "--porcelain", "--untracked-files=no")))
-  except OSError:
-    return dict(commit=None, dirty=None)
+  """{'commit', 'dirty'} of the source tree (the fingerprint's code record)."""
+  c = provenance.code()
+  return dict(commit=c["commit"], dirty=c["dirty"])
 
 
 def collect(dtypes=("float32", "bfloat16"), only=WORKLOADS, rounds=5, warmup=2, repeats=5,
@@ -399,6 +393,7 @@ def collect(dtypes=("float32", "bfloat16"), only=WORKLOADS, rounds=5, warmup=2, 
                 settings=dict(rounds=rounds, warmup=warmup, repeats=repeats, torch=torch,
                               torch_compile=torch_compile, quick=quick, dtypes=list(dtypes)),
                 load=[load_average()], measurements=[], once=[])
+  record["fingerprint"] = provenance.fingerprint(record["settings"])
   benches = {dtype: Bench(dtype, quick) for dtype in dtypes}
   record["params"] = benches[dtypes[0]].num_params
   worker = TorchWorker(torch_compile) if torch else None

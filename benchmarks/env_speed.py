@@ -1,26 +1,27 @@
 """Env steps/s of Brax tasks on this machine, per physics backend: which locomotion tasks a
 reward comparison can afford on a CPU.
 
-    python benchmarks/env_speed.py [--envs=halfcheetah,hopper] [--out=benchmarks/results/env_speed.json]
+    python benchmarks/env_speed.py [--envs=halfcheetah,hopper] [--record]
 
 Each (env, backend): 128 envs of the batched, fixed-horizon env (efjax.envs.brax_envs
 .make_env) stepped 100 times in one jitted lax.scan with uniform random actions, after
 compilation; every case timed once per round, `--rounds` rounds, median and min-max.
+--record writes results/raw/ppo/env_speed.json and rebuilds results/ppo.md's table.
 """
 import argparse
-import json
 import os
-import platform
+import shlex
 import sys
 import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from efjax import provenance  # noqa: E402
 from efjax.envs.brax_envs import make_env  # noqa: E402
+from experiments.reports import build  # noqa: E402
+from experiments.reports.ppo import ENV_SPEED, env_speed_section, rate_cell  # noqa: E402
 
 ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher", "halfcheetah", "hopper",
         "walker2d", "ant")
@@ -55,8 +56,11 @@ def main():
   p.add_argument("--num_envs", type=int, default=128)
   p.add_argument("--steps", type=int, default=100)
   p.add_argument("--rounds", type=int, default=3)
-  p.add_argument("--out", default="benchmarks/results/env_speed.json")
+  p.add_argument("--record", action="store_true",
+                 help=f"write the raw record to results/raw/{ENV_SPEED} and rebuild "
+                      "results/ppo.md's table from it (the published figures)")
   args = p.parse_args()
+  start = time.perf_counter()
   cases = {}
   for name in args.envs.split(","):
     for backend in args.backends.split(","):
@@ -66,16 +70,16 @@ def main():
   for _ in range(args.rounds):
     for k, once in cases.items():
       rates[k].append(once())
-  rows = {k: {"median": float(np.median(v)), "min": float(min(v)), "max": float(max(v))}
-          for k, v in rates.items()}
-  for k, r in rows.items():
-    print(f"{k:40s} {r['median']:10,.0f} steps/s  [{r['min']:,.0f}, {r['max']:,.0f}]")
-  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-  with open(args.out, "w") as f:
-    json.dump({"command": "python benchmarks/env_speed.py " + " ".join(sys.argv[1:]),
-               "load_average": os.getloadavg(), "rows": rows,
-               "fingerprint": provenance.fingerprint()}, f, indent=1)
-  print(f"wrote {args.out}")
+  for k, v in rates.items():
+    print(f"{k:40s} {rate_cell(v)} steps/s", flush=True)
+  setting = {"envs": args.envs.split(","), "backends": args.backends.split(","),
+             "num_envs": args.num_envs, "steps": args.steps, "rounds": args.rounds}
+  raw = {"benchmark": "env_speed", "steps_per_s": rates, **provenance.result_header(
+      shlex.join(["python", "benchmarks/env_speed.py"] + sys.argv[1:]), start, setting)}
+  if args.record:
+    build.record({ENV_SPEED: raw})
+  else:
+    print(env_speed_section(raw))
 
 
 if __name__ == "__main__":

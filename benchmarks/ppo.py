@@ -33,7 +33,6 @@ results/ppo.md's PPO tables, README's bullet) are rebuilt: python -m experiments
 `TITLE` and `run(args)` are benchmarks/run_all.py's interface.
 """
 import argparse
-import datetime
 import os
 import shlex
 import sys
@@ -158,14 +157,10 @@ PAPER_CASE = "ef_128"                            # the paper's reference rule
 
 
 def made_by(args, start: float, setting: dict) -> dict:
-  """What every raw record carries: command, date, wall time, machine load, fingerprint."""
+  """What every raw record carries (provenance.result_header) for this invocation."""
   command = getattr(args, "command", None) or shlex.join(["python", "benchmarks/ppo.py"]
                                                         + args.argv)
-  return {"command": command,
-          "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-          "wall_s": round(time.perf_counter() - start, 1), "cpu_count": os.cpu_count(),
-          "load_average_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-          "setting": setting, "fingerprint": provenance.fingerprint(setting)}
+  return provenance.result_header(command, start, setting)
 
 
 def energyflow_record(args) -> dict:

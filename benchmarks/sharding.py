@@ -10,7 +10,6 @@ holds. On fake CPU devices this is about correctness, not speed (8 "devices" sha
 2 cores). tests/test_sharding.py runs this script and checks its output;
 benchmarks/run_all.py calls run(args), which runs it in a subprocess.
 """
-import datetime
 import json
 import os
 import shlex
@@ -85,10 +84,8 @@ def run_subprocess() -> dict:
 def raw_record(command: str) -> dict:
   start = time.perf_counter()
   layouts = run_subprocess()
-  return {"benchmark": "sharding", "command": command,
-          "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-          "wall_s": round(time.perf_counter() - start, 1), "layouts": layouts,
-          "fingerprint": provenance.fingerprint({"layouts": [list(x) for x in LAYOUTS]})}
+  return {"benchmark": "sharding", "layouts": layouts,
+          **provenance.result_header(command, start, {"layouts": [list(x) for x in LAYOUTS]})}
 
 
 def run(args) -> str:

@@ -17,7 +17,6 @@ Ratios are against bare_step in the same run. benchmarks/run_all.py
 calls run(args) (quick: the demos.py:smoke MLP on 2,000 steps).
 """
 import argparse
-import datetime
 import json
 import os
 import shlex
@@ -130,11 +129,8 @@ def raw_record(quick=False, command=None) -> dict:
   start = time.perf_counter()
   results = measure(quick, emit=lambda **kw: print(json.dumps(kw), file=sys.stderr, flush=True))
   setting = {"quick": quick, "demo_steps": 2_000 if quick else 20_000}
-  return {"benchmark": "training", "command": command, "quick": quick,
-          "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-          "wall_s": round(time.perf_counter() - start, 1),
-          "load_average_at_end": list(os.getloadavg()), "results": results,
-          "fingerprint": provenance.fingerprint(setting)}
+  return {"benchmark": "training", "quick": quick, "results": results,
+          **provenance.result_header(command, start, setting)}
 
 
 def run(args) -> str:

@@ -160,6 +160,21 @@ def fingerprint(config=None, data_files=()) -> dict:
           "config_hash": config_hash(config)}
 
 
+def result_header(command: str | None, start: float, setting: dict | None = None,
+                  data_files=()) -> dict:
+  """What every raw result record carries: the command, UTC date, wall seconds since
+  `start` (a time.perf_counter() value), cores and load average at the end, the setting
+  and the fingerprint of that setting (its config_hash)."""
+  import datetime
+  import time
+  return {"command": command,
+          "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+          "wall_s": round(time.perf_counter() - start, 1), "cpu_count": os.cpu_count(),
+          "load_average_at_end": (list(os.getloadavg()) if hasattr(os, "getloadavg")
+                                  else None),
+          "setting": setting, "fingerprint": fingerprint(setting, data_files)}
+
+
 def data_hashes(fp: dict) -> list[str]:
   return [d["sha256"] for d in fp.get("data", [])]
 

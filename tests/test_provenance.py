@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -196,3 +197,17 @@ def test_protocols_name_the_settings_that_make_results_comparable():
   assert protocols.check_protocol("metaworld/ood@1", "x") == "metaworld/ood@1"
   with pytest.raises(ConfigError, match=r"r.json: unknown evaluation protocol 'metaworld/ood@7'"):
     protocols.check_protocol("metaworld/ood@7", "r.json")
+
+
+def test_a_raw_result_header_names_its_command_time_and_setting(tmp_path):
+  data = tmp_path / "d.npz"
+  np.savez(data, x=np.zeros((3, 2)))
+  start = time.perf_counter()
+  a = provenance.result_header("python x.py --record", start, {"rounds": 3}, [str(data)])
+  b = provenance.result_header("python x.py --record", start, {"rounds": 5})
+  assert a["command"] == "python x.py --record" and a["setting"] == {"rounds": 3}
+  assert a["wall_s"] >= 0 and a["date"].endswith("UTC") and a["cpu_count"] >= 1
+  provenance.check_fingerprint(a["fingerprint"], "header")
+  assert a["fingerprint"]["data"][0]["arrays"] == {"x": [3, 2]}
+  assert a["fingerprint"]["config_hash"] != b["fingerprint"]["config_hash"]
+  json.dumps(a)      # a raw record is JSON

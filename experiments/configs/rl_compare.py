@@ -5,8 +5,8 @@
 
 Envs (all run on the 2-core CPU; results/ppo.md measured them): inverted_pendulum
 (spring), inverted_double_pendulum (positional: spring's PPO collapsed there) and
-reacher (spring). hopper is left out: 1-4k env steps/s on this CPU, so 5 seeds of a
-few million steps per method would take many hours.
+reacher (spring). No locomotion task yet: results/ppo.md measures their env steps/s
+(hopper and walker2d with spring physics are within a CPU's reach).
 
 Fixed horizon: the expert trains on the env as Brax defines it, but every reward is
 compared on the fixed-horizon version (`rl.env.fixed_horizon`, efjax.envs.brax_envs

@@ -107,6 +107,8 @@ SECTIONS = (
     ("results/bandit.md", "bandit/preconditioning", (MAIN_BANDIT, EDM_BANDIT),
      lambda none, edm: bandit.preconditioning({"none": none, "edm": edm})),
     ("README.md", "bandit/summary", MAIN_BANDIT, bandit.readme_bullet),
+    ("results/ppo.md", "ppo/validation", ppo.VALIDATION, ppo.validation_section),
+    ("results/ppo.md", "ppo/env_speed", ppo.ENV_SPEED, ppo.env_speed_section),
     ("results/ppo.md", "ppo/brax", ppo.BRAX, ppo.brax_section),
     ("results/ppo.md", "ppo/energyflow_reward", ppo.ENERGYFLOW, ppo.energyflow_section),
     ("BENCHMARKS.md", "ppo/brax", ppo.BRAX, ppo.brax_section),
@@ -126,7 +128,8 @@ DOCUMENTS = (("results/bandit_family.md", "bandit_family", _bandit_family_text),
 # (raw file or folder, path, write(raw, path)): plots, rewritten (not compared) by a build
 PLOTS = (("metaworld/table.json", "results/metaworld_success.png", metaworld.write_plot),
          ("quickstart/results.json", "results/quickstart", quickstart.write_plots),
-         ("bandit_family", "results/bandit_family.png", _bandit_family_plot))
+         ("bandit_family", "results/bandit_family.png", _bandit_family_plot),
+         (ppo.VALIDATION, "results", ppo.write_curves))
 
 
 def _names(raw) -> tuple:

@@ -4,14 +4,22 @@ brax_section(raw)            efjax PPO against brax's own PPO (brax.json)
 energyflow_section(raw)      PPO with the EnergyFlow reward against the true reward, per
                              env (energyflow_reward.json): issue 19's speed goal
 readme_bullet(brax, ef)      README's summary of both
+validation_section(raw)      PPO on the true reward of each brax task (validation.json,
+                             experiments.ppo_validation --record)
+write_curves(raw, folder)    the validation runs' learning curves, folder/ppo_<name>.png
+env_speed_section(raw)       env steps/s per physics backend (env_speed.json,
+                             benchmarks/env_speed.py --record)
 
 Every figure is a median [min-max] over the timed rounds. A ratio between two cases
 timed in the same rounds is taken round by round (each case against the other's figure of
 that round), then summarized, so a round where the machine was busy counts against both.
 """
+import os
+
 import numpy as np
 
 BRAX, ENERGYFLOW = "ppo/brax.json", "ppo/energyflow_reward.json"   # under results/raw/
+VALIDATION, ENV_SPEED = "ppo/validation.json", "ppo/env_speed.json"
 
 
 def spread(values) -> tuple[float, float, float]:
@@ -139,3 +147,61 @@ def readme_bullet(brax: dict, ef: dict) -> str:
     text += (f"; with the paper's 16 sampled references on a 128x128 net, "
              f"{min(medians):.2f}-{max(medians):.2f}x")
   return text + "."
+
+
+def validation_section(raw: dict) -> str:
+  """One row per PPO run on the true reward: budget, wall, speed, returns, curve."""
+  lines = [f"{made_by(raw)}. Each row is one seed; `command` below reruns it alone "
+           "(WORKDIR: any folder). Train return: the stochastic policy's mean return over the "
+           "episodes that finished in the last 10 updates; eval: the deterministic policy "
+           "(the mean action) on fresh episodes, mean ± std; wall time includes "
+           "compilation.", "",
+           "| run | env (backend) | env steps | wall | train steps/s | train return | "
+           "eval return | curve |", "|---|---|---:|---:|---:|---:|---:|---|"]
+  for r in raw["runs"]:
+    s, env = r["summary"], r["summary"]["env"]
+    train = s["final_train_return_per_seed"][0]
+    lines.append(
+        f"| {r['name']} | {env['name']} ({env['backend']}) | "
+        f"{s['env_steps_per_seed'] / 1e6:.1f}M | {s['wall_s']:.0f} s | "
+        f"{'—' if s['steps_per_s'] is None else format(s['steps_per_s'] / 1e3, '.0f') + 'k'} | "
+        f"{train:.0f} | "
+        f"{s['eval_return_mean']:.1f} ± {s['eval_return_std']:.1f} "
+        f"({s['eval_episodes_per_seed']} episodes) | `ppo_{r['name']}.png` |")
+  lines += ["", "Commands:", "", "```"] + [r["command"] for r in raw["runs"]] + [
+      "```", "", f"Raw figures: `results/raw/{VALIDATION}` "
+      "(`python -m experiments.ppo_validation --workdir=WORKDIR --record` writes it)."]
+  return "\n".join(lines)
+
+
+def env_speed_section(raw: dict) -> str:
+  """Env steps/s of each (env, physics backend): a table of envs by backend."""
+  s, rates = raw["setting"], raw["steps_per_s"]
+  envs = list(dict.fromkeys(k.split("/")[0] for k in rates))
+  backends = list(dict.fromkeys(k.split("/")[1] for k in rates))
+  lines = [f"{made_by(raw)}. A jitted `lax.scan` of {s['steps']} steps of the wrapped, "
+           f"fixed-horizon env (`efjax.envs.brax_envs.make_env`) with {s['num_envs']} envs "
+           f"and uniform random actions, after compilation; every case timed once per round, "
+           f"{s['rounds']} rounds. Cells: env steps/s, median [min-max]; the fastest backend "
+           "of each env in bold.", "",
+           "| env | " + " | ".join(backends) + " |", "|---|" + "---:|" * len(backends)]
+  for env in envs:
+    medians = {b: spread(rates[f"{env}/{b}"])[0] for b in backends if f"{env}/{b}" in rates}
+    best = max(medians, key=medians.get)
+    cells = [("**" + rate_cell(rates[f"{env}/{b}"]) + "**" if b == best
+              else rate_cell(rates[f"{env}/{b}"])) if b in medians else "—" for b in backends]
+    lines.append(f"| {env} | " + " | ".join(cells) + " |")
+  lines += ["", f"Raw figures: `results/raw/{ENV_SPEED}` "
+            "(`python benchmarks/env_speed.py --record` writes it)."]
+  return "\n".join(lines)
+
+
+def write_curves(raw: dict, folder: str) -> None:
+  """folder/ppo_<name>.png: each validation run's true return over env steps."""
+  from efjax.rl.driver import plot_curve
+  for r in raw["runs"]:
+    rows = [{"env_steps": s, "rl/true_return": v}
+            for s, v in zip(r["curve"]["env_steps"], r["curve"]["true_return"])]
+    env = r["summary"]["env"]
+    plot_curve(rows, os.path.join(folder, f"ppo_{r['name']}.png"),
+               f"PPO {env['name']} ({env['backend']})")
