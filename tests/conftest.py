@@ -76,3 +76,14 @@ def untrained_model(config, obs_dim: int, act_dim: int, normalizers=None, seed: 
   """An efjax.model.Model of `config` with fresh parameters (efjax.model.init_model)."""
   from efjax.model import init_model
   return init_model(config, obs_dim, act_dim, jax.random.key(seed), normalizers)
+
+
+# The modules whose shared fixtures take minutes (each trains every method of an RL
+# comparison): run first, so that with `-n 2 --dist loadfile` (README) they start on the
+# two workers at once instead of leaving one worker alone at the end.
+SLOW_MODULES = ("test_rl_compare.py", "test_rl_sweep.py")
+
+
+def pytest_collection_modifyitems(config, items):
+  del config
+  items.sort(key=lambda item: item.path.name not in SLOW_MODULES)   # stable: order kept
