@@ -21,6 +21,7 @@ Its keys:
   data          per data file: path, sha256, size in bytes, and its arrays' shapes (npz)
   config_hash   sha256 of the resolved config as canonical JSON
 """
+import datetime
 import functools
 import hashlib
 import importlib.metadata
@@ -28,6 +29,7 @@ import json
 import os
 import platform
 import subprocess
+import time
 
 from efjax.errors import EfjaxError
 
@@ -165,8 +167,6 @@ def result_header(command: str | None, start: float, setting: dict | None = None
   """What every raw result record carries: the command, UTC date, wall seconds since
   `start` (a time.perf_counter() value), cores and load average at the end, the setting
   and the fingerprint of that setting (its config_hash)."""
-  import datetime
-  import time
   return {"command": command,
           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
           "wall_s": round(time.perf_counter() - start, 1), "cpu_count": os.cpu_count(),
