@@ -65,8 +65,12 @@ def test_report_has_every_method_and_plots(smoke, tmp_path):
   _, root, _, _ = smoke
   path = rl_compare_report.write_report(root, str(tmp_path))
   text = open(path).read()
-  for label in rl_compare_report.LABELS.values():
-    assert label in text
+  config, _, _, _ = smoke
+  for method in config.methods:
+    assert rl_compare_report.LABELS[method] in text
+  # rl_compare's runs are fixed-horizon: the report says so and not the survival-bias caveat
+  assert "**Fixed horizon (inverted_pendulum).**" in text
+  assert "Terminating episodes" not in text
   assert (tmp_path / "rl_compare_inverted_pendulum.png").exists()
   assert (tmp_path / "rl_compare_inverted_pendulum_iqm.png").exists()
 
@@ -89,6 +93,9 @@ def test_reference_rules_are_checked_and_compared_in_the_report(smoke, tmp_path)
                                              (str(tmp_path / "base"),))).read()
   assert "| gauss_hermite | 3 | 3 |" in text
   assert "| EnergyFlow centered | 64x64, 16 sampled refs |" in text
+  err = {(r["reference"], r["num_reference"]): r["rms_error"] for r in check["rules"]}
+  ratio = err[("sampled", 16)] / err[("gauss_hermite", 2)]
+  assert f"centering error is {ratio:.0f}-{ratio:.0f}x the Gauss-Hermite rule's" in text
   assert "| EnergyFlow soft-Bellman | 64x64, 2-node Gauss-Hermite refs |" in text
   os.remove(os.path.join(workdir, "reference_rule.json"))
 

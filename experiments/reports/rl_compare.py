@@ -30,7 +30,9 @@ ENERGYFLOW = ("energyflow_centered", "energyflow_soft_bellman")
 ENV_ORDER = ("inverted_pendulum", "inverted_double_pendulum", "reacher")
 LABELS = {"true_reward": "true reward (oracle)", "energyflow_centered": "EnergyFlow centered",
           "energyflow_soft_bellman": "EnergyFlow soft-Bellman", "airl": "AIRL", "gail": "GAIL",
-          "bc_log_prob": "BC log-prob", "diffusion_elbo": "diffusion ELBO (non-cons.)"}
+          "bc_log_prob": "BC log-prob", "diffusion_elbo": "diffusion ELBO (non-cons.)",
+          "constant_plus": "constant +1 (control)", "constant_minus": "constant -1 (control)",
+          "zero": "zero (control)", "random_network": "random network (control)"}
 
 
 def _load(path):
@@ -104,7 +106,9 @@ def baseline_rows(env: dict, workdirs: list[str]) -> list[str]:
       rate = call_rate(_rows(os.path.join(workdir, "rl", m, "metrics.jsonl")),
                        config["rl"]["num_seeds"])
       quality = _load(os.path.join(workdir, "reward_quality", f"{m}.json")) or {}
-      lines.append(f"| {LABELS[m]} | {reward_rule(config)} | {norm(raw).mean():.2f} | "
+      commit = ((summary.get("fingerprint") or {}).get("code") or {}).get("commit")
+      lines.append(f"| {LABELS[m]} | {reward_rule(config)} | {(commit or '—')[:7]} | "
+                   f"{norm(raw).mean():.2f} | "
                    f"{raw.mean():.1f} ± {raw.std():.1f} | {_fmt(quality.get('epic'))} | "
                    f"{summary['wall_s']:.0f} | {_fmt(rate, 0)} |")
   return lines
@@ -116,6 +120,55 @@ def reference_rule_rows(workdir: str) -> list[str]:
     return []
   return [f"| {r['reference']} | {r['num_reference']} | {r['points']} | {r['rms_error']:.4f} | "
           f"{100 * r['relative_error']:.2f} % |" for r in check["rules"]]
+
+
+def episode_paragraph(envs: list[dict]) -> list[str]:
+  """How episodes end in these runs, read from each env's config: fixed-horizon runs
+  remove the survival bias that terminating ones carry."""
+  fixed = [e["name"] for e in envs if e["config"]["rl"]["env"].get("fixed_horizon")]
+  ending = [e["name"] for e in envs if e["name"] not in fixed]
+  out = []
+  if fixed:
+    out.append(f"**Fixed horizon ({', '.join(fixed)}).** Every method's PPO runs on the "
+               "fixed-horizon env (`rl.env.fixed_horizon`): an episode never ends early; a "
+               "fall moves it to an absorbing state, repeated to the time limit, where the "
+               "true reward is 0 and the learned reward is whatever it pays there. So no "
+               "reward's sign or offset decides how long an episode lasts. The expert and "
+               "its demonstrations come from the env as Brax defines it.")
+  if ending:
+    out.append(f"**Terminating episodes ({', '.join(ending)}): the sign of a reward decides "
+               "how long an episode lasts.** A learned reward that is negative on average "
+               "pays the agent to end the episode at once, and one that is positive pays it to "
+               "go on, whatever the reward says about the actions (the survival bias of "
+               "Kostrikov et al. 2019); GAIL's -log(1 - D) is always positive and a "
+               "diffusion ELBO reward always negative. There the table measures reward "
+               "quality and reward sign together.")
+  return out
+
+
+def reference_paragraph(root: str, envs: list[dict]) -> list[str]:
+  """The reference rule of the EnergyFlow rewards, with the ratio of the paper's 16
+  sampled references' centering error to the 2-node Gauss-Hermite rule's where
+  experiments.reference_rule_check measured both."""
+  ratios = []
+  for env in envs:
+    check = _load(os.path.join(root, env["name"], "reference_rule.json")) or {}
+    err = {(r["reference"], r["num_reference"]): r["rms_error"] for r in check.get("rules", ())}
+    if err.get(("gauss_hermite", 2)) and ("sampled", 16) in err:
+      ratios.append(err[("sampled", 16)] / err[("gauss_hermite", 2)])
+  text = ("**Reward net and reference rule.** Both EnergyFlow rewards need an expectation over "
+          "a ~ N(0, I) at each state (the centering term, the soft value), read at reference "
+          "actions (`reward.reference`). The paper uses 16 fixed samples; their error is a "
+          "function of the state, so it acts as a spurious state reward. The runs here read "
+          "the rule of each workdir's config (the `energyflow.reward` settings); the "
+          "2-node Gauss-Hermite rule (2^act_dim points, exact for cubic energies) costs "
+          "1 + 2^act_dim energy rows per transition instead of 17.")
+  if ratios:
+    text += (f" Measured on {len(ratios)} of these envs' energies, the 16 sampled "
+             f"references' centering error is {min(ratios):.0f}-{max(ratios):.0f}x the "
+             "Gauss-Hermite rule's (tables below).")
+  return [text + " The env steps/s column sets each reward's PPO speed beside the true "
+          "reward's."]
 
 
 def call_rate(rows: list[dict], num_seeds: int) -> float | None:
@@ -204,39 +257,14 @@ def write_report(root: str, out: str, baseline_roots=()) -> str:
            "normalized as (R - R_random) / (R_expert - R_random); R_expert = mean return of "
            "the 64 demonstration episodes (stochastic expert), R_random = uniform random "
            "actions. IQM and 95% stratified-bootstrap CIs by rliable (2000 reps).", "",
-           "**Reading it: the sign of a reward decides how long an episode lasts.** "
-           "inverted_pendulum and inverted_double_pendulum end an episode when the pole "
-           "falls. A learned reward that is negative on average pays the agent to fall at "
-           "once, and one that is positive pays it to stay up, whatever the reward says "
-           "about the actions (the survival bias of Kostrikov et al. 2019). GAIL's "
-           "-log(1 - D) is always positive. A diffusion ELBO reward (minus a loss) is "
-           "always negative. A return Spearman near -1 marks a reward whose per-step mean "
-           "is negative on these episodes. On these two envs the table therefore measures "
-           "reward quality and reward sign together. reacher never ends early, so it "
-           "measures reward quality alone. Absorbing-state handling, which would remove the "
-           "bias, is not implemented; every method is run as it comes.", "",
+           *episode_paragraph(envs), "",
            "**Why soft-Bellman trails centered.** Denoising score matching fits only "
            "grad_a E, so the energy is identified up to a per-state constant f(s). The "
            "centered reward subtracts the same state's reference energies, which cancels "
            "f(s). The soft-Bellman reward, Q(s, a) - gamma V(s'), keeps "
            "f(s) - gamma f(s'). That is potential shaping with an arbitrary potential, "
            "and on the action grids it can outweigh the action's own term.", "",
-           "**Reward net and reference rule.** Both EnergyFlow rewards need an "
-           "expectation over a ~ N(0, I) at each state (the centering term, the soft "
-           "value), read at reference actions (`reward.reference`). The paper uses 16 fixed "
-           "samples; their error is a function of the state, so it acts as a spurious state "
-           "reward. rl_compare uses the 2-node Gauss-Hermite rule (2^act_dim points, exact "
-           "for cubic energies): its centering error is 10-180x smaller, and the reward "
-           "costs 3 or 5 energy rows per transition instead of 17. Its EnergyFlow net is "
-           "64x64 (BC and diffusion: 128x128), whose reward quality on held-out transitions "
-           "matched the 128x128 net's. Together they make PPO on the EnergyFlow reward run "
-           "at about 0.9x its true-reward speed (BENCHMARKS.md). Each env below lists the "
-           "rules' centering errors on its energy and the EnergyFlow results of three "
-           "settings: the 128x128 net with 16 sampled references (`--config.energyflow."
-           "model.mlp.hidden='(128, 128)' --config.energyflow.reward.reference=sampled "
-           "--config.energyflow.reward.num_reference=16`, run at commit daeb7dd), the same "
-           "net with the Gauss-Hermite rule (`--config.energyflow.model.mlp.hidden='(128, "
-           "128)'`, commit 5db50c7), and the 64x64 net of the tables.", ""]
+           *reference_paragraph(root, envs), ""]
   all_scores = {}
   for env in envs:
     name, cfg = env["name"], env["config"]
@@ -281,9 +309,9 @@ def write_report(root: str, out: str, baseline_roots=()) -> str:
       lines += ["EnergyFlow rewards of each reward net and reference rule (earlier runs: "
                 f"{', '.join(d for d in dirs[:-1])}; wall times and steps/s carry the load "
                 "of whatever ran beside each run):", "",
-                "| method | reward net, references | mean norm. return | mean raw eval "
-                "return ± std | EPIC | wall s | env steps/s |",
-                "|---|---|---:|---|---:|---:|---:|", *rows, ""]
+                "| method | reward net, references | commit | mean norm. return | mean raw "
+                "eval return ± std | EPIC | wall s | env steps/s |",
+                "|---|---|---|---:|---|---:|---:|---:|", *rows, ""]
   complete = [m for m, per in all_scores.items() if len(per) == len(envs) and len(envs) > 1]
   if complete:
     n = min(len(next(iter(all_scores[m].values()))) for m in complete)
