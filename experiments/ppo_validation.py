@@ -20,9 +20,9 @@ from efjax import provenance
 from efjax.rl.driver import train_seeds
 from experiments import cli
 from experiments.configs import ppo as ppo_configs
+from experiments.configs.common import with_overrides
 from experiments.reports import build
 from experiments.reports.ppo import VALIDATION
-from experiments.rl_sweep import with_overrides
 
 # (name, env, overrides): the configs of experiments/configs/ppo.py, and the two variants
 # results/ppo.md discusses (spring physics for inverted_double_pendulum, twice the budget

@@ -11,7 +11,6 @@ nothing is trained twice. DIR/sweep.json (what was tried, each run's per-seed
 normalized returns, the pick) and DIR/finals.json are the raw results the report is
 built from.
 """
-import copy
 import os
 
 import numpy as np
@@ -19,22 +18,10 @@ import numpy as np
 from efjax.workdir import write_json
 from experiments import cli, rl_compare, stages
 from experiments.configs import rl_sweep as sweep_config
+from experiments.configs.common import with_overrides
 from experiments.reports.rl_compare import normalized
 
 SHARED = ("expert", "demos.npz", "demos.json", "random.json", "heldout.npz", "heldout.json")
-
-
-def with_overrides(config, overrides: dict):
-  """A copy of an rl_compare config with dotted-key overrides applied."""
-  config = copy.deepcopy(config)
-  config.unlock()
-  for key, value in overrides.items():
-    *path, leaf = key.split(".")
-    node = config
-    for part in path:
-      node = node[part]
-    node[leaf] = value
-  return config
 
 
 def _link_shared(base: str, workdir: str) -> None:

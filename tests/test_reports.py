@@ -108,6 +108,26 @@ def test_metaworld_rates_are_mean_and_sample_std_over_seeds():
   assert "| t-v3 | bc | 0 | 3/10 [11, 60] | 1/10 [2, 40] |" in section   # Wilson, by hand
 
 
+def _collection(task, run, successful, tried, length, scale=1.5):
+  return {"task": task, "run": run, "command": f"python -m experiments.collect_demos {task} {run}",
+          "summary": {"episodes_successful": successful, "episodes_tried": tried,
+                      "mean_length_kept": length, "wall_s": 2.0, "env_steps_per_s": 1234.5,
+                      "settings": {"env": {"ood_scale": scale}}}}
+
+
+def test_metaworld_demos_section_reads_each_collection():
+  raw = {"date": "2026-01-01 00:00 UTC", "command": "python -m experiments.metaworld_demos",
+         "wall_s": 10.0, "collections": [
+             _collection("t-v3", "demos", 99, 100, 70.25), _collection("t-v3", "in_range", 10, 10, 70),
+             _collection("t-v3", "ood", 7, 10, 107.7),
+             _collection("t-v3", "ood_20_scale1.25", 19, 20, 100, 1.25),
+             _collection("t-v3", "ood_20_scale1.5", 12, 20, 100, 1.5)]}
+  text = metaworld.demos_section(raw)
+  assert "| t-v3 | 99/100 | 70.2 | 2.0 | 1,234 | 10/10 | 7/10 | 107.7 |" in text
+  assert "| task | scale 1.25 | scale 1.5 |" in text and "| t-v3 | 19/20 | 12/20 |" in text
+  assert "python -m experiments.collect_demos <task> demos" in text
+
+
 def _fingerprint():
   return {"code": {"commit": "abcdef123", "dirty": False}, "platform": {"cpu": "CPU X",
                                                                          "backend": "cpu"}}

@@ -7,6 +7,7 @@ import pytest
 
 from experiments import rl_sweep
 from experiments.configs import rl_sweep as sweep_config
+from experiments.configs.common import with_overrides
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,6 @@ def test_finals_run_the_pick_the_oracle_and_the_controls_on_the_final_seeds(swep
 
 def test_overrides_are_dotted_keys_of_the_compare_config():
   config = sweep_config.get_config("reacher").compare
-  out = rl_sweep.with_overrides(config, {"energyflow.reward.t": 0.1, "irl.disc_steps": 8})
+  out = with_overrides(config, {"energyflow.reward.t": 0.1, "irl.disc_steps": 8})
   assert out.energyflow.reward.t == 0.1 and out.irl.disc_steps == 8
   assert config.energyflow.reward.t != 0.1                  # the original is untouched

@@ -6,6 +6,7 @@
 variants such as `smoke` (seconds-long, for tests) or `cpu` (the 2-core CPU budget).
 An unknown name or flag is one ConfigError listing the valid ones.
 """
+import copy
 from typing import Callable, Iterable
 
 from efjax.errors import ConfigError
@@ -38,3 +39,17 @@ def parse_arg(arg: str, config_file: str, *, names: Iterable[str] | Callable | N
   if exclusive and len(given) > 1:
     raise ConfigError(f"{config_file}:{arg}: at most one of {', '.join(flags)}")
   return name, frozenset(given)
+
+
+def with_overrides(config, overrides: dict):
+  """A copy of a config with {dotted key: value} overrides applied (as the
+  `--config.<key>=<value>` flags of the command it stands for would)."""
+  config = copy.deepcopy(config)
+  config.unlock()
+  for key, value in overrides.items():
+    *path, leaf = key.split(".")
+    node = config
+    for part in path:
+      node = node[part]
+    node[leaf] = value
+  return config

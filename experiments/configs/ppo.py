@@ -11,11 +11,11 @@ import ml_collections
 
 from experiments.configs.common import parse_arg
 
-ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher", "hopper")
+ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher", "hopper", "walker2d")
 # Measured on the 2-core CPU (results/ppo.md): spring is fastest everywhere, but on the
 # double pendulum its PPO run collapsed late, so that env keeps positional (2x slower).
 BACKENDS = {"inverted_pendulum": "spring", "inverted_double_pendulum": "positional",
-            "reacher": "spring", "hopper": "spring"}
+            "reacher": "spring", "hopper": "spring", "walker2d": "spring"}
 
 
 def default_ppo_config() -> ml_collections.ConfigDict:
@@ -35,7 +35,8 @@ def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
   # Backends chosen by measured env steps/s on this CPU (results/ppo.md).
-  c.env = dict(name=name, backend=BACKENDS[name], episode_length=1000)
+  # fixed_horizon: episodes never end early (efjax.envs.brax_envs.FixedHorizonWrapper).
+  c.env = dict(name=name, backend=BACKENDS[name], episode_length=1000, fixed_horizon=False)
   c.ppo = default_ppo_config()
   c.log_every = 10          # updates per compiled call; progress, metrics, checkpoint after each
   c.eval_envs = 16          # deterministic episodes scored at the end
@@ -47,7 +48,7 @@ def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
   elif name == "reacher":
     c.ppo.total_steps = 5_000_000
     c.ppo.gamma = 0.95
-  elif name == "hopper":
+  elif name in ("hopper", "walker2d"):
     c.ppo.total_steps = 5_000_000
 
   if "smoke" in flags:

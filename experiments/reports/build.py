@@ -98,6 +98,7 @@ SECTIONS = (
     ("results/metaworld.md", "metaworld/success_rates", "metaworld/table.json",
      metaworld.success_section),
     ("README.md", "metaworld/table", "metaworld/table.json", metaworld.readme_table),
+    ("results/metaworld.md", "metaworld/demos", metaworld.DEMOS, metaworld.demos_section),
     ("results/quickstart/report.md", "quickstart/report", "quickstart/results.json",
      quickstart.markdown),
     ("README.md", "quickstart/summary", "quickstart/results.json", quickstart.readme_summary),

@@ -2,6 +2,8 @@
 published one: results/raw/metaworld/table.json).
 
 success_section(table)  the generated "success rates" section of results/metaworld.md
+demos_section(raw)      its "demonstrations" section, from results/raw/metaworld/demos.json
+                        (experiments.metaworld_demos --record)
 readme_table(table)     README's table (mean ± std per task and method)
 write_plot(table, path) results/metaworld_success.png
 
@@ -13,6 +15,7 @@ from efjax.policy.stats import wilson_interval
 from experiments.configs.metaworld_table import METHOD_LABEL, PAPER_ENERGYFLOW
 
 SECTION = "metaworld/success_rates"     # its generated section in results/metaworld.md
+DEMOS = "metaworld/demos.json"          # under results/raw/
 
 
 def row_key(task: str, method: str, seed: int) -> str:
@@ -154,3 +157,47 @@ def write_plot(table: dict, path: str) -> None:
   plt.close(fig)
 
 
+
+
+def demos_section(raw: dict) -> str:
+  """The scripted experts' success and episode lengths per task: 100 demo seeds, the first
+  10 seeds, and 10 out-of-range starts (experiments.metaworld_demos)."""
+  runs = {(c["task"], c["run"]): c for c in raw["collections"]}
+  tasks = list(dict.fromkeys(c["task"] for c in raw["collections"]))
+  scale = {c["summary"]["settings"]["env"]["ood_scale"] for c in raw["collections"]
+           if c["run"] == "ood"}
+
+  def success(c):
+    s = c["summary"]
+    return f"{s['episodes_successful']}/{s['episodes_tried']}"
+
+  lines = [f"Collected {raw['date']} by `{raw['command']}` (the raw summaries: "
+           f"results/raw/metaworld/demos.json; {raw['wall_s']:.0f} s of collection in all). "
+           "Mean lengths are of the kept (solved) episodes.", "",
+           "| task | expert success, 100 demo seeds | mean length (steps) | wall s | "
+           "env steps/s | expert success, first 10 seeds | expert success, 10 OOD seeds "
+           f"(scale {'/'.join(f'{x:g}' for x in sorted(scale))}) | mean OOD length (solved) |",
+           "|---|---|---:|---:|---:|---|---|---:|"]
+  for task in tasks:
+    demos, first, ood = (runs.get((task, r)) for r in ("demos", "in_range", "ood"))
+    ood_length = f"{ood['summary']['mean_length_kept']:.1f}" if ood else "—"
+    lines.append(
+        f"| {task} | {success(demos)} | {demos['summary']['mean_length_kept']:.1f} | "
+        f"{demos['summary']['wall_s']:.1f} | {demos['summary']['env_steps_per_s']:,.0f} | "
+        f"{success(first) if first else '—'} | {success(ood) if ood else '—'} | "
+        f"{ood_length} |")
+  widened = list(dict.fromkeys(c["run"] for c in raw["collections"]
+                               if c["run"].startswith("ood_20_")))
+  if widened:
+    scales = [runs[(tasks[0], r)]["summary"]["settings"]["env"]["ood_scale"] for r in widened]
+    lines += ["", "How many out-of-range starts the scripted expert solves as the box widens "
+              "(20 starts each, seeds 0-19):", "",
+              "| task | " + " | ".join(f"scale {x:g}" for x in scales) + " |",
+              "|---|" + "---|" * len(scales)]
+    lines += [f"| {task} | " + " | ".join(success(runs[(task, r)]) for r in widened) + " |"
+              for task in tasks]
+  lines += ["", "Commands (WORKDIR: any folder; `<task>` as in the table):", "", "```"]
+  lines += list(dict.fromkeys(c["command"].replace(c["task"], "<task>")
+                              for c in raw["collections"]))
+  lines += ["```", ""]
+  return "\n".join(lines)
