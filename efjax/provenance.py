@@ -58,7 +58,9 @@ def _git(*args: str) -> str | None:
 
 @functools.cache
 def source_hash() -> str:
-  """sha256 over the efjax/ and experiments/ Python sources (path and content)."""
+  """sha256 over the efjax/ and experiments/ Python sources (path and content), read once
+  per process: the code a process runs is what it imported, so an edit to the tree while a
+  long run goes on must not make that run's own earlier stages look stale."""
   digest = hashlib.sha256()
   for top in ("efjax", "experiments"):
     for folder, dirs, files in sorted(os.walk(os.path.join(ROOT, top))):

@@ -211,3 +211,21 @@ def test_a_raw_result_header_names_its_command_time_and_setting(tmp_path):
   assert a["fingerprint"]["data"][0]["arrays"] == {"x": [3, 2]}
   assert a["fingerprint"]["config_hash"] != b["fingerprint"]["config_hash"]
   json.dumps(a)      # a raw record is JSON
+
+
+def test_the_source_hash_is_read_once_per_process(tmp_path, monkeypatch):
+  # A long run's later stages compare against the code the process imported, not the tree
+  # as someone edits it meanwhile; a new process sees the edit.
+  for top in ("efjax", "experiments"):
+    (tmp_path / top).mkdir()
+    (tmp_path / top / "m.py").write_text("x = 1\n")
+  monkeypatch.setattr(provenance, "ROOT", str(tmp_path))
+  provenance.source_hash.cache_clear()
+  try:
+    before = provenance.source_hash()
+    (tmp_path / "experiments" / "m.py").write_text("x = 2\n")
+    assert provenance.source_hash() == before
+    provenance.source_hash.cache_clear()           # what a new process does
+    assert provenance.source_hash() != before
+  finally:
+    provenance.source_hash.cache_clear()
