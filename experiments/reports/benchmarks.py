@@ -278,3 +278,21 @@ def sharding_section(raw: dict) -> str:
     lines.append(f"| {name.replace('_', ' devices, ')} | {loss:.1e} | {param:.1e} | "
                  f"{r['held_params']:.1%} | {collectives} |")
   return "\n".join(lines) + "\n"
+
+
+def readme_bullet(core: dict, training: dict) -> str:
+  """README's speed bullet: the core table's median ratios over PyTorch eager (min-max over
+  rounds) and all of experiments.train against the bare step."""
+  def cell(workload, dtype="float32"):
+    return _range(summary(ratios(core, workload, dtype)))
+  mach = core["machine"]
+  pipeline = {x["workload"]: x for x in training["results"]}["train_and_evaluate"]
+  return (f"- Speed against the authors' PyTorch network (eager) on a 2-core "
+          f"{mach.get('cpu', 'CPU')}, {core['settings']['rounds']} interleaved rounds of `python "
+          "benchmarks/core.py --compare_torch` ([BENCHMARKS.md](BENCHMARKS.md); median, "
+          f"min-max over rounds): a float32 train step {cell('train')} (bf16 "
+          f"{cell('train', 'bfloat16')}), {cell('train_scan10')} at 10 steps per call, "
+          f"batch-1 sampling {cell('sample_b1')} faster, batch-256 sampling "
+          f"{cell('sample_b256')} (bf16 {cell('sample_b256', 'bfloat16')}), energy evaluation "
+          f"{cell('energy')} (bf16 {cell('energy', 'bfloat16')}); all of `experiments.train` "
+          f"runs at {pipeline['ratio_to_bare_step']:.2f}x the bare step.\n")

@@ -120,6 +120,8 @@ SECTIONS = (
      benchmarks.variants_report),
     ("BENCHMARKS.md", "benchmarks/training", "benchmarks/training.json",
      benchmarks.training_section),
+    ("README.md", "benchmarks/summary", ("benchmarks/core.json", "benchmarks/training.json"),
+     benchmarks.readme_bullet),
     ("BENCHMARKS.md", "benchmarks/sharding", "benchmarks/sharding.json",
      benchmarks.sharding_section),
     ("BENCHMARKS.md", "scaling/table", "scaling/table.json", scaling.benchmarks_section),

@@ -4,6 +4,8 @@ published one: results/raw/metaworld/table.json).
 success_section(table)  the generated "success rates" section of results/metaworld.md
 demos_section(raw)      its "demonstrations" section, from results/raw/metaworld/demos.json
                         (experiments.metaworld_demos --record)
+diagnosis_section(raw)  its "why the cpu variant normalizes" table, from
+                        results/raw/metaworld/diagnosis.json (experiments.metaworld_diagnosis)
 readme_table(table)     README's table (mean ± std per task and method)
 write_plot(table, path) results/metaworld_success.png
 
@@ -16,6 +18,7 @@ from experiments.configs.metaworld_table import METHOD_LABEL, PAPER_ENERGYFLOW
 
 SECTION = "metaworld/success_rates"     # its generated section in results/metaworld.md
 DEMOS = "metaworld/demos.json"          # under results/raw/
+DIAGNOSIS = "metaworld/diagnosis.json"  # under results/raw/
 
 
 def row_key(task: str, method: str, seed: int) -> str:
@@ -199,5 +202,38 @@ def demos_section(raw: dict) -> str:
   lines += ["", "Commands (WORKDIR: any folder; `<task>` as in the table):", "", "```"]
   lines += list(dict.fromkeys(c["command"].replace(c["task"], "<task>")
                               for c in raw["collections"]))
+  lines += ["```", ""]
+  return "\n".join(lines)
+
+
+DIAGNOSIS_LABEL = {"raw_plain": "raw observations, plain energy (the old `cpu`)",
+                   "zscore": "z-scored observations",
+                   "zscore_edm": "z-scored observations + `model.preconditioning=edm` (`cpu`)"}
+
+
+def diagnosis_section(raw: dict) -> str:
+  """Action error and success of the `cpu` variant with and without its two changes."""
+  s = raw["setting"]
+  first = raw["models"][0]["action_error"]
+  lines = [f"Measured {raw['date']} by `{raw['command']}` (raw: "
+           "results/raw/metaworld/diagnosis.json): EnergyFlow models on the demos of "
+           f"{s['task']}, {s['num_steps']:,} steps of 256, seed 0. Action error: median and "
+           f"mean |sampled - demo| over the executed steps of {s['windows']} demo windows, "
+           "per action dim x, y, z, gripper (the demos' mean |a|: "
+           f"{', '.join(f'{v:.2f}' for v in first['demo_mean_abs'])}).", "",
+           f"| model ({s['num_steps'] // 1000}k steps) | median abs error | mean abs error | "
+           f"success, {s['episodes']} episodes |", "|---|---|---|---|"]
+  for m in raw["models"]:
+    e, ev = m["action_error"], m["eval"]
+    lines.append(f"| {DIAGNOSIS_LABEL.get(m['name'], m['name'])} | "
+                 f"{', '.join(f'{v:.3f}' for v in e['median'])} | "
+                 f"{', '.join(f'{v:.3f}' for v in e['mean'])} | "
+                 f"{ev['successes']}/{ev['successes'] + ev['failures']} |")
+  lines += ["", "Commands (WORKDIR/demos: `python -m experiments.collect_demos "
+            f"--config=experiments/configs/metaworld.py:{s['task']},cpu "
+            "--workdir=WORKDIR/demos`; evaluation: `python -m experiments.evaluate "
+            f"--config=experiments/configs/metaworld.py:{s['task']},cpu --workdir=WORKDIR/<model> "
+            f"--episodes={s['episodes']}`):", "", "```"]
+  lines += [m["command"] for m in raw["models"]]
   lines += ["```", ""]
   return "\n".join(lines)
