@@ -64,3 +64,13 @@ def test_variants_report_gives_each_change_its_speedup_over_rounds():
   assert ("| **conv_xla** (float32) | train step (samples/s, batch 256) | 100 | 120 | "
           "1.20x [1.10-1.30] | 1.20x [1.20-1.20] |") in text
   assert "- **conv_xla**: XLA's convolution." in text and "busy" not in text
+
+
+def test_readme_speed_bullet_quotes_the_medians_and_spreads_over_rounds():
+  training = {"results": [{"workload": "train_and_evaluate", "ratio_to_bare_step": 1.174}]}
+  text = core.readme_bullet(fake_record(), training)
+  assert "on a 2-core Test CPU, 3 interleaved rounds" in text
+  assert "a float32 train step 1.50x [1.40-1.60] (bf16 2.50x [2.50-2.50])" in text
+  assert "batch-1 sampling 9.52x [9.09-10.00] faster" in text      # 200/21 median, 200/22 min
+  assert "energy evaluation - (bf16 -)" in text                    # not measured in this record
+  assert "runs at 1.17x the bare step" in text
