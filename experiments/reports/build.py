@@ -125,6 +125,7 @@ SECTIONS = (
     ("BENCHMARKS.md", "benchmarks/sharding", "benchmarks/sharding.json",
      benchmarks.sharding_section),
     ("BENCHMARKS.md", "scaling/table", "scaling/table.json", scaling.benchmarks_section),
+    ("BENCHMARKS.md", "scaling/findings", "scaling/table.json", scaling.findings),
 )
 # (document, raw folder, text(files) -> the whole document): generated whole
 DOCUMENTS = (("results/bandit_family.md", "bandit_family", _bandit_family_text),)

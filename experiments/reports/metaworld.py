@@ -6,6 +6,7 @@ demos_section(raw)      its "demonstrations" section, from results/raw/metaworld
                         (experiments.metaworld_demos --record)
 diagnosis_section(raw)  its "why the cpu variant normalizes" table, from
                         results/raw/metaworld/diagnosis.json (experiments.metaworld_diagnosis)
+fit_section(raw)        the same record's fit of each table method to the assembly demos
 readme_table(table)     README's table (mean ± std per task and method)
 write_plot(table, path) results/metaworld_success.png
 
@@ -236,4 +237,20 @@ def diagnosis_section(raw: dict) -> str:
             f"--episodes={s['episodes']}`):", "", "```"]
   lines += [m["command"] for m in raw["models"]]
   lines += ["```", ""]
+  return "\n".join(lines)
+
+
+def fit_section(raw: dict) -> str:
+  """How closely the seed-0 model of each table method fits the assembly demos."""
+  s = raw["setting"]
+  fit = raw["assembly_fit"]
+  lines = [f"Measured {raw['date']} by `{raw['command']}` (raw: "
+           "results/raw/metaworld/diagnosis.json): the seed-0 model of each method, trained as "
+           f"the table trains it ({fit[0]['steps']:,} steps), mean |sampled - demo| over the "
+           f"executed steps of {s['windows']} demo windows of assembly-v3, per action dim x, "
+           "y, z, gripper (BC: its mean action).", "",
+           "| model | mean abs action error (x, y, z, gripper) |", "|---|---|"]
+  lines += [f"| {METHOD_LABEL[m['method']]} | "
+            f"{', '.join(f'{v:.3f}' for v in m['action_error']['mean'])} |" for m in fit]
+  lines += ["", "```"] + [m["command"] for m in fit] + ["```", ""]
   return "\n".join(lines)
