@@ -46,6 +46,20 @@ STAGES = (("expert", stages.expert), ("demos", stages.demos),
           ("bc", lambda c, w, log: stages.train_once(c, "bc", w, "bc", log, method="bc")),
           ("diffusion", lambda c, w, log: stages.train_once(c, "diffusion", w, "diffusion", log)),
           ("random", stages.random_policy))
+MODEL_STAGES = ("energyflow", "bc", "diffusion")   # each trained only for a method that reads it
+
+
+def needed(method: str, stage: str) -> bool:
+  """Whether a method's reward reads the model a stage trains."""
+  return {"energyflow": method.startswith("energyflow_"), "bc": method == "bc_log_prob",
+          "diffusion": method == "diffusion_elbo"}[stage]
+
+
+def stages_for(methods) -> tuple:
+  """STAGES without the models no method in `methods` reads (the oracle and the controls
+  need only the expert, its demos and the random policy)."""
+  return tuple((name, fn) for name, fn in STAGES
+               if name not in MODEL_STAGES or any(needed(m, name) for m in methods))
 
 
 def _expert_transitions(workdir):
@@ -178,7 +192,8 @@ def run_compare(config, workdir: str, log=print, isolate: bool = False) -> dict:
   command line, as main does; in-process otherwise)."""
   stages.check_workdir_config(config, workdir)
   start = time.perf_counter()
-  results = {"env": config.env_name, **stages.run_stages(STAGES, config, workdir, log),
+  results = {"env": config.env_name,
+             **stages.run_stages(stages_for(config.methods), config, workdir, log),
              "methods": {}}
   for method in config.methods:
     results["methods"][method] = (run_method_in_child if isolate else run_method)(

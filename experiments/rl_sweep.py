@@ -37,17 +37,9 @@ def _run(config, base: str, workdir: str, method: str, log) -> dict:
   _link_shared(base, workdir)
   config = with_overrides(config, {"methods": (method,)})
   stages.check_workdir_config(config, workdir)
-  for name, fn in rl_compare.STAGES:
-    if name in ("bc", "diffusion", "energyflow") and not needed(method, name):
-      continue
+  for _, fn in rl_compare.stages_for((method,)):
     fn(config, workdir, log)
   return rl_compare.run_method(config, workdir, method, log)
-
-
-def needed(method: str, stage: str) -> bool:
-  """Whether a method's reward reads the model a stage trains."""
-  return {"energyflow": method.startswith("energyflow_"), "bc": method == "bc_log_prob",
-          "diffusion": method == "diffusion_elbo"}[stage]
 
 
 def _score(result: dict, base_results: dict) -> list[float]:

@@ -124,3 +124,11 @@ def test_reward_checkpoint_for_another_env_is_refused(smoke):
     load_reward("energyflow_centered", os.path.join(workdir, "energyflow"), reacher)
   with pytest.raises(RewardMismatchError, match="obs_dim=4"):
     load_reward("bc_log_prob", os.path.join(workdir, "bc"), reacher)
+
+
+def test_the_oracle_and_controls_train_no_reward_model():
+  assert [n for n, _ in rl_compare.stages_for(("true_reward", "constant_plus", "zero"))] == [
+      "expert", "demos", "random"]
+  assert [n for n, _ in rl_compare.stages_for(("airl", "bc_log_prob"))] == [
+      "expert", "demos", "bc", "random"]
+  assert len(rl_compare.stages_for(rl_compare_config.METHODS)) == len(rl_compare.STAGES)
