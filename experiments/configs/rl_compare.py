@@ -4,9 +4,11 @@
     python -m experiments.rl_compare --config=experiments/configs/rl_compare.py:reacher,smoke --workdir=/tmp/smoke
 
 Envs (all run on the 2-core CPU; results/ppo.md measured them): inverted_pendulum
-(spring), inverted_double_pendulum (positional: spring's PPO collapsed there) and
-reacher (spring). No locomotion task yet: results/ppo.md measures their env steps/s
-(hopper and walker2d with spring physics are within a CPU's reach).
+(spring), inverted_double_pendulum (positional: spring's PPO collapsed there), reacher
+(spring), and two locomotion tasks, hopper and walker2d (spring): of the four Brax
+locomotion tasks they step fastest on this CPU (results/ppo.md's env speed table), and
+on the fixed-horizon env neither can end an episode early, so a fall costs the rest of
+the episode's true reward.
 
 Fixed horizon: the expert trains on the env as Brax defines it, but every reward is
 compared on the fixed-horizon version (`rl.env.fixed_horizon`, efjax.envs.brax_envs
@@ -42,14 +44,14 @@ from experiments.configs import ppo as ppo_config
 from experiments.configs import quickstart
 from experiments.configs.common import parse_arg
 
-ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher")
+ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher", "hopper", "walker2d")
 LEARNED = ("energyflow_centered", "energyflow_soft_bellman", "airl", "gail", "bc_log_prob",
            "diffusion_elbo")
 CONTROL_METHODS = ("constant_plus", "constant_minus", "zero", "random_network")
 METHODS = ("true_reward",) + LEARNED + CONTROL_METHODS
 # Env steps per seed of each method's PPO (the expert's budget is experiments/configs/ppo.py's).
 RL_STEPS = {"inverted_pendulum": 1_000_000, "inverted_double_pendulum": 2_000_000,
-            "reacher": 2_000_000}
+            "reacher": 2_000_000, "hopper": 5_000_000, "walker2d": 5_000_000}
 
 
 def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:

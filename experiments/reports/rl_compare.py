@@ -27,7 +27,7 @@ _BASELINE = flags.DEFINE_list("baseline_root", None, "Roots of env workdirs of e
                               "whose EnergyFlow rows are compared with ROOT's.")
 ENERGYFLOW = ("energyflow_centered", "energyflow_soft_bellman")
 
-ENV_ORDER = ("inverted_pendulum", "inverted_double_pendulum", "reacher")
+ENV_ORDER = ("inverted_pendulum", "inverted_double_pendulum", "reacher", "hopper", "walker2d")
 LABELS = {"true_reward": "true reward (oracle)", "energyflow_centered": "EnergyFlow centered",
           "energyflow_soft_bellman": "EnergyFlow soft-Bellman", "airl": "AIRL", "gail": "GAIL",
           "bc_log_prob": "BC log-prob", "diffusion_elbo": "diffusion ELBO (non-cons.)",
