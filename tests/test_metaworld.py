@@ -212,3 +212,15 @@ def test_evaluating_a_model_of_another_size_is_refused(trained, tmp_path):
   assert proc.stderr.strip().splitlines() == [
       f"error: {tmp_path}: trained on other.npz: obs_dim=17, but {TASK} has obs_dim=39 "
       "(obs 39, actions 4): demonstrations of another task?"]
+
+
+def test_action_error_compares_sampled_chunks_with_the_demos(trained, demos):
+  from experiments.metaworld_diagnosis import action_error
+  config, workdir = trained
+  path = str(demos / "demos.npz")
+  err = action_error(str(workdir), path, windows=16)
+  d = load_demos(path)
+  assert np.allclose(err["demo_mean_abs"], np.abs(d.actions).mean(0), atol=1e-4)
+  for key in ("median", "mean"):
+    assert len(err[key]) == 4 and all(np.isfinite(err[key])) and min(err[key]) >= 0
+  assert action_error(str(workdir), path, windows=16) == err      # seeded: the same windows

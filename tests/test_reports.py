@@ -218,3 +218,48 @@ def test_build_check_cli_passes_on_the_committed_documents():
                         capture_output=True, text=True, cwd=ROOT, timeout=300)
   assert proc.returncode == 0, proc.stderr
   assert "match their raw results" in proc.stdout
+
+
+def _error(mean):
+  return {"median": [m / 2 for m in mean], "mean": mean, "demo_mean_abs": [0.1, 0.5, 0.4, 1.0]}
+
+
+def test_metaworld_diagnosis_fit_and_speed_sections_by_hand():
+  raw = {"date": "2026-01-01 00:00 UTC", "command": "python -m experiments.metaworld_diagnosis",
+         "setting": {"task": "t-v3", "num_steps": 10000, "episodes": 20, "windows": 512},
+         "models": [{"name": "raw_plain", "command": "train raw", "eval": {
+             "successes": 3, "failures": 17, "errored": 0},
+             "action_error": _error([0.1, 0.2, 0.3, 0.4])}],
+         "assembly_fit": [{"method": "bc", "command": "train bc", "steps": 50000,
+                           "action_error": _error([0.013, 0.029, 0.043, 0.05])}]}
+  text = metaworld.diagnosis_section(raw)
+  assert "| raw observations, plain energy (the old `cpu`) | 0.050, 0.100, 0.150, 0.200 | " \
+         "0.100, 0.200, 0.300, 0.400 | 3/20 |" in text
+  assert "the demos' mean |a|: 0.10, 0.50, 0.40, 1.00" in text
+  assert "| Gaussian BC | 0.013, 0.029, 0.043, 0.050 |" in metaworld.fit_section(raw)
+  speed = {"date": "d", "command": "python benchmarks/metaworld_speed.py", "cpu_count": 2,
+           "load_average_at_end": [1.5, 1, 1], "fingerprint": {"platform": {"cpu": "CPU X"}},
+           "setting": {"num_envs": 10, "steps": 300, "rounds": 3, "train_steps": 300},
+           "stepping": {"list": [300.0, 100.0, 200.0], "async": [50.0, 60.0, 70.0]},
+           "render": {"seconds_per_frame": None, "error": "no GL", "mujoco_gl": None},
+           "training": [{"model": "m", "samples_per_s": 1234.4, "final_loss": 0.25}]}
+  text = metaworld.speed_section(speed)
+  assert "| a plain list (the harness) | 200 [100-300] |" in text
+  assert "Rendering failed on this machine (no GL)." in text
+  assert "| m | 1,234 | 0.250 |" in text and "load average 1.5" in text
+
+
+def test_rl_budget_table_normalized_means_and_the_goal_by_hand():
+  check = {"env": "hopper", "backend": "spring", "expert_steps": 5e6, "expert_return": 1000.0,
+           "random_return": 0.0, "rl_steps": 5e6, "wall_s": 600.0, "command": "python -m x",
+           "methods": {"true_reward": {"normalized_per_seed": [0.9, 0.7]},
+                       "constant_plus": {"normalized_per_seed": [0.2, 0.4]}}}
+  raw = {"checks": [check, dict(check, env="walker2d", methods={
+             "true_reward": {"normalized_per_seed": [0.5, 0.7]}})],
+         "setting": {"goal": 0.8, "rl.num_seeds": 2}, "command": "python -m experiments.rl_budget",
+         "date": "2026-01-01 00:00 UTC", "wall_s": 1.0, "cpu_count": 2,
+         "load_average_at_end": [1, 1, 1], "fingerprint": _fingerprint()}
+  text = ppo_report.budget_section(raw)
+  assert "| hopper (spring) | 5M, 1000.0 | 0.0 | 5M | 0.80 (0.90, 0.70) | 0.30 (0.20, 0.40) " \
+         "| — | — | — | yes | 10 min |" in text
+  assert "| walker2d (spring) |" in text and "| 0.60 (0.50, 0.70) |" in text and "**no**" in text

@@ -20,6 +20,7 @@ import numpy as np
 
 BRAX, ENERGYFLOW = "ppo/brax.json", "ppo/energyflow_reward.json"   # under results/raw/
 VALIDATION, ENV_SPEED = "ppo/validation.json", "ppo/env_speed.json"
+RL_BUDGET = "ppo/rl_budget.json"       # experiments.rl_budget --record
 
 
 def spread(values) -> tuple[float, float, float]:
@@ -205,3 +206,39 @@ def write_curves(raw: dict, folder: str) -> None:
     env = r["summary"]["env"]
     plot_curve(rows, os.path.join(folder, f"ppo_{r['name']}.png"),
                f"PPO {env['name']} ({env['backend']})")
+
+
+BUDGET_COLUMNS = (("true_reward", "oracle (true reward)"), ("constant_plus", "constant +1"),
+                  ("constant_minus", "constant -1"), ("zero", "zero"),
+                  ("random_network", "random network"))
+
+
+def budget_section(raw: dict) -> str:
+  """Per env: the expert, the random policy, and the oracle's and controls' normalized
+  returns at the env's RL budget, with whether the oracle reaches the goal."""
+  goal = raw["setting"]["goal"]
+  lines = [f"{made_by(raw)}. Per env: the expert's PPO budget and the mean return of its "
+           "demonstrations (R_expert), uniform random actions' return (R_random), the RL "
+           "budget each method of the comparison gets, and each reward's normalized return "
+           "(R - R_random) / (R_expert - R_random) per seed (deterministic eval, "
+           f"{raw['setting']['rl.num_seeds']} seeds, fixed-horizon env). The budget holds when "
+           f"the oracle's mean is at least {goal}; a control near the oracle means the env "
+           "cannot tell rewards apart.", "",
+           "| env (backend) | expert: budget, R_expert | R_random | RL budget | "
+           + " | ".join(label for _, label in BUDGET_COLUMNS) + " | budget holds | wall |",
+           "|---|---|---:|---:|" + "---|" * len(BUDGET_COLUMNS) + "---|---:|"]
+  for c in raw["checks"]:
+    cells = []
+    for method, _ in BUDGET_COLUMNS:
+      m = c["methods"].get(method)
+      cells.append("—" if m is None else
+                   f"{np.mean(m['normalized_per_seed']):.2f} ("
+                   + ", ".join(f"{v:.2f}" for v in m["normalized_per_seed"]) + ")")
+    oracle = np.mean(c["methods"]["true_reward"]["normalized_per_seed"])
+    lines.append(f"| {c['env']} ({c['backend']}) | {c['expert_steps'] / 1e6:g}M, "
+                 f"{c['expert_return']:.1f} | {c['random_return']:.1f} | "
+                 f"{c['rl_steps'] / 1e6:g}M | " + " | ".join(cells) + " | "
+                 f"{'yes' if oracle >= goal else '**no**'} | {c['wall_s'] / 60:.0f} min |")
+  lines += ["", "Commands (one per env):", "", "```"] + [c["command"] for c in raw["checks"]]
+  lines += ["```", "", f"Raw figures: `results/raw/{RL_BUDGET}`."]
+  return "\n".join(lines)
