@@ -7,6 +7,7 @@ demos_section(raw)      its "demonstrations" section, from results/raw/metaworld
 diagnosis_section(raw)  its "why the cpu variant normalizes" table, from
                         results/raw/metaworld/diagnosis.json (experiments.metaworld_diagnosis)
 fit_section(raw)        the same record's fit of each table method to the assembly demos
+speed_section(raw)      env stepping, render and training speeds (benchmarks/metaworld_speed.py)
 readme_table(table)     README's table (mean ± std per task and method)
 write_plot(table, path) results/metaworld_success.png
 
@@ -20,6 +21,7 @@ from experiments.configs.metaworld_table import METHOD_LABEL, PAPER_ENERGYFLOW
 SECTION = "metaworld/success_rates"     # its generated section in results/metaworld.md
 DEMOS = "metaworld/demos.json"          # under results/raw/
 DIAGNOSIS = "metaworld/diagnosis.json"  # under results/raw/
+SPEED = "metaworld/speed.json"          # under results/raw/ (benchmarks/metaworld_speed.py)
 
 
 def row_key(task: str, method: str, seed: int) -> str:
@@ -254,3 +256,32 @@ def fit_section(raw: dict) -> str:
             f"{', '.join(f'{v:.3f}' for v in m['action_error']['mean'])} |" for m in fit]
   lines += ["", "```"] + [m["command"] for m in fit] + ["```", ""]
   return "\n".join(lines)
+
+
+STEPPING_LABEL = {"list": "a plain list (the harness)", "sync": "gymnasium SyncVectorEnv",
+                  "async": "gymnasium AsyncVectorEnv (a process per env)"}
+
+
+def speed_section(raw: dict) -> str:
+  """How the harness steps its envs, what a frame costs, and the training speeds."""
+  from experiments.reports.ppo import rate_cell
+  s = raw["setting"]
+  lines = [f"Measured {raw['date']} by `{raw['command']}` (raw: results/raw/metaworld/speed.json; "
+           f"{raw['fingerprint']['platform']['cpu']}, {raw['cpu_count']} cores, load average "
+           f"{raw['load_average_at_end'][0]:.1f} at the end: other jobs shared the machine "
+           "when it is above the core count). Stepping "
+           f"{s['num_envs']} envs of assembly-v3 in lockstep, uniform random actions, "
+           f"{s['steps']} steps each, one process, {s['rounds']} rounds interleaved "
+           "(env steps/s, median [min-max]):", "",
+           "| envs held as | env steps/s |", "|---|---:|"]
+  lines += [f"| {STEPPING_LABEL.get(k, k)} | {rate_cell(v)} |" for k, v in raw["stepping"].items()]
+  render = raw["render"]
+  lines += ["", (f"A 128 x 128 video frame (`--video`, MUJOCO_GL={render['mujoco_gl']}) took "
+                 f"{render['seconds_per_frame']:.3f} s." if render["seconds_per_frame"] is not None
+                 else f"Rendering failed on this machine ({render['error']})."), "",
+            f"Training on 100 scripted-expert episodes of button-press-v3, batch 256, "
+            f"{s['train_steps']} steps, one model after the other:", "",
+            f"| model | samples/s | DSM loss at step {s['train_steps']} |", "|---|---:|---:|"]
+  lines += [f"| {t['model']} | {t['samples_per_s']:,.0f} | {t['final_loss']:.3f} |"
+            for t in raw["training"]]
+  return "\n".join(lines) + "\n"
