@@ -90,14 +90,13 @@ def apply_cpu_budget(c: ml_collections.ConfigDict) -> None:
   """The `cpu` variant of the task configs (metaworld.py, robomimic.py): an MLP energy
   that trains in minutes on a 2-core CPU.
 
-  An MLP, not the paper's UNet: measured one after the other on the 2-core CPU at batch
-  256, it trains at ~28k samples/s and the smallest UNet (down_dims 32-64-128) at ~2.4k
-  (results/metaworld.md), so 50k steps of 256 take ~8 min. z-scored observations and
-  the EDM-style preconditioning: with raw observations and the plain MLP, Meta-World
-  drawer-open's policies succeeded 2-6 of 50; with both, a 10k-step model's sampled
-  actions missed the demos' by 3-10x less and it succeeded 20/20 (results/metaworld.md,
-  "Why the cpu variant normalizes and preconditions"). A higher learning rate and a
-  shorter EMA than the paper's, for the shorter run.
+  An MLP, not the paper's UNet: on the 2-core CPU it trains many times faster than the
+  smallest UNet (results/metaworld.md, "Speed"). z-scored observations and the EDM-style
+  preconditioning: with raw observations and the plain MLP, Meta-World drawer-open's
+  diffusion policies failed; with both, their sampled actions land far closer to the
+  demos' and they succeed (results/metaworld.md, "Why the cpu variant normalizes and
+  preconditions", re-measured by experiments.metaworld_diagnosis). A higher learning rate
+  and a shorter EMA than the paper's, for the shorter run.
   """
   apply_paper_recipe(c, reward_t=0.4)       # then the budget's own changes
   c.model.backbone = "mlp"

@@ -271,7 +271,7 @@ def speed_section(raw: dict) -> str:
            f"{raw['load_average_at_end'][0]:.1f} at the end: other jobs shared the machine "
            "when it is above the core count). Stepping "
            f"{s['num_envs']} envs of assembly-v3 in lockstep, uniform random actions, "
-           f"{s['steps']} steps each, one process, {s['rounds']} rounds interleaved "
+           f"{s['steps']} steps each, driven from one process, {s['rounds']} rounds interleaved "
            "(env steps/s, median [min-max]):", "",
            "| envs held as | env steps/s |", "|---|---:|"]
   lines += [f"| {STEPPING_LABEL.get(k, k)} | {rate_cell(v)} |" for k, v in raw["stepping"].items()]
