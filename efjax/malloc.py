@@ -1,13 +1,12 @@
-"""Transparent huge pages for XLA:CPU's buffers: a ~20 % faster single train step.
+"""Transparent huge pages for XLA:CPU's buffers: a faster single train step.
 
-Every call of a compiled XLA:CPU function allocates its temporary buffers (~400 MB
-for the paper network's train step at batch 256) with glibc malloc, which maps
+Every call of a compiled XLA:CPU function allocates its temporary buffers (hundreds of
+MB for the paper network's train step at batch 256) with glibc malloc, which maps
 blocks that large freshly and unmaps them when they are freed, so the next call
-page-faults ~96k 4-KiB pages again: ~80 ms of a ~310 ms step on the 2-core EPYC
-(measured with getrusage; a loop of 10 steps inside one call pays it once). With
-glibc's `glibc.malloc.hugetlb=1` tunable, malloc asks the kernel for transparent
-huge pages (madvise), the faults drop to ~4k and the step to 233-272 ms; PyTorch's
-reference step gains ~5 % from the same setting (2026-11-25, BENCHMARKS.md).
+page-faults them in again, 4 KiB at a time (a loop of steps inside one call pays it
+once). With glibc's `glibc.malloc.hugetlb=1` tunable, malloc asks the kernel for
+transparent huge pages (madvise) and the faults and the step time drop: BUILD.md's
+figures, from `python benchmarks/huge_pages.py --record`.
 
 glibc reads tunables only when a process starts, so `reexec_with_huge_pages()`
 restarts the process with the tunable set; experiments/__init__.py and the benchmark

@@ -74,3 +74,17 @@ def test_readme_speed_bullet_quotes_the_medians_and_spreads_over_rounds():
   assert "batch-1 sampling 9.52x [9.09-10.00] faster" in text      # 200/21 median, 200/22 min
   assert "energy evaluation - (bf16 -)" in text                    # not measured in this record
   assert "runs at 1.17x the bare step" in text
+
+
+def test_huge_pages_section_by_hand():
+  def side(step_s, faults, huge):
+    return {"step_s": step_s, "minor_faults_per_call": faults, "huge_pages": huge}
+  raw = {"date": "d", "command": "python benchmarks/huge_pages.py", "fingerprint": {},
+         "rounds": [{"off": side(0.5, 9e4, False), "on": side(0.4, 400, True)},
+                    {"off": side(0.45, 9e4, False), "on": side(0.5, 500, True)}]}
+  text = core.huge_pages_section(raw)
+  # per-round speedups 1.25 and 0.90: median 1.075
+  assert "takes 475 ms [450-500] with 90,000 minor page faults" in text
+  assert "450 ms [400-500] with 450 with them: 1.07x [0.90-1.25] faster." in text
+  raw["rounds"][0]["on"]["huge_pages"] = False
+  assert "did not take effect in every round" in core.huge_pages_section(raw)

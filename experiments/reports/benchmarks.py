@@ -296,3 +296,23 @@ def readme_bullet(core: dict, training: dict) -> str:
           f"{cell('sample_b256')} (bf16 {cell('sample_b256', 'bfloat16')}), energy evaluation "
           f"{cell('energy')} (bf16 {cell('energy', 'bfloat16')}); all of `experiments.train` "
           f"runs at {pipeline['ratio_to_bare_step']:.2f}x the bare step.\n")
+
+
+def huge_pages_section(raw: dict) -> str:
+  """BUILD.md's huge-pages figures from benchmarks/huge_pages.py's raw record."""
+  rounds = raw["rounds"]
+  speedup = summary([r["off"]["step_s"] / r["on"]["step_s"] for r in rounds])
+  step = {k: summary([1e3 * r[k]["step_s"] for r in rounds]) for k in ("off", "on")}
+  faults = {k: summary([r[k]["minor_faults_per_call"] for r in rounds]) for k in ("off", "on")}
+  applied = all(r["on"]["huge_pages"] and not r["off"]["huge_pages"] for r in rounds)
+  fp = raw.get("fingerprint", {})
+  return (f"Measured {raw['date']} on {fp.get('platform', {}).get('cpu', '?')} "
+          f"(`{raw['command']}`, raw figures `results/raw/benchmarks/huge_pages.json`; "
+          f"{len(rounds)} rounds, each setting in its own process, median [min-max] over "
+          "rounds): the paper network's float32 train step at batch 256 takes "
+          f"{step['off'][0]:.0f} ms [{step['off'][1]:.0f}-{step['off'][2]:.0f}] with "
+          f"{faults['off'][0]:,.0f} minor page faults per call without huge pages, and "
+          f"{step['on'][0]:.0f} ms [{step['on'][1]:.0f}-{step['on'][2]:.0f}] with "
+          f"{faults['on'][0]:,.0f} with them: {_range(speedup)} faster"
+          + ("" if applied else " (the tunable did not take effect in every round: read "
+             "the raw record)") + ".\n")

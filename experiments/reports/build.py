@@ -125,6 +125,8 @@ SECTIONS = (
      benchmarks.training_section),
     ("README.md", "benchmarks/summary", ("benchmarks/core.json", "benchmarks/training.json"),
      benchmarks.readme_bullet),
+    ("BUILD.md", "benchmarks/huge_pages", "benchmarks/huge_pages.json",
+     benchmarks.huge_pages_section),
     ("BENCHMARKS.md", "benchmarks/sharding", "benchmarks/sharding.json",
      benchmarks.sharding_section),
     ("BENCHMARKS.md", "scaling/table", "scaling/table.json", scaling.benchmarks_section),
