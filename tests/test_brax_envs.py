@@ -29,3 +29,21 @@ def test_fixed_horizon_episodes_last_episode_length_in_the_training_env():
     state = step(state, jnp.ones((4, 1)))
     assert bool(jnp.all(state.done == (1.0 if t == 19 else 0.0))), t   # only the time limit
   assert bool(jnp.all(state.info["truncation"] == 1.0))
+
+
+def test_the_episode_after_an_absorbed_one_starts_live():
+  # brax's AutoResetWrapper restores the pipeline state and the observation at the time
+  # limit, not the absorbed flag: without resetting it, every later episode of that env
+  # was frozen at its start with reward 0.
+  env = make_env("inverted_pendulum", "spring", episode_length=20, fixed_horizon=True)
+  state = env.reset(jax.random.split(jax.random.key(2), 3))
+  step = jax.jit(env.step)
+  for _ in range(20):                       # a constant push: every pole falls, then absorbs
+    state = step(state, jnp.ones((3, 1)))
+  assert bool(jnp.all(state.done == 1.0)) and bool(jnp.all(state.info["absorbed"] == 1.0))
+  rewards, obs = [], []
+  for _ in range(3):                        # the next episode: alive, moving, paid
+    state = step(state, jnp.zeros((3, 1)))
+    rewards.append(np.asarray(state.reward)), obs.append(np.asarray(state.obs))
+  assert np.all(np.stack(rewards) == 1.0) and bool(jnp.all(state.info["absorbed"] == 0.0))
+  assert not np.allclose(obs[0], obs[-1])

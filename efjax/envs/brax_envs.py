@@ -108,9 +108,20 @@ def make_env(name: str, backend: str = "positional", episode_length: int = 1000,
               episode_length, action_repeat)
 
 
+class AutoResetWrapper(brax_wrappers.AutoResetWrapper):
+  """brax's auto-reset, which also starts FixedHorizonWrapper's next episode live: brax
+  restores only the pipeline state and the observation at the end of an episode, so an
+  absorbed env would otherwise stay absorbed (frozen, reward 0) in every later episode."""
+
+  def step(self, state: State, action) -> State:
+    if "absorbed" in state.info:
+      state.info["absorbed"] = jnp.where(state.done > 0, 0.0, state.info["absorbed"])
+    return super().step(state, action)
+
+
 def wrap(env: envs.Env, episode_length: int = 1000, action_repeat: int = 1) -> envs.Env:
   """brax's training wrappers around an unbatched env, plus NextObsWrapper."""
   env = brax_wrappers.VmapWrapper(env)
   env = brax_wrappers.EpisodeWrapper(env, episode_length, action_repeat)
   env = NextObsWrapper(env)
-  return RawKeyWrapper(brax_wrappers.AutoResetWrapper(env))
+  return RawKeyWrapper(AutoResetWrapper(env))
