@@ -33,3 +33,15 @@ def test_unknown_brax_env_lists_the_valid_ones(tmp_path):
   assert proc.returncode != 0
   lines = proc.stderr.strip().splitlines()
   assert len(lines) == 1 and "inverted_pendulum" in lines[0], proc.stderr
+
+
+def test_ppo_cli_runs_the_seeds_its_docstring_promises(tmp_path):
+  # experiments/ppo.py and README document --config.num_seeds=N; the config must have it.
+  proc = subprocess.run([sys.executable, "-m", "experiments.ppo",
+                         "--config=experiments/configs/ppo.py:inverted_pendulum,smoke",
+                         "--config.num_seeds=2", f"--workdir={tmp_path}"],
+                        capture_output=True, text=True, cwd=ROOT, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  summary = json.load(open(tmp_path / "summary.json"))
+  assert summary["num_seeds"] == 2 and len(summary["eval_return_per_seed"]) == 2
+  assert os.path.exists(tmp_path / "agent" / "seed1" / "agent.npz")

@@ -34,6 +34,7 @@ def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
                          default="inverted_pendulum")
   c = ml_collections.ConfigDict()
   c.seed = 0
+  c.num_seeds = 1           # seeds trained side by side (vmapped): seed, seed + 1, ...
   # Backends chosen by measured env steps/s on this CPU (results/ppo.md).
   # fixed_horizon: episodes never end early (efjax.envs.brax_envs.FixedHorizonWrapper).
   c.env = dict(name=name, backend=BACKENDS[name], episode_length=1000, fixed_horizon=False)
