@@ -1,10 +1,12 @@
 """The held-out bandit family through the user's CLI, and the report from the raw JSON.
 
     python -m experiments.bandit_family --config=experiments/configs/bandit_family.py \
-        --workdir=/work/bandit_runs/family [--settings=defaults,paper] [--report]
+        --workdir=/work/bandit_runs/family [--rounds=2] [--settings=defaults] [--report]
     python -m experiments.bandit_family --config=experiments/configs/bandit_family.py --report
 
-For each setting (`settings`: name -> the --config a user passes) and held-out seed:
+For each held-out round (`held_out_rounds`: fresh held-out seeds and the settings scored on
+them; --rounds picks some by number), each of its seeds and settings (`settings`: name ->
+the --config a user passes):
 writes the member's demo file and evaluation grid (WORKDIR/members/seed<k>), trains with
 
     python -m experiments.train --config=<setting> --workdir=WORKDIR/<setting>/seed<k> \
@@ -35,6 +37,8 @@ _CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None,
 _WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None,
                            "Member files and training workdirs go here.")
 _SETTINGS = flags.DEFINE_list("settings", [], "Run only these settings (default: all).")
+_ROUNDS = flags.DEFINE_list("rounds", [], "Run only these held-out rounds, numbered from 1 "
+                            "(default: all).")
 _REPORT = cli.shared_flag(flags.DEFINE_bool, "report", False,
                           "Write the report from the raw JSON (after the runs, if --workdir).")
 
@@ -97,18 +101,25 @@ def main(argv):
     print(f"error: unknown settings {unknown}; valid: {sorted(family.settings)}",
           file=sys.stderr)
     sys.exit(2)
+  rounds = list(family.held_out_rounds)
+  valid = [str(i) for i in range(1, len(rounds) + 1)]
+  if any(r not in valid for r in _ROUNDS.value):
+    print(f"error: unknown rounds {_ROUNDS.value}; valid: {valid}", file=sys.stderr)
+    sys.exit(2)
+  runs = [(seed, setting) for i, r in enumerate(rounds, 1)
+          if not _ROUNDS.value or str(i) in _ROUNDS.value
+          for seed in r["seeds"] for setting in r["settings"] if setting in settings]
   if workdir is not None:
-    for seed in family.held_out_seeds:
-      for setting in settings:
-        path = os.path.join(family.raw_dir, "held_out", setting, f"seed{seed}.json")
-        if os.path.exists(path):
-          continue
-        print(f"{setting} on held-out seed {seed}", flush=True)
-        record = run_member(family, setting, seed, workdir)
-        bandit_runs.write_json(path, record)
-        s = record["scores"]["support"]
-        print(f"  Pearson {s['pearson']:.3f}  preference {s['preference_accuracy']:.3f}  "
-              f"EPIC {s['epic']:.3f}  ({record['train_wall_s']:.0f}s)  {path}", flush=True)
+    for seed, setting in runs:
+      path = os.path.join(family.raw_dir, "held_out", setting, f"seed{seed}.json")
+      if os.path.exists(path):
+        continue
+      print(f"{setting} on held-out seed {seed}", flush=True)
+      record = run_member(family, setting, seed, workdir)
+      bandit_runs.write_json(path, record)
+      s = record["scores"]["support"]
+      print(f"  Pearson {s['pearson']:.3f}  preference {s['preference_accuracy']:.3f}  "
+            f"EPIC {s['epic']:.3f}  ({record['train_wall_s']:.0f}s)  {path}", flush=True)
   if _REPORT.value:
     from experiments.bandit_family_report import write_report
     print(f"report: {write_report(family)}")

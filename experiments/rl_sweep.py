@@ -1,6 +1,6 @@
 """Equal tuning, then the finals, of every reward in the RL comparison (experiments/configs/rl_sweep.py).
 
-    python -m experiments.rl_sweep --config=experiments/configs/rl_sweep.py:reacher --workdir=DIR
+    python -m experiments.rl_sweep --config=experiments/configs/rl_sweep.py:reacher --workdir=DIR [--record]
 
 DIR/base: the expert, its demos, the random policy and the held-out transitions
 (experiments.rl_compare's shared stages), made once. DIR/sweep/<method>/<i>: one
@@ -8,17 +8,24 @@ configuration of one method on the tuning seeds; DIR/final/<method>: each method
 configuration (and the oracle and the controls) on the final seeds. Every run is an
 rl_compare workdir whose shared stages point at DIR/base, so re-running resumes and
 nothing is trained twice. DIR/sweep.json (what was tried, each run's per-seed
-normalized returns, the pick) and DIR/finals.json are the raw results the report is
-built from.
+normalized returns, the pick) and DIR/finals.json are the run's own results; --record
+gathers them, with what made them, into results/raw/rl_compare/<env>.json, from which
+results/rl_compare.md is built (experiments/reports/rl_compare.py, `document`).
 """
 import os
+import shlex
+import time
 
 import numpy as np
+from absl import flags
 
+from efjax import provenance
 from efjax.workdir import write_json
 from experiments import cli, rl_compare, stages
 from experiments.configs import rl_sweep as sweep_config
 from experiments.configs.common import with_overrides
+from experiments.reports import build
+from experiments.reports import rl_compare as rl_report
 from experiments.reports.rl_compare import normalized
 
 SHARED = ("expert", "demos.npz", "demos.json", "random.json", "heldout.npz", "heldout.json")
@@ -69,7 +76,10 @@ def run_sweep(config, workdir: str, log=print) -> dict:
                     os.path.join(workdir, "sweep", method, str(i)), method, log)
       scores = _score(result, base_results)
       runs.append({"overrides": overrides, "normalized_per_seed": scores,
-                   "mean": float(np.mean(scores)), "reward_quality": result["reward_quality"]})
+                   "mean": float(np.mean(scores)),
+                   "eval_return_per_seed": result["rl"]["eval_return_per_seed"],
+                   "wall_s": result["rl"]["wall_s"],
+                   "reward_quality": result["reward_quality"]})
     best = int(np.argmax([r["mean"] for r in runs]))
     sweep[method] = {"runs": runs, "pick": best}
     picks[method] = runs[best]["overrides"]
@@ -86,8 +96,60 @@ def run_sweep(config, workdir: str, log=print) -> dict:
     write_json(os.path.join(workdir, "finals.json"),
                {"env": cmp.env_name, "expert_return": base_results["demos"]["return_mean"],
                 "random_return": base_results["random"]["return_mean"], "methods": finals})
-  return {"sweep": sweep, "finals": finals}
+  return {"sweep": sweep, "finals": finals, "expert_return": base_results["demos"]["return_mean"],
+          "random_return": base_results["random"]["return_mean"],
+          "expert_eval_return": base_results["expert"].get("eval_return_mean"),
+          "expert_wall_s": base_results["expert"].get("wall_s")}
+
+
+def raw_record(config, out: dict, command: str, start: float) -> dict:
+  """results/raw/rl_compare/<env>.json: what was tried on the tuning seeds, each method's
+  pick and its finals on fresh seeds, the expert and random returns the scores are
+  normalized by, and what made them (command, code, versions)."""
+  cmp = config.compare
+  finals = {m: {"overrides": f["overrides"],
+                "eval_return_per_seed": f["rl"]["eval_return_per_seed"],
+                "normalized_per_seed": f["normalized_per_seed"], "wall_s": f["rl"]["wall_s"],
+                "steps_per_s": f["rl"].get("steps_per_s"),
+                "reward_quality": f["reward_quality"]}
+            for m, f in out["finals"].items()}
+  setting = {"env": cmp.env_name, "backend": cmp.rl.env.backend,
+             "fixed_horizon": bool(cmp.rl.env.get("fixed_horizon", False)),
+             "rl_steps": cmp.rl.ppo.total_steps, "expert_steps": cmp.expert.ppo.total_steps,
+             "final_seeds": {"seed": cmp.rl.seed, "num_seeds": cmp.rl.num_seeds},
+             "tuning": config.tuning.to_dict(), "sweep_size": config.sweep_size,
+             "methods": list(cmp.methods)}
+  header = provenance.result_header(command, start, setting)
+  header["wall_s"] = round((out["expert_wall_s"] or 0.0)
+                           + sum(r["wall_s"] for s in out["sweep"].values() for r in s["runs"])
+                           + sum(f["wall_s"] for f in finals.values()), 1)
+  return {"env": cmp.env_name, "expert_return": out["expert_return"],
+          "expert_eval_return": out["expert_eval_return"], "random_return": out["random_return"],
+          "sweep": out["sweep"], "finals": finals, **header}
+
+
+_CONFIG = cli.config_flag()
+_WORKDIR = cli.workdir_flag()
+_STALE = cli.stale_flag()
+_RECORD = flags.DEFINE_bool("record", False, "Write results/raw/rl_compare/<env>.json and "
+                            "rebuild results/rl_compare.md from the raw records.")
+
+
+def main(argv):
+  del argv
+  cli.quiet_library_logs()
+  stages.stale_policy = _STALE.value
+  start = time.perf_counter()
+  out = run_sweep(_CONFIG.value, _WORKDIR.value, log=cli.progress)
+  if _RECORD.value:
+    env = _CONFIG.value.compare.env_name
+    command = shlex.join(["python", "-m", "experiments.rl_sweep",
+                          f"--config=experiments/configs/rl_sweep.py:{env}",
+                          "--workdir=WORKDIR", "--record"])
+    build.record({f"{rl_report.RAW_FOLDER}/{env}.json":
+                  raw_record(_CONFIG.value, out, command, start)})
+    print(f"report: {rl_report.write_document(rl_report.RAW_FOLDER)}")
 
 
 if __name__ == "__main__":
-  cli.run_config_workdir(run_sweep, stale=True)
+  cli.run(main)

@@ -263,3 +263,81 @@ def test_rl_budget_table_normalized_means_and_the_goal_by_hand():
   assert "| hopper (spring) | 5M, 1000.0 | 0.0 | 5M | 0.80 (0.90, 0.70) | 0.30 (0.20, 0.40) " \
          "| — | — | — | yes | 10 min |" in text
   assert "| walker2d (spring) |" in text and "| 0.60 (0.50, 0.70) |" in text and "**no**" in text
+
+
+def _rl_record(env, scores, sweep_means=(0.1, 0.5)):
+  """A raw record of experiments.rl_sweep with given normalized final scores (expert 100,
+  random 0, so raw returns are 100 x the scores)."""
+  finals = {m: {"overrides": {"energyflow.reward.t": 0.4} if m.startswith("energyflow") else {},
+                "eval_return_per_seed": [100.0 * x for x in v], "normalized_per_seed": list(v),
+                "wall_s": 10.0, "steps_per_s": 1000.0, "reward_quality": {}}
+            for m, v in scores.items()}
+  sweep = {m: {"runs": [{"overrides": {"irl.disc_steps": i}, "mean": x,
+                         "normalized_per_seed": [x]} for i, x in enumerate(sweep_means)],
+               "pick": int(np.argmax(sweep_means))}
+           for m in scores if m in rl_report.LEARNED}
+  return {"env": env, "expert_return": 100.0, "expert_eval_return": 101.0,
+          "random_return": 0.0, "sweep": sweep, "finals": finals, "command": "cmd",
+          "wall_s": 3600.0, "date": "2026-12-01 00:00 UTC",
+          "fingerprint": {"code": {"commit": "abcdef1234567"}},
+          "setting": {"backend": "spring", "fixed_horizon": True, "expert_steps": 10,
+                      "rl_steps": 5, "sweep_size": len(sweep_means),
+                      "tuning": {"seed": 1000, "num_seeds": 1},
+                      "final_seeds": {"seed": 100, "num_seeds": 3}}}
+
+
+def test_rl_compare_document_by_hand():
+  ef, airl = [1.0, 2.0, 3.0], [0.0, 0.5, 2.5]
+  scores = {"true_reward": [0.9, 0.8, 0.85], "energyflow_centered": ef, "airl": airl,
+            "gail": [-1.0, -2.0, -3.0], "constant_plus": [0.1, 0.2, 0.3], "zero": [0.0, 0.0, 0.4]}
+  text = rl_report.document({"reacher.json": _rl_record("reacher", scores)})
+  lines = text.splitlines()
+  poi = text[text.index("| baseline | P(improvement)"):].splitlines()
+  row = lambda label: next(l for l in poi if l.startswith(f"| {label} |"))  # noqa: E731
+  # P(EF > AIRL): of the 9 pairs EF wins 2 + 2 + 3 = 7 -> 0.78; with 3 runs the interval
+  # holds 0.5. P(EF > GAIL) = 1 on every resample: the claim holds.
+  assert row("AIRL").split("|")[2].strip().startswith("0.78") and "undecided" in row("AIRL")
+  assert "1.00 [1.00, 1.00]" in row("GAIL") and "holds" in row("GAIL")
+  # beats every control: mean over seeds against the best control's mean (0.2 and 0.133)
+  finals = [l for l in lines if l.startswith("| EnergyFlow centered | t=0.4")]
+  assert finals and "| yes |" in finals[0]
+  assert "| no |" in next(l for l in lines if l.startswith("| GAIL | config as is"))
+  assert "0.85 (holds; goal 0.8)" in text           # the oracle's mean normalized return
+  assert "| AIRL | 0.10 | **0.50** |" in text        # the sweep, its pick in bold
+  # raw mean +- population std of 100 x the scores
+  assert "| 200.0 ± 81.6 |" in finals[0]
+  assert "## Aggregate" not in text                 # one env: nothing to aggregate
+
+
+def test_rl_compare_document_aggregates_two_envs():
+  scores = {"true_reward": [1.0, 1.0], "energyflow_centered": [0.6, 0.7],
+            "airl": [0.1, 0.2], "constant_plus": [0.0, 0.0]}
+  files = {"reacher.json": _rl_record("reacher", scores),
+           "hopper.json": _rl_record("hopper", scores)}
+  text = rl_report.document(files)
+  assert text.index("## reacher") < text.index("## hopper")      # the comparison's env order
+  agg = text[text.index("## Aggregate over reacher, hopper"):]
+  assert "| EnergyFlow centered | 0.65 [" in agg and "| AIRL | 1.00 [1.00, 1.00] | holds |" in agg
+  assert rl_report.document(files) == text                       # seeded bootstrap
+
+
+def test_bandit_family_held_out_rows_are_per_round_and_setting_with_the_recipe_run():
+  from experiments import bandit_family_report as fam
+  rounds = ({"name": "round 1", "seeds": (10, 11), "settings": ("defaults", "paper")},
+            {"name": "round 2", "seeds": (12,), "settings": ("defaults",)})
+
+  def rec(seed, setting, lr, pearson):
+    config = {"train": {"learning_rate": lr, "ema": None, "ema_horizon": 0.01, "num_levels": 1},
+              "model": {"preconditioning": "edm"}, "reward": {"kind": "centered", "t": 0.5}}
+    sc = {"pearson": pearson, "preference_accuracy": 0.9, "epic": 0.1}
+    return {"member": {"seed": seed}, "setting": setting, "config": config,
+            "scores": {"support": sc, "box": sc}, "train_wall_s": 1.0, "score_wall_s": 1.0,
+            "samples_per_s": 10.0}
+  table = fam.held_out_table([rec(12, "defaults", 3e-3, 0.95), rec(10, "defaults", 1e-3, 0.9),
+                              rec(11, "defaults", 1e-3, 0.8), rec(10, "paper", 1e-4, 0.5)],
+                             rounds)
+  assert list(table) == ["defaults, round 1", "paper, round 1", "defaults, round 2"]
+  assert table["defaults, round 1"]["pearson"]["median"] == pytest.approx(0.85)
+  assert table["defaults, round 2"]["recipe"].startswith("lr 0.003, EMA horizon 0.01, edm")
+  assert table["defaults, round 2"]["goal"]["pearson_median"]            # 0.95 >= 0.93
+  assert not table["defaults, round 1"]["goal"]["pearson_median"]

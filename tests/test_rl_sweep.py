@@ -46,3 +46,18 @@ def test_overrides_are_dotted_keys_of_the_compare_config():
   out = with_overrides(config, {"energyflow.reward.t": 0.1, "irl.disc_steps": 8})
   assert out.energyflow.reward.t == 0.1 and out.irl.disc_steps == 8
   assert config.energyflow.reward.t != 0.1                  # the original is untouched
+
+
+def test_the_record_holds_sweep_finals_and_provenance_and_the_report_reads_it(swept):
+  from experiments.reports import rl_compare as rl_report
+  config, workdir, out = swept
+  record = rl_sweep.raw_record(config, out, "python -m experiments.rl_sweep ...", 0.0)
+  assert record["env"] == "inverted_pendulum"
+  assert record["finals"]["gail"]["overrides"] == out["finals"]["gail"]["overrides"]
+  assert record["setting"]["sweep_size"] == config.sweep_size
+  assert record["fingerprint"]["code"] and record["random_return"] < record["expert_return"]
+  json.dumps(record)                                        # a JSON record, nothing else
+  text = rl_report.document({"inverted_pendulum.json": record})
+  assert "## inverted_pendulum" in text and "### Sweep (tuning seeds)" in text
+  pick = record["sweep"]["gail"]["pick"]
+  assert f"**{record['sweep']['gail']['runs'][pick]['mean']:.2f}**" in text

@@ -19,7 +19,7 @@ from absl import flags
 
 from efjax.errors import DataError
 from experiments import cli
-from experiments.reports import bandit, benchmarks, documents, metaworld, ppo, scaling
+from experiments.reports import bandit, benchmarks, documents, metaworld, ppo, rl_compare, scaling
 from experiments.reports import pipeline as quickstart
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -134,7 +134,8 @@ SECTIONS = (
     ("BENCHMARKS.md", "scaling/findings", "scaling/table.json", scaling.findings),
 )
 # (document, raw folder, text(files) -> the whole document): generated whole
-DOCUMENTS = (("results/bandit_family.md", "bandit_family", _bandit_family_text),)
+DOCUMENTS = (("results/bandit_family.md", "bandit_family", _bandit_family_text),
+             (rl_compare.DOCUMENT, rl_compare.RAW_FOLDER, rl_compare.document))
 # (raw file or folder, path, write(raw, path)): plots, rewritten (not compared) by a build
 PLOTS = (("metaworld/table.json", "results/metaworld_success.png", metaworld.write_plot),
          ("quickstart/results.json", "results/quickstart", quickstart.write_plots),
@@ -212,12 +213,15 @@ def main(argv):
   stale = []
   for doc, text in built.items():
     path = os.path.join(ROOT, doc)
-    with open(path) as f:
-      if f.read() != text:
-        stale.append(doc)
-        if not _CHECK.value:
-          with open(path, "w") as out:
-            out.write(text)
+    old = None
+    if os.path.exists(path):
+      with open(path) as f:
+        old = f.read()
+    if old != text:
+      stale.append(doc)
+      if not _CHECK.value:
+        with open(path, "w") as out:
+          out.write(text)
   for _, folder, _ in DOCUMENTS:
     left = untracked(folder)
     if left:
