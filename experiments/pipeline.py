@@ -16,10 +16,25 @@ import time
 import efjax
 from efjax import provenance
 
+from efjax.reward.controls import control_reward
 from efjax.rl.driver import train_seeds
 from efjax.workdir import write_json
 from experiments import cli, stages
 from experiments.reports import pipeline as report
+
+def controls(config, workdir: str, log) -> dict:
+  """PPO from scratch on each control reward of config.controls, reward_rl's budget and
+  seeds: {control: its PPO summary}."""
+  out = {}
+  env = stages.raw_env(config)
+  for name in config.controls:
+    rl_dir = os.path.join(workdir, "controls", name)
+    stages.claim_dir(rl_dir, stages.made_by(config, ("reward_rl", "seed")), log)
+    fn, params = control_reward(name, env.observation_size, env.action_size, config.seed)
+    log(f"control reward {name}: PPO from scratch")
+    out[name] = train_seeds(config.reward_rl, rl_dir, log, reward_fn=fn, reward_params=params)
+  return out
+
 
 def reward_rl(config, workdir: str, log) -> dict:
   """PPO from scratch on the EnergyFlow reward alone; the true return is what is scored."""
@@ -33,7 +48,8 @@ def reward_rl(config, workdir: str, log) -> dict:
 
 STAGES = (("expert", stages.expert), ("demos", stages.demos),
           ("energyflow", stages.energyflow), ("imitation", stages.imitation),
-          ("reward", stages.reward_ranking), ("reward_rl", reward_rl))
+          ("reward", stages.reward_ranking), ("reward_rl", reward_rl),
+          ("random", stages.random_policy), ("controls", controls))
 
 
 def run_pipeline(config, workdir: str, log=print) -> dict:
