@@ -20,6 +20,7 @@ METRICS = (("pearson", "Pearson"), ("preference_accuracy", "preference accuracy"
 GOAL = {"pearson_median": 0.93, "pearson_p10": 0.85, "preference_median": 0.92}
 TEMPERATURE_BINS = ((0.1, 0.2), (0.2, 0.5), (0.5, 1.0), (1.0, 2.0))
 SPEED_TOLERANCE = 0.02      # choose: the fastest candidate within this of the best median
+SAME_SPEED = 0.8            # choose: candidates this close to the fastest count as as fast
 SPEED_FILE = "speed.json"   # benchmarks/defaults_speed.py --out=RAW_DIR/speed.json
 
 
@@ -102,14 +103,17 @@ def tuning_table(records: list[dict], stage: dict) -> dict:
 def choose(tuning: dict) -> dict | None:
   """The rule that picked the defaults, on the tuning seeds only: the highest median Pearson
   over (candidate, EMA horizon, reading); then, among cells within SPEED_TOLERANCE of it,
-  the fastest candidate, and in it the best cell."""
+  the fastest candidates (those at least SAME_SPEED x the fastest one's samples/s: equal
+  cost within the load noise of the shared CPU), and of their cells the best."""
   cells = tuning["cells"]
   if not cells:
     return None
   best = max(v["pearson"] for v in cells.values())
   near = {k: v for k, v in cells.items() if v["pearson"] >= best - SPEED_TOLERANCE}
-  fastest = max({k[0] for k in near}, key=lambda c: tuning["samples_per_s"].get(c, 0.0))
-  key = max((k for k in near if k[0] == fastest), key=lambda k: cells[k]["pearson"])
+  speed = lambda c: tuning["samples_per_s"].get(c, 0.0)  # noqa: E731
+  top = max(speed(k[0]) for k in near)
+  fastest = {k[0] for k in near if speed(k[0]) >= SAME_SPEED * top}
+  key = max((k for k in near if k[0] in fastest), key=lambda k: cells[k]["pearson"])
   return {"candidate": key[0], "ema_horizon": key[1], "reading": key[2], **cells[key],
           "best_pearson": best}
 
@@ -292,8 +296,9 @@ def markdown(family, held_out: list[dict], tuning_records: list[dict], plot_name
     lines += _tuning_tables(tuning, pick)
     if i == len(stages):
       lines += ["", f"The rule (`choose`, on this last stage): the best median Pearson is "
-                f"{pick['best_pearson']:.3f}; among the cells within {SPEED_TOLERANCE} of it "
-                f"the fastest candidate is `{pick['candidate']}`, best at EMA horizon "
+                f"{pick['best_pearson']:.3f}; among the cells within {SPEED_TOLERANCE} of it, "
+                f"of the fastest candidates (samples/s at least {SAME_SPEED} x the fastest's) "
+                f"the best is `{pick['candidate']}`, at EMA horizon "
                 f"{pick['ema_horizon']} and reading `{pick['reading']}` (median Pearson "
                 f"{pick['pearson']:.3f}, 10th percentile {pick['p10']:.3f}, preference "
                 f"accuracy {pick['preference_accuracy']:.3f})."]

@@ -44,10 +44,10 @@ def overrides() -> dict:
 def command(env: str) -> str:
   """The single rl_compare command a user types for this env."""
   methods = "(" + ",".join(repr(m) for m in METHODS) + ")"
-  return shlex.join(["python", "-m", "experiments.rl_compare",
-                     f"--config=experiments/configs/rl_compare.py:{env}",
-                     f"--workdir=WORKDIR/{env}", f"--config.methods={methods}",
-                     f"--config.rl.num_seeds={NUM_SEEDS}"])
+  return " ".join(["python", "-m", "experiments.rl_compare",
+                   f"--config=experiments/configs/rl_compare.py:{env}",
+                   f"--workdir=WORKDIR/{env}", f'"--config.methods={methods}"',
+                   f"--config.rl.num_seeds={NUM_SEEDS}"])
 
 
 def check(env: str, workdir: str, log=print) -> dict:
