@@ -426,7 +426,7 @@ def _env_sections(rec: dict) -> tuple[list[str], dict]:
            "### Finals", "",
            "| method | configuration (the sweep's pick) | IQM norm. return [95% CI] | mean "
            "raw eval return ± std | normalized per seed | beats every control | "
-           "offset-free Pearson / return Spearman (held-out) | wall s | env steps/s |",
+           "offset-free Pearson / EPIC / return Spearman (held-out) | wall s | env steps/s |",
            "|---|---|---|---|---|---|---|---:|---:|"]
   stats = iqm_ci({m: v[:, None] for m, v in scores.items()})
   best_control = max((scores[c].mean() for c in CONTROLS if c in scores), default=None)
@@ -439,7 +439,8 @@ def _env_sections(rec: dict) -> tuple[list[str], dict]:
     lines.append(f"| {LABELS.get(m, m)} | {_overrides_text(f['overrides']) if m in LEARNED else '—'}"
                  f" | {iqm:.2f} [{lo:.2f}, {hi:.2f}] | {raw.mean():.1f} ± {raw.std():.1f} | "
                  + ", ".join(f"{x:.2f}" for x in scores[m]) + f" | {beats} | "
-                 f"{_fmt(q.get('pearson'))} / {_fmt(q.get('return_spearman'))} | "
+                 f"{_fmt(q.get('pearson'))} / {_fmt(q.get('epic'))} / "
+                 f"{_fmt(q.get('return_spearman'))} | "
                  f"{f['wall_s']:.0f} | {_fmt(f.get('steps_per_s'), 0)} |")
   others = [m for m in LEARNED if m != CLAIM and m in scores]
   if CLAIM in scores and others:
@@ -485,8 +486,10 @@ def document(files: dict) -> str:
            "beat every control says nothing about that task. Reward quality on held-out "
            "transitions (expert episodes with graded action noise; at every 10th state 8 "
            "actions tried from the same simulator state): the per-state offset-free Pearson "
-           "correlation with the true reward, and the Spearman correlation of learned and true "
-           "episode returns.", ""]
+           "correlation with the true reward; EPIC (Gleave et al. 2020: both rewards "
+           "canonicalized over visited states and uniform actions, then the Pearson distance; "
+           "0 is the true reward up to shaping and scale, '—' for a reward constant up to "
+           "shaping); and the Spearman correlation of learned and true episode returns.", ""]
   if not records:
     return "\n".join(lines + ["No env has a recorded comparison yet."]) + "\n"
   per_env = {}
