@@ -42,7 +42,7 @@ RUNS = (("demos", {}),
                              "env.ood": True, "env.ood_scale": 1.5}))
 
 _WORKDIR = cli.workdir_flag("Folder of the collections (WORKDIR/<task>/<run>).")
-_RECORD = flags.DEFINE_bool("record", False, "Write results/raw/metaworld/demos.json and "
+_RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False, "Write results/raw/metaworld/demos.json and "
                             "rebuild results/metaworld.md's table.")
 
 

@@ -49,7 +49,7 @@ MODELS = (("raw_plain", {"data.obs_normalizer": "identity", "model.preconditioni
           ("zscore_edm", {}))
 
 _WORKDIR = cli.workdir_flag("Demos and the models' workdirs go here.")
-_RECORD = flags.DEFINE_bool("record", False, "Write results/raw/metaworld/diagnosis.json and "
+_RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False, "Write results/raw/metaworld/diagnosis.json and "
                             "rebuild results/metaworld.md's table.")
 
 

@@ -35,7 +35,8 @@ from efjax.workdir import write_json
 
 _CONFIG = cli.config_flag("experiments/configs/metaworld_table.py[:smoke]")
 _WORKDIR = cli.workdir_flag("Demos, models and table.json go here.")
-_REPORT = flags.DEFINE_bool("report", False, "Only rewrite the report from WORKDIR/table.json.")
+_REPORT = cli.shared_flag(flags.DEFINE_bool, "report", False,
+                          "Only rewrite the report from WORKDIR/table.json.")
 
 TABLE_FILE = "table.json"
 METHOD_KEYS = {"energyflow": ("model.parameterization=energy",),

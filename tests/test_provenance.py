@@ -229,3 +229,19 @@ def test_the_source_hash_is_read_once_per_process(tmp_path, monkeypatch):
     assert provenance.source_hash() != before
   finally:
     provenance.source_hash.cache_clear()
+
+
+def test_every_experiment_main_imports_beside_the_others():
+  """The tests (and rl_compare reusing the pipeline) import several mains into one process;
+  two mains defining the same flag must share it, not fail with DuplicateFlagError."""
+  import pkgutil
+  import experiments
+  import experiments.reports
+  mains = [f"{pkg.__name__}.{m.name}" for pkg in (experiments, experiments.reports)
+           for m in pkgutil.iter_modules(pkg.__path__) if not m.ispkg]
+  code = "import importlib\n" + "".join(f"importlib.import_module('{m}')\n"
+                                         for m in sorted(mains))
+  proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
