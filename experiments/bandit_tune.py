@@ -26,7 +26,8 @@ from experiments.configs import demos as demos_config
 _CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None,
                           "experiments/configs/bandit_family.py[:smoke]")
 _WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "Member files go here.")
-_ONLY = cli.shared_flag(flags.DEFINE_list, "only", None, "Run only these candidates (default: all).")
+_ONLY = cli.shared_flag(flags.DEFINE_list, "only", None,
+                        "Run only these candidates (default: all).")
 
 
 def candidate_config(family, name: str, demos_path: str):

@@ -42,8 +42,9 @@ RUNS = (("demos", {}),
                              "env.ood": True, "env.ood_scale": 1.5}))
 
 _WORKDIR = cli.workdir_flag("Folder of the collections (WORKDIR/<task>/<run>).")
-_RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False, "Write results/raw/metaworld/demos.json and "
-                            "rebuild results/metaworld.md's table.")
+_RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False,
+                          "Write results/raw/metaworld/demos.json and "
+                          "rebuild results/metaworld.md's table.")
 
 
 def command(task: str, run: str, overrides: dict) -> str:

@@ -49,8 +49,9 @@ MODELS = (("raw_plain", {"data.obs_normalizer": "identity", "model.preconditioni
           ("zscore_edm", {}))
 
 _WORKDIR = cli.workdir_flag("Demos and the models' workdirs go here.")
-_RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False, "Write results/raw/metaworld/diagnosis.json and "
-                            "rebuild results/metaworld.md's table.")
+_RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False,
+                          "Write results/raw/metaworld/diagnosis.json and "
+                          "rebuild results/metaworld.md's table.")
 
 
 def action_error(workdir: str, demos_path: str, windows: int = WINDOWS, seed: int = 0) -> dict:

@@ -34,9 +34,11 @@ RUNS = (("inverted_pendulum", "inverted_pendulum", {}),
         ("reacher_10m", "reacher", {"ppo.total_steps": 10_000_000}))
 
 _WORKDIR = cli.workdir_flag("Folder of the runs' workdirs (WORKDIR/<name>).")
-_RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False, "Write results/raw/ppo/validation.json and the "
-                            "curves, and rebuild results/ppo.md's table.")
-_ONLY = cli.shared_flag(flags.DEFINE_list, "only", None, "Run only these names (not with --record).")
+_RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False,
+                          "Write results/raw/ppo/validation.json and the "
+                          "curves, and rebuild results/ppo.md's table.")
+_ONLY = cli.shared_flag(flags.DEFINE_list, "only", None,
+                        "Run only these names (not with --record).")
 
 
 def command(name: str, env: str, overrides: dict) -> str:

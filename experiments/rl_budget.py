@@ -33,8 +33,9 @@ GOAL = 0.8
 
 _WORKDIR = cli.workdir_flag("Folder of the envs' rl_compare workdirs (WORKDIR/<env>).")
 _ENVS = flags.DEFINE_list("envs", list(compare_configs.ENVS), "rl_compare envs to check.")
-_RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False, "Write results/raw/ppo/rl_budget.json and "
-                            "rebuild results/ppo.md's table.")
+_RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False,
+                          "Write results/raw/ppo/rl_budget.json and "
+                          "rebuild results/ppo.md's table.")
 
 
 def overrides() -> dict:

@@ -131,8 +131,9 @@ def raw_record(config, out: dict, command: str, start: float) -> dict:
 _CONFIG = cli.config_flag()
 _WORKDIR = cli.workdir_flag()
 _STALE = cli.stale_flag()
-_RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False, "Write results/raw/rl_compare/<env>.json and "
-                            "rebuild results/rl_compare.md from the raw records.")
+_RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False,
+                          "Write results/raw/rl_compare/<env>.json and "
+                          "rebuild results/rl_compare.md from the raw records.")
 
 
 def main(argv):

@@ -436,8 +436,9 @@ def _env_sections(rec: dict) -> tuple[list[str], dict]:
     iqm, lo, hi = stats[m]
     beats = ("—" if m in CONTROLS or best_control is None else
              "yes" if scores[m].mean() > best_control else "no")
-    lines.append(f"| {LABELS.get(m, m)} | {_overrides_text(f['overrides']) if m in LEARNED else '—'}"
-                 f" | {iqm:.2f} [{lo:.2f}, {hi:.2f}] | {raw.mean():.1f} ± {raw.std():.1f} | "
+    pick = _overrides_text(f["overrides"]) if m in LEARNED else "—"
+    lines.append(f"| {LABELS.get(m, m)} | {pick} | {iqm:.2f} [{lo:.2f}, {hi:.2f}] | "
+                 f"{raw.mean():.1f} ± {raw.std():.1f} | "
                  + ", ".join(f"{x:.2f}" for x in scores[m]) + f" | {beats} | "
                  f"{_fmt(q.get('pearson'))} / {_fmt(q.get('epic'))} / "
                  f"{_fmt(q.get('return_spearman'))} | "
