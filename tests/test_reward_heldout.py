@@ -32,6 +32,9 @@ def test_epic_ignores_potential_shaping_and_scale_and_sees_a_sign_flip():
   constant = lambda o, a, n: jnp.full(o.shape[:1], -2.5)     # noqa: E731
   assert transition_epic(constant, data, true, gamma) is None
   assert transition_epic(lambda o, a, n: gamma * phi(n) - phi(o), data, true, gamma) is None
+  # a diverged reward (NaN somewhere) has no EPIC: None, not a NaN in the raw JSON
+  diverged = lambda o, a, n: jnp.where(o[:, 0] > 1.5, jnp.nan, true(o, a, n))  # noqa: E731
+  assert transition_epic(diverged, data, true, gamma) is None
 
 
 def test_brax_transition_rewards_equal_the_simulator_s():

@@ -77,7 +77,8 @@ def transition_epic(fn, data: dict, true_fn, gamma: float, seed: int = 0,
   Each reward is canonicalized over it (efjax.reward.metrics.canonicalize: potential
   shaping cancels), then compared by Pearson distance on `num_transitions` held-out
   transitions. 0: equivalent up to shaping and scale; 1: opposite. None when fn is a
-  constant up to shaping (its canonical reward is 0 everywhere; EPIC is then undefined).
+  constant up to shaping (its canonical reward is 0 everywhere; EPIC is then undefined) or
+  is not finite on these transitions (a diverged reward: no distance to speak of).
   """
   rng = np.random.default_rng(seed)
   valid = data["valid"].reshape(-1)
@@ -91,6 +92,8 @@ def transition_epic(fn, data: dict, true_fn, gamma: float, seed: int = 0,
   learned = _batched(fn, batch)
   true = _batched(true_fn, batch)
   canonical = np.asarray(canonicalize(learned, *args))
+  if not np.isfinite(canonical).all():
+    return None
   if np.std(canonical) <= CONSTANT_TOLERANCE * max(1.0, float(np.abs(canonical).max())):
     return None
   return float(pearson_distance(canonical, canonicalize(true, *args)))
