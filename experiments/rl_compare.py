@@ -28,6 +28,7 @@ from efjax.reward.learned import load_reward
 from efjax.rl.driver import load_reward_params, train_seeds
 from efjax.workdir import write_json
 from experiments import cli, stages
+from experiments.configs.common import with_overrides
 
 _CONFIG = cli.config_flag("experiments/configs/rl_compare.py:<env>")
 _WORKDIR = cli.workdir_flag("Every stage writes here.")
@@ -113,6 +114,15 @@ def _adversarial_quality(config, workdir, method, learner, data) -> dict:
               else float(np.mean([q[k] for q in per_seed]))) for k in per_seed[0]}
 
 
+def method_rl_config(config, method: str):
+  """config.rl, with AIRL's policy squash (irl.airl_squash) for AIRL: its reward holds
+  log pi of the env action, which only a squash with a density keeps bounded
+  (efjax.reward.adversarial's docstring)."""
+  if method != "airl" or config.irl.airl_squash == config.rl.ppo.squash:
+    return config.rl
+  return with_overrides(config.rl, {"ppo.squash": config.irl.airl_squash})
+
+
 def method_key(config, workdir: str, method: str) -> dict:
   """What a method's PPO runs and reward metrics depend on (experiments.stages.made_by)."""
   sections = {"true_reward": (), "airl": ("irl",), "gail": ("irl",), "bc_log_prob": ("bc",),
@@ -133,7 +143,7 @@ def run_method(config, workdir, method, log):
   stages.claim_dir(rl_dir, key, log)
   kwargs, fixed = reward_source(config, workdir, method, env)
   log(f"== {method}: PPO, {config.rl.num_seeds} seeds x {config.rl.ppo.total_steps:,} steps")
-  summary = train_seeds(config.rl, rl_dir, log, **kwargs)
+  summary = train_seeds(method_rl_config(config, method), rl_dir, log, **kwargs)
 
   def quality():
     data = stages.heldout(config, workdir, log)

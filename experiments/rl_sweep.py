@@ -4,7 +4,9 @@
 
 DIR/base: the expert, its demos, the random policy and the held-out transitions
 (experiments.rl_compare's shared stages), made once. DIR/sweep/<method>/<i>: one
-configuration of one method on the tuning seeds; DIR/final/<method>: each method's best
+configuration of one method on the tuning seeds; DIR/diagnose/<method>/<i>: the
+config's diagnoses (runs that explain a result, outside the tuning budget, also on the
+tuning seeds; DIR/diagnoses.json); DIR/final/<method>: each method's best
 configuration (and the oracle and the controls) on the final seeds. Every run is an
 rl_compare workdir whose shared stages point at DIR/base, so re-running resumes and
 nothing is trained twice. DIR/sweep.json (what was tried, each run's per-seed
@@ -12,6 +14,7 @@ normalized returns, the pick) and DIR/finals.json are the run's own results; --r
 gathers them, with what made them, into results/raw/rl_compare/<env>.json, from which
 results/rl_compare.md is built (experiments/reports/rl_compare.py, `document`).
 """
+import json
 import os
 import shlex
 import time
@@ -54,6 +57,15 @@ def _score(result: dict, base_results: dict) -> list[float]:
                     base_results["demos"]["return_mean"]).tolist()
 
 
+def _entropy_path(rl_dir: str) -> dict:
+  """The PPO policy's Gaussian entropy (of u, before the squash) at the first and the last
+  logged update, mean over seeds: {'first', 'last'}."""
+  rows = [json.loads(line) for line in open(os.path.join(rl_dir, "metrics.jsonl"))]
+  rows = [r for r in rows if "ppo/entropy" in r]
+  return {"first": float(np.mean(rows[0]["ppo/entropy"])),
+          "last": float(np.mean(rows[-1]["ppo/entropy"]))}
+
+
 def run_sweep(config, workdir: str, log=print) -> dict:
   cmp = config.compare
   stages.check_workdir_config(config, workdir)
@@ -85,6 +97,25 @@ def run_sweep(config, workdir: str, log=print) -> dict:
     picks[method] = runs[best]["overrides"]
     write_json(os.path.join(workdir, "sweep.json"), {"tuning": config.tuning.to_dict(),
                                                      "methods": sweep})
+  diagnoses = {}
+  for method, variants in (sweep_config.diagnoses().items() if config.diagnose else ()):
+    if method not in cmp.methods:
+      continue
+    rows = []
+    for i, (label, overrides) in enumerate(variants):
+      log(f"== diagnose {method} {i + 1}/{len(variants)}: {label}")
+      run_dir = os.path.join(workdir, "diagnose", method, str(i))
+      first = sweep_config.sweeps()[method][0]      # the method's first sweep configuration
+      result = _run(with_overrides(tuning, {**first, **overrides}), base, run_dir, method, log)
+      scores = _score(result, base_results)
+      rows.append({"label": label, "overrides": overrides, "normalized_per_seed": scores,
+                   "mean": float(np.mean(scores)),
+                   "eval_return_per_seed": result["rl"]["eval_return_per_seed"],
+                   "wall_s": result["rl"]["wall_s"],
+                   "policy_entropy": _entropy_path(os.path.join(run_dir, "rl", method)),
+                   "reward_quality": result["reward_quality"]})
+    diagnoses[method] = rows
+    write_json(os.path.join(workdir, "diagnoses.json"), diagnoses)
   finals = {}
   for method in cmp.methods:
     log(f"== final {method}: {picks.get(method, {})}")
@@ -96,7 +127,8 @@ def run_sweep(config, workdir: str, log=print) -> dict:
     write_json(os.path.join(workdir, "finals.json"),
                {"env": cmp.env_name, "expert_return": base_results["demos"]["return_mean"],
                 "random_return": base_results["random"]["return_mean"], "methods": finals})
-  return {"sweep": sweep, "finals": finals, "expert_return": base_results["demos"]["return_mean"],
+  return {"sweep": sweep, "diagnoses": diagnoses, "finals": finals,
+          "expert_return": base_results["demos"]["return_mean"],
           "random_return": base_results["random"]["return_mean"],
           "expert_eval_return": base_results["expert"].get("eval_return_mean"),
           "expert_wall_s": base_results["expert"].get("wall_s")}
@@ -120,12 +152,14 @@ def raw_record(config, out: dict, command: str, start: float) -> dict:
              "tuning": config.tuning.to_dict(), "sweep_size": config.sweep_size,
              "methods": list(cmp.methods)}
   header = provenance.result_header(command, start, setting)
+  diagnoses = out.get("diagnoses", {})
   header["wall_s"] = round((out["expert_wall_s"] or 0.0)
                            + sum(r["wall_s"] for s in out["sweep"].values() for r in s["runs"])
+                           + sum(r["wall_s"] for rows in diagnoses.values() for r in rows)
                            + sum(f["wall_s"] for f in finals.values()), 1)
   return {"env": cmp.env_name, "expert_return": out["expert_return"],
           "expert_eval_return": out["expert_eval_return"], "random_return": out["random_return"],
-          "sweep": out["sweep"], "finals": finals, **header}
+          "sweep": out["sweep"], "diagnoses": diagnoses, "finals": finals, **header}
 
 
 _CONFIG = cli.config_flag()

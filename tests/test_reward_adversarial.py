@@ -87,3 +87,39 @@ def test_expert_transitions_stay_inside_episodes():
   out = irl.expert_transitions(obs, obs, np.array([4, 10]))
   np.testing.assert_array_equal(out["obs"][:, 0], [0, 1, 2, 4, 5, 6, 7, 8])
   np.testing.assert_array_equal(out["next_obs"][:, 0] - out["obs"][:, 0], 1)
+
+
+def test_airl_state_action_reward_sees_the_action_and_bad_inputs_are_refused():
+  config, expert, gamma = irl.irl_config(), toy_expert(), 0.9
+  config.reward_inputs = "state_action"
+  learner = irl.make_airl(config, expert, gamma)
+  state = learner.init(jax.random.key(1))
+  roll = random_rollout(jax.random.key(2))
+  obs, action, nxt = roll.obs[0], roll.action[0], roll.next_obs[0]
+  log_prob = jnp.zeros((N,))
+  r = learner.reward(state, obs, action, nxt, log_prob)
+  g = irl.MLP(tuple(config.hidden), 1, config.activation)
+  mean, std = expert["obs"].mean(0), expert["obs"].std(0) + 1e-6
+  norm = lambda o: (o - mean) / std  # noqa: E731
+  g_sa = g.apply(state.params["g"], jnp.concatenate([norm(obs), action], -1))[:, 0]
+  h = lambda o: g.apply(state.params["h"], norm(o))[:, 0]  # noqa: E731
+  assert_close(r, g_sa + gamma * h(nxt) - h(obs), atol=1e-5)
+  assert float(jnp.abs(learner.reward(state, obs, -action, nxt, log_prob) - r).max()) > 1e-3
+  config.reward_inputs = "action"
+  with pytest.raises(ValueError, match="irl.reward_inputs='action'"):
+    irl.make_airl(config, expert, gamma)
+
+
+@pytest.mark.parametrize("entropy_coef", [0.0, 0.01])
+def test_airl_update_stays_finite_when_the_expert_is_unlikely_under_the_policy(entropy_coef):
+  """An expert action the policy finds unlikely (log pi = -40, as at a tanh policy's bound)
+  drives the logit past sigmoid's float32 range; the jitted update must stay finite."""
+  config = irl.irl_config()
+  config.entropy_coef = entropy_coef
+  learner = irl.make_airl(config, toy_expert(), 0.9)
+  state = learner.init(jax.random.key(1))
+  unlikely = lambda obs, action: jnp.full(obs.shape[0], -40.0)  # noqa: E731
+  state, metrics = jax.jit(learner.update, static_argnums=2)(
+      state, random_rollout(jax.random.key(2)), unlikely, jax.random.key(3))
+  assert all(np.isfinite(float(v)) for v in metrics.values()), metrics
+  assert all(np.isfinite(x).all() for x in jax.tree.leaves(state.params))

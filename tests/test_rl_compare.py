@@ -49,6 +49,10 @@ def test_every_method_trains_and_is_scored(smoke):
     if method in ("airl", "gail"):
       assert "reward_learner/disc_loss" in rows[0]
       assert os.path.exists(os.path.join(workdir, "rl", method, "reward_params.npz"))
+    # AIRL's policy is tanh-squashed (its reward needs the env action's density); the
+    # others keep the config's clipped Gaussian
+    agent = json.load(open(os.path.join(workdir, "rl", method, "agent", "seed0", "agent.json")))
+    assert agent["policy"]["squash"] == ("tanh" if method == "airl" else config.rl.ppo.squash)
 
 
 def test_rerun_resumes_without_retraining(smoke):
@@ -132,3 +136,13 @@ def test_the_oracle_and_controls_train_no_reward_model():
   assert [n for n, _ in rl_compare.stages_for(("airl", "bc_log_prob"))] == [
       "expert", "demos", "bc", "random"]
   assert len(rl_compare.stages_for(rl_compare_config.METHODS)) == len(rl_compare.STAGES)
+
+
+def test_airl_alone_gets_its_policy_squash():
+  config = rl_compare_config.get_config("reacher")
+  assert config.rl.ppo.squash == "clip" and config.irl.airl_squash == "tanh"
+  assert rl_compare.method_rl_config(config, "airl").ppo.squash == "tanh"
+  for method in ("gail", "energyflow_centered", "true_reward"):
+    assert rl_compare.method_rl_config(config, method) is config.rl
+  config.irl.airl_squash = "clip"
+  assert rl_compare.method_rl_config(config, "airl") is config.rl

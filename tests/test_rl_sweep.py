@@ -14,8 +14,12 @@ from experiments.configs.common import with_overrides
 def swept(tmp_path_factory):
   config = sweep_config.get_config("inverted_pendulum,smoke")
   config.compare.methods = ("true_reward", "gail", "constant_plus")
+  config.diagnose = True
   workdir = str(tmp_path_factory.mktemp("sweep") / "ip")
-  return config, workdir, rl_sweep.run_sweep(config, workdir, log=lambda *_: None)
+  with pytest.MonkeyPatch.context() as mp:   # one cheap diagnosis: the sweep's first config
+    mp.setattr(sweep_config, "diagnoses", lambda: {"gail": [("as swept", {}),],
+                                                   "airl": [("not compared", {})]})
+    return config, workdir, rl_sweep.run_sweep(config, workdir, log=lambda *_: None)
 
 
 def test_each_learned_method_gets_the_same_number_of_configurations(swept):
@@ -61,3 +65,32 @@ def test_the_record_holds_sweep_finals_and_provenance_and_the_report_reads_it(sw
   assert "## inverted_pendulum" in text and "### Sweep (tuning seeds)" in text
   pick = record["sweep"]["gail"]["pick"]
   assert f"**{record['sweep']['gail']['runs'][pick]['mean']:.2f}**" in text
+
+
+def test_diagnoses_run_outside_the_budget_and_reach_the_report(swept):
+  from experiments.reports import rl_compare as rl_report
+  config, workdir, out = swept
+  assert list(out["diagnoses"]) == ["gail"]              # airl is not compared: not run
+  (row,) = out["diagnoses"]["gail"]
+  assert row["label"] == "as swept" and len(row["normalized_per_seed"]) == config.tuning.num_seeds
+  # its own run directory, on the tuning seeds, with the sweep's first config
+  run = os.path.join(workdir, "diagnose", "gail", "0")
+  assert json.load(open(os.path.join(run, "rl", "gail", "summary.json")))["num_seeds"] == \
+      config.tuning.num_seeds
+  assert json.load(open(os.path.join(run, "config.json")))["irl"] == \
+      json.load(open(os.path.join(workdir, "sweep", "gail", "0", "config.json")))["irl"]
+  assert set(row["policy_entropy"]) == {"first", "last"}
+  assert os.path.exists(os.path.join(workdir, "diagnoses.json"))
+  record = rl_sweep.raw_record(config, out, "python -m experiments.rl_sweep ...", 0.0)
+  text = rl_report.document({"inverted_pendulum.json": record})
+  assert "### Diagnosis: GAIL" in text and "| as swept |" in text
+
+
+def test_every_diagnosis_overrides_keys_the_compare_config_has():
+  config = sweep_config.get_config("reacher")
+  assert config.diagnose
+  for method, variants in sweep_config.diagnoses().items():
+    assert method in config.compare.methods
+    for _, overrides in variants:
+      with_overrides(config.compare, overrides)           # a missing key raises
+      assert all(k.split(".")[0] in config.compare for k in overrides)

@@ -13,11 +13,22 @@ rollout's rewards with the updated discriminator.
   -log(1 - D) = softplus(d), positive, so it never teaches the agent to end
   episodes early (log D would, on the terminating Brax tasks).
 - AIRL (Fu et al. 2018): D(s, a, s') = exp f / (exp f + pi(a|s)) with the
-  disentangled f(s, a, s') = g(s) + gamma h(s') - h(s), so the logit is
-  f - log pi(a|s) and the reward log D - log(1 - D) is that same logit. g is the
-  recovered (state-only) reward, h the shaping potential. At a terminal s' h(s')
-  is still evaluated (Brax gives the terminal observation); a small bias, kept
-  for simplicity.
+  shaped f(s, a, s') = g + gamma h(s') - h(s), so the logit is f - log pi(a|s)
+  and the reward log D - log(1 - D) is that same logit. g is the recovered reward,
+  h the shaping potential. `reward_inputs` picks g's inputs: "state", g(s) (the
+  paper's disentangled reward, the default), or "state_action", g(s, a) (as the
+  `imitation` library's AIRL). At a terminal s' h(s') is still evaluated (Brax gives
+  the terminal observation); a small bias, kept for simplicity.
+
+  The policy's reward holds -log pi(a|s), an entropy bonus of weight 1, so pi must be
+  the density of the action the env receives: the PPO learner passes log pi(u) minus
+  the squash's log-Jacobian (efjax.rl.networks.squash_log_det). With the tanh squash
+  that density lives on [-1, 1]^d and its entropy is bounded; a clipped Gaussian has
+  no density at the bounds, its log pi(u) falls without limit as the std grows, and
+  the bonus pays the policy to widen until nearly every action sits at a bound. Hence
+  `airl_squash` ("tanh"), which experiments.rl_compare gives AIRL's PPO policy
+  (`python -m experiments.rl_sweep ... ` records the runs that showed it: the
+  "diagnoses" of results/rl_compare.md).
 
 Observations are normalized with the expert's fixed mean and std (computed once
 from the demos), so the discriminator's input scale never drifts with the agent.
@@ -43,7 +54,9 @@ def irl_config() -> ml_collections.ConfigDict:
       hidden=(64, 64), activation="tanh", learning_rate=3e-4,
       disc_steps=4,          # discriminator Adam steps per PPO update
       batch_size=512,        # policy transitions (and as many expert ones) per step
-      entropy_coef=0.0))     # logit-entropy bonus; 0 = plain binary cross-entropy
+      entropy_coef=0.0,      # logit-entropy bonus; 0 = plain binary cross-entropy
+      reward_inputs="state",   # AIRL's g: "state" g(s) (the paper's) or "state_action"
+      airl_squash="tanh"))     # the squash of AIRL's PPO policy (see the module docstring)
 
 
 def expert_transitions(observations: np.ndarray, actions: np.ndarray,
@@ -90,24 +103,34 @@ def _gail_nets(config, obs_dim: int, act_dim: int) -> _Nets:
   return _Nets(init, logit, reward)
 
 
-def airl_f(g, h, params, obs, next_obs, gamma: float) -> Array:
-  """f(s, a, s') = g(s) + gamma h(s') - h(s): [B] (obs, next_obs normalized [B, obs_dim])."""
-  g_s = g.apply(params["g"], obs)[:, 0]
+AIRL_REWARD_INPUTS = ("state_action", "state")
+
+
+def airl_f(g, h, params, obs, action, next_obs, gamma: float, state_only: bool) -> Array:
+  """f(s, a, s') = g + gamma h(s') - h(s): [B], g = g(s) if state_only else g(s, a).
+
+  obs, next_obs normalized [B, obs_dim]; action [B, act_dim].
+  """
+  g_in = obs if state_only else jnp.concatenate([obs, action], -1)
+  g_s = g.apply(params["g"], g_in)[:, 0]
   return g_s + gamma * h.apply(params["h"], next_obs)[:, 0] - h.apply(params["h"], obs)[:, 0]
 
 
-def _airl_nets(config, obs_dim: int, gamma: float) -> _Nets:
+def _airl_nets(config, obs_dim: int, act_dim: int, gamma: float) -> _Nets:
+  if config.reward_inputs not in AIRL_REWARD_INPUTS:
+    raise ValueError(f"irl.reward_inputs={config.reward_inputs!r}: expected one of "
+                     f"{AIRL_REWARD_INPUTS}")
+  state_only = config.reward_inputs == "state"
   g = MLP(tuple(config.hidden), 1, config.activation)
   h = MLP(tuple(config.hidden), 1, config.activation)
 
   def init(key):
     kg, kh = jax.random.split(key)
-    dummy = jnp.zeros((1, obs_dim))
-    return {"g": g.init(kg, dummy), "h": h.init(kh, dummy)}
+    g_dim = obs_dim if state_only else obs_dim + act_dim
+    return {"g": g.init(kg, jnp.zeros((1, g_dim))), "h": h.init(kh, jnp.zeros((1, obs_dim)))}
 
   def logit(params, obs, action, next_obs, log_prob):
-    del action
-    return airl_f(g, h, params, obs, next_obs, gamma) - log_prob
+    return airl_f(g, h, params, obs, action, next_obs, gamma, state_only) - log_prob
 
   return _Nets(init, logit, logit)   # log D - log(1 - D) is the logit itself
 
@@ -129,8 +152,12 @@ def _make_learner(config, nets: _Nets, expert: dict) -> RewardLearner:
     lp = nets.logit(params, pol["obs"], pol["action"], pol["next_obs"], pol["log_prob"])
     le = nets.logit(params, exp["obs"], exp["action"], exp["next_obs"], exp["log_prob"])
     bce = jnp.mean(jax.nn.softplus(lp)) + jnp.mean(jax.nn.softplus(-le))
-    probs = jax.nn.sigmoid(jnp.concatenate([lp, le]))
-    entropy = -jnp.mean(probs * jnp.log(probs + 1e-8) + (1 - probs) * jnp.log(1 - probs + 1e-8))
+    # Bernoulli entropy from the logits: -log p = softplus(-x), -log(1 - p) = softplus(x).
+    # (The p * log(p + 1e-8) form gave NaN once |x| > ~17 under jit: XLA folds
+    # 1 - p + 1e-8 into 1 - p = 0, and 0 * log 0 is NaN even at entropy_coef = 0.)
+    logits = jnp.concatenate([lp, le])
+    probs = jax.nn.sigmoid(logits)
+    entropy = jnp.mean(probs * jax.nn.softplus(-logits) + (1 - probs) * jax.nn.softplus(logits))
     acc = 0.5 * (jnp.mean(lp < 0) + jnp.mean(le > 0))
     return bce - config.entropy_coef * entropy, {"disc_loss": bce, "disc_accuracy": acc,
                                                   "expert_logit": le.mean(),
@@ -174,15 +201,16 @@ def make_gail(config, expert: dict) -> RewardLearner:
 
 
 def make_airl(config, expert: dict, gamma: float) -> RewardLearner:
-  """AIRL's learner with the disentangled g(s) + gamma h(s') - h(s) discriminator."""
-  return _make_learner(config, _airl_nets(config, expert["obs"].shape[1], gamma), expert)
+  """AIRL's learner with the shaped g + gamma h(s') - h(s) discriminator."""
+  obs_dim, act_dim = expert["obs"].shape[1], expert["action"].shape[1]
+  return _make_learner(config, _airl_nets(config, obs_dim, act_dim, gamma), expert)
 
 
 def recovered_reward(kind: str, config, expert: dict, gamma: float):
   """The learned reward without the policy term, for reward-quality metrics:
   `fn(disc_params, obs, action, next_obs) -> [B]` in raw env units.
 
-  AIRL: f(s, a, s') = g(s) + gamma h(s') - h(s) (its reward up to the shaping h);
+  AIRL: f(s, a, s') = g + gamma h(s') - h(s) (its reward up to the shaping h);
   GAIL: the policy's reward softplus(d(s, a)).
   """
   obs_mean = jnp.asarray(expert["obs"].mean(0))
@@ -193,7 +221,7 @@ def recovered_reward(kind: str, config, expert: dict, gamma: float):
 
 
 def _airl_recovered(config, obs_dim, act_dim, gamma, norm):
-  nets = _airl_nets(config, obs_dim, gamma)
+  nets = _airl_nets(config, obs_dim, act_dim, gamma)
   zero = lambda obs: jnp.zeros(obs.shape[0])  # noqa: E731
   return lambda p, o, a, n: nets.logit(p, norm(o), a, norm(n), zero(o))
 

@@ -3,7 +3,9 @@
 The policy is a diagonal Gaussian over u [B, act_dim] with a state-independent
 log std; the env receives squash(u) in [-1, 1], by tanh or by clipping. PPO's
 ratio only needs log pi(u) of the stored u: the tanh Jacobian depends on u
-alone, so it cancels in the ratio and is never computed.
+alone, so it cancels in the ratio. A reward learner that needs the density of the
+env action a = squash(u) (AIRL's discriminator) gets log pi(u) - squash_log_det(u);
+`unsquash` maps an expert's env action back to u.
 """
 import math
 from typing import Callable, Sequence
@@ -26,6 +28,29 @@ ACTIVATIONS.register("relu", nn.relu)
 SQUASHES: Registry[Callable[[Array], Array]] = Registry("action squash")
 SQUASHES.register("tanh", jnp.tanh)
 SQUASHES.register("clip", lambda u: jnp.clip(u, -1.0, 1.0))
+_TANH_EDGE = 1.0 - 1e-6   # |a| is clipped below 1 before atanh (float32 keeps 1 - 6e-8)
+
+
+def squash_log_det(u: Array, squash: str) -> Array:
+  """sum_i log |d squash(u_i) / du_i|: [B] for u [B, act_dim].
+
+  log pi(a) of the env action a = squash(u) is log pi(u) minus this. tanh:
+  log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2 u)), exact at large |u|. clip has
+  no density at the bounds (they carry the mass of everything beyond); 0 here, so its
+  "log pi(a)" is the Gaussian's at u, which grows without bound with the std.
+  """
+  if squash == "tanh":
+    return jnp.sum(2.0 * (math.log(2.0) - u - jax.nn.softplus(-2.0 * u)), axis=-1)
+  SQUASHES.get(squash)
+  return jnp.zeros(u.shape[:-1], u.dtype)
+
+
+def unsquash(action: Array, squash: str) -> Array:
+  """The u with squash(u) = action [B, act_dim] (actions at tanh's bounds pulled inside)."""
+  if squash == "tanh":
+    return jnp.arctanh(jnp.clip(action, -_TANH_EDGE, _TANH_EDGE))
+  SQUASHES.get(squash)
+  return action
 
 
 class MLP(nn.Module):

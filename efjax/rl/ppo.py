@@ -28,7 +28,8 @@ import jax.numpy as jnp
 import optax
 
 from efjax.errors import ConfigError
-from efjax.rl.networks import SQUASHES, distribution, make_networks, make_policy_fn
+from efjax.rl.networks import (SQUASHES, distribution, make_networks, make_policy_fn,
+                               squash_log_det, unsquash)
 from efjax.rl.running_stats import RunningStats, init_stats, normalize, update_stats
 
 Array = jax.Array
@@ -44,6 +45,8 @@ class RewardLearner(NamedTuple):
       action [B, act_dim]) -> [B] is the current policy's log-density (AIRL needs it
       at expert transitions).
   reward(reward_state, obs, action, next_obs, log_prob [B]) -> [B]
+  The learner's traj.log_prob and log_prob are log pi of the env action squash(u)
+  (efjax.rl.networks.squash_log_det), not PPO's log pi(u).
   """
   init: Callable
   update: Callable
@@ -215,11 +218,13 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None,
     return r.reshape(T, N)
 
   def policy_log_prob(params, obs_stats):
-    """log pi(a | s) [B] of the current policy, taking the env action a as its u (exact
-    inside [-1, 1], where the expert's actions lie, for the clipped squash)."""
+    """log pi(a | s) [B] of the current policy at an env action a [B, act_dim]: the
+    density of squash(u) (tanh: with its Jacobian; clip: the Gaussian's at u = a, exact
+    inside [-1, 1], where the expert's actions lie)."""
     def log_prob(obs, action):
       mean, log_std = actor.apply(params["actor"], norm(obs_stats, obs))
-      return distribution(mean, log_std).log_prob(action)
+      u = unsquash(action, config.squash)
+      return distribution(mean, log_std).log_prob(u) - squash_log_det(u, config.squash)
     return log_prob
 
   def update(runner: RunnerState, reward_params):
@@ -229,10 +234,15 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None,
     env_state = jax.tree.map(lambda n, o: n.astype(o.dtype), env_state, runner.env_state)
     reward_state, learner_metrics = runner.reward_state, {}
     if reward_learner is not None:   # discriminator first, then the rewards it gives
+      # The learner sees log pi of the env action (AIRL's D is a density over what the
+      # env received); PPO's ratio below keeps log pi(u).
+      learner_traj = traj._replace(log_prob=traj.log_prob - squash_log_det(traj.u, config.squash))
       reward_state, learner_metrics = reward_learner.update(
-          reward_state, traj, policy_log_prob(runner.params, runner.obs_stats),
+          reward_state, learner_traj, policy_log_prob(runner.params, runner.obs_stats),
           jax.random.fold_in(k_roll, 1))
-    reward = optimized_reward(reward_params, reward_state, traj)
+      reward = optimized_reward(reward_params, reward_state, learner_traj)
+    else:
+      reward = optimized_reward(reward_params, reward_state, traj)
     finite = jnp.isfinite(reward)
     num_bad = jnp.sum(~finite).astype(jnp.int32)
     reward = jnp.where(finite, reward, 0.0)

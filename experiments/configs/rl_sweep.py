@@ -12,6 +12,7 @@ log-std floor; the diffusion ELBO's width and noise levels. Each runs PPO with
 rl_compare config of the env; the configuration with the best mean normalized return
 wins. The finals then run every method's winner, the oracle and the controls with
 rl.num_seeds seeds from rl.seed. Keys are rl_compare.py's, dotted (`energyflow.reward.t`).
+`diagnoses()` adds runs, outside the budget, that explain a method's result.
 """
 import ml_collections
 
@@ -48,6 +49,22 @@ def sweeps() -> dict:
           "gail": adversarial, "bc_log_prob": bc, "diffusion_elbo": elbo}
 
 
+def diagnoses() -> dict:
+  """{method: [(label, overrides)]}: runs on the tuning seeds that explain a method's result.
+  They are not part of its tuning budget and nothing is picked from them.
+
+  AIRL: its policy's reward holds -log pi(a|s) (efjax.reward.adversarial), bounded only
+  when pi is a density over the actions the env receives (the tanh squash); with the
+  clipped Gaussian every method's PPO uses, and with g(s) or g(s, a).
+  """
+  return {"airl": [
+      ("clipped Gaussian policy, g(s)", {"irl.airl_squash": "clip"}),
+      ("clipped Gaussian policy, g(s, a)", {"irl.airl_squash": "clip",
+                                            "irl.reward_inputs": "state_action"}),
+      ("tanh policy, g(s) (as swept)", {}),
+      ("tanh policy, g(s, a)", {"irl.reward_inputs": "state_action"})]}
+
+
 def get_config(arg: str = "reacher") -> ml_collections.ConfigDict:
   name, flags = parse_arg(arg, "rl_sweep.py", names=rl_compare.ENVS, what="env",
                           flags=("smoke",), default="reacher")
@@ -55,7 +72,9 @@ def get_config(arg: str = "reacher") -> ml_collections.ConfigDict:
   c.compare = rl_compare.get_config(name + (",smoke" if "smoke" in flags else ""))
   c.tuning = dict(seed=1000, num_seeds=2)
   c.sweep_size = SWEEP_SIZE
+  c.diagnose = True         # run diagnoses() for the methods compared
   if "smoke" in flags:
     c.tuning.num_seeds = 1
     c.sweep_size = 2
+    c.diagnose = False
   return c

@@ -465,7 +465,31 @@ def _env_sections(rec: dict) -> tuple[list[str], dict]:
     lines.append(f"| {LABELS.get(m, m)} | "
                  + "; ".join(f"{i + 1}: {_overrides_text(r['overrides'])}"
                              for i, r in enumerate(sw["runs"])) + " |")
-  return lines + [""], scores
+  return lines + [""] + diagnosis_lines(rec.get("diagnoses") or {}), scores
+
+
+def diagnosis_lines(diagnoses: dict) -> list[str]:
+  """### Diagnoses: runs outside the tuning budget (experiments/configs/rl_sweep.py,
+  `diagnoses`) that explain a method's result, on the tuning seeds, at its first sweep
+  configuration with the variant's overrides."""
+  lines = []
+  for m, rows in diagnoses.items():
+    lines += [f"### Diagnosis: {LABELS.get(m, m)} (tuning seeds, outside the budget)", "",
+              "Each run is the method's first sweep configuration with the variant's "
+              "overrides. Entropy: the PPO policy's Gaussian entropy (of the action before "
+              "its squash), mean over seeds, at the first and last update.", "",
+              "| variant | overrides | normalized per seed | mean | raw eval return per seed | "
+              "policy entropy first → last | EPIC (held-out) |", "|---|---|---|---:|---|---|---|"]
+    for r in rows:
+      e = r.get("policy_entropy") or {}
+      lines.append(f"| {r['label']} | {_overrides_text(r['overrides'])} | "
+                   + ", ".join(f"{x:.2f}" for x in r["normalized_per_seed"])
+                   + f" | {r['mean']:.2f} | "
+                   + ", ".join(f"{x:.1f}" for x in r["eval_return_per_seed"])
+                   + f" | {_fmt(e.get('first'))} → {_fmt(e.get('last'))} | "
+                   f"{_fmt((r.get('reward_quality') or {}).get('epic'))} |")
+    lines.append("")
+  return lines
 
 
 def document(files: dict) -> str:
