@@ -17,6 +17,7 @@ results/rl_compare.md is built (experiments/reports/rl_compare.py, `document`).
 import json
 import os
 import shlex
+import sys
 import time
 
 import numpy as np
@@ -178,8 +179,9 @@ def main(argv):
   out = run_sweep(_CONFIG.value, _WORKDIR.value, log=cli.progress)
   if _RECORD.value:
     env = _CONFIG.value.compare.env_name
+    given = [a for a in sys.argv[1:] if a.startswith(("--config.", "--stale"))]
     command = shlex.join(["python", "-m", "experiments.rl_sweep",
-                          f"--config=experiments/configs/rl_sweep.py:{env}",
+                          f"--config=experiments/configs/rl_sweep.py:{env}", *given,
                           "--workdir=WORKDIR", "--record"])
     build.record({f"{rl_report.RAW_FOLDER}/{env}.json":
                   raw_record(_CONFIG.value, out, command, start)})
