@@ -309,6 +309,22 @@ def test_rl_compare_document_by_hand():
   assert "## Aggregate" not in text                 # one env: nothing to aggregate
 
 
+def test_rl_compare_readme_claims_by_hand():
+  ef, airl = [1.0, 2.0, 3.0], [0.0, 0.5, 2.5]
+  scores = {"energyflow_centered": ef, "airl": airl, "gail": [-1.0, -2.0, -3.0],
+            "constant_plus": [0.1, 0.2, 0.3]}
+  text = rl_report.readme_claims({"reacher.json": _rl_record("reacher", scores)})
+  assert text.startswith("- PPO on rewards learned") and "reacher: EnergyFlow centered" in text
+  assert "beats every control" in text and "does not beat" not in text
+  assert "vs AIRL undecided (P = 0.78" in text and "vs GAIL holds (P = 1.00 [1.00, 1.00])" in text
+  losing = dict(scores, constant_plus=[5.0, 5.0, 5.0])
+  assert "does not beat every control" in rl_report.readme_claims(
+      {"reacher.json": _rl_record("reacher", losing)})
+  assert "no env has a recorded" in rl_report.readme_claims({})
+  assert "in its finals yet" in rl_report.readme_claims(
+      {"reacher.json": _rl_record("reacher", {"airl": airl})})
+
+
 def test_rl_compare_document_aggregates_two_envs():
   scores = {"true_reward": [1.0, 1.0], "energyflow_centered": [0.6, 0.7],
             "airl": [0.1, 0.2], "constant_plus": [0.0, 0.0]}

@@ -5,7 +5,8 @@
 
 Each entry of SECTIONS names a document, one of its generated sections
 (experiments.reports.documents), the raw file(s) committed under results/raw/ it is
-made from and the function that writes it (one argument per raw file). DOCUMENTS are
+made from and the function that writes it (one argument per raw file, or per folder of
+raw files: a name without .json). DOCUMENTS are
 generated whole, each from a folder of raw files: only the files git tracks are read
 (a run's new files count once they are committed; the build names those it left out).
 A missing or malformed raw file is one line naming it, exit 2.
@@ -132,6 +133,7 @@ SECTIONS = (
      benchmarks.sharding_section),
     ("BENCHMARKS.md", "scaling/table", "scaling/table.json", scaling.benchmarks_section),
     ("BENCHMARKS.md", "scaling/findings", "scaling/table.json", scaling.findings),
+    ("README.md", "rl_compare/claims", rl_compare.RAW_FOLDER, rl_compare.readme_claims),
 )
 # (document, raw folder, text(files) -> the whole document): generated whole
 DOCUMENTS = (("results/bandit_family.md", "bandit_family", _bandit_family_text),
@@ -162,7 +164,7 @@ def build_documents(raws=None, skip=()) -> dict:
       with open(os.path.join(ROOT, doc)) as f:
         text = f.read()
     texts[doc] = documents.replace_section(
-        text, name, body(*[read_raw(r) for r in _names(raw)]), doc)
+        text, name, body(*[_read(r) for r in _names(raw)]), doc)
   return texts
 
 

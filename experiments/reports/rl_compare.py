@@ -547,6 +547,38 @@ def document(files: dict) -> str:
   return "\n".join(lines) + "\n"
 
 
+def readme_claims(files: dict) -> str:
+  """README's bullet on the paper's second claim, from the same raw records as DOCUMENT:
+  per env, EnergyFlow centered's IQM, whether it beats every control, and the verdict
+  against each learned baseline (P(improvement) with its 95% interval)."""
+  head = ("- PPO on rewards learned from expert demos, with equal tuning for every method "
+          f"([{DOCUMENT}]({DOCUMENT}), generated from `results/raw/{RAW_FOLDER}/`): ")
+  records = sorted(files.values(), key=lambda r: (ENV_ORDER.index(r["env"])
+                                                  if r["env"] in ENV_ORDER else 99, r["env"]))
+  if not records:
+    return head + "no env has a recorded comparison yet."
+  parts = []
+  for rec in records:
+    scores = {m: np.asarray(f["normalized_per_seed"], float)[:, None]
+              for m, f in rec["finals"].items()}
+    if CLAIM not in scores:
+      continue
+    iqm, lo, hi = iqm_ci({CLAIM: scores[CLAIM]})[CLAIM]
+    best_control = max((scores[c].mean() for c in CONTROLS if c in scores), default=None)
+    beats = ("" if best_control is None else
+             f", {'beats' if scores[CLAIM].mean() > best_control else 'does not beat'} "
+             "every control")
+    others = [m for m in LEARNED if m != CLAIM and m in scores]
+    poi = improvement_ci({m: (scores[CLAIM], scores[m]) for m in others}) if others else {}
+    verdicts = "; ".join(f"vs {LABELS.get(m, m)} {_verdict(poi[m])} (P = {poi[m][0]:.2f} "
+                         f"[{poi[m][1]:.2f}, {poi[m][2]:.2f}])" for m in others)
+    parts.append(f"{rec['env']}: {LABELS[CLAIM]} IQM normalized return {iqm:.2f} "
+                 f"[{lo:.2f}, {hi:.2f}]{beats}; {verdicts}")
+  if not parts:
+    return head + f"no recorded env has {LABELS[CLAIM]} in its finals yet."
+  return head + ". ".join(parts) + "."
+
+
 def write_document(folder: str = RAW_FOLDER) -> str:
   """Writes DOCUMENT from every raw record on disk under results/raw/<folder> (a run's new
   record included; the build reads only committed ones); returns its path."""
