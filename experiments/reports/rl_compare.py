@@ -196,13 +196,20 @@ BOOTSTRAP_REPS = 2000
 
 
 @contextlib.contextmanager
-def _seeded_bootstrap():
+def _seeded_bootstrap(seed: int):
   """rliable hands its RandomState to arch, which warns that the argument will change; the
-  seed is what makes a rebuilt report identical, so that warning is silenced here only."""
-  with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="random_state is deprecated",
-                            category=FutureWarning)
-    yield
+  seed is what makes a rebuilt report identical, so that warning is silenced here only.
+  Some of arch 7.2's draws also come from numpy's global generator (the same call gave
+  different intervals within one process), so it is seeded here and restored after."""
+  state = np.random.get_state()
+  np.random.seed(seed)
+  try:
+    with warnings.catch_warnings():
+      warnings.filterwarnings("ignore", message="random_state is deprecated",
+                              category=FutureWarning)
+      yield
+  finally:
+    np.random.set_state(state)
 
 
 def iqm_ci(scores: dict, seed: int = 0) -> dict:
@@ -210,7 +217,7 @@ def iqm_ci(scores: dict, seed: int = 0) -> dict:
   stratified-bootstrap interval (seeded, so a rebuilt report is the same)."""
   from rliable import library as rly
   from rliable import metrics
-  with _seeded_bootstrap():
+  with _seeded_bootstrap(seed):
     point, ci = rly.get_interval_estimates(
         scores, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=BOOTSTRAP_REPS,
         random_state=np.random.RandomState(seed))
@@ -223,7 +230,7 @@ def improvement_ci(pairs: dict, seed: int = 0) -> dict:
   its 95% stratified-bootstrap interval."""
   from rliable import library as rly
   from rliable import metrics
-  with _seeded_bootstrap():
+  with _seeded_bootstrap(seed):
     point, ci = rly.get_interval_estimates(
         {k: list(v) for k, v in pairs.items()}, metrics.probability_of_improvement,
         reps=BOOTSTRAP_REPS, random_state=np.random.RandomState(seed))
@@ -404,11 +411,29 @@ def _verdict(p: tuple) -> str:
   return "holds" if lo > 0.5 else "fails" if hi < 0.5 else "undecided"
 
 
+def env_statistics(rec: dict) -> tuple[dict, dict, dict]:
+  """One env's final scores {method: normalized per seed [runs]}, their IQMs {method: (iqm,
+  lo, hi)} and P(EnergyFlow centered > baseline) {baseline: (P, lo, hi)} (empty without
+  EnergyFlow centered): computed here only, so every document quotes the same intervals."""
+  scores = {m: np.asarray(f["normalized_per_seed"], float) for m, f in rec["finals"].items()}
+  stats = iqm_ci({m: v[:, None] for m, v in scores.items()})
+  others = [m for m in LEARNED if m != CLAIM and m in scores]
+  poi = (improvement_ci({m: (scores[CLAIM][:, None], scores[m][:, None]) for m in others})
+         if CLAIM in scores and others else {})
+  return scores, stats, poi
+
+
+def _beats_every_control(scores: dict, method: str) -> bool | None:
+  """Whether a method's mean normalized return is above every control's (None: no control)."""
+  best = max((scores[c].mean() for c in CONTROLS if c in scores), default=None)
+  return None if best is None else bool(scores[method].mean() > best)
+
+
 def _env_sections(rec: dict) -> tuple[list[str], dict]:
   """One env's markdown and its final scores {method: normalized per seed}."""
   s = rec["setting"]
   finals = rec["finals"]
-  scores = {m: np.asarray(f["normalized_per_seed"], float) for m, f in finals.items()}
+  scores, stats, poi = env_statistics(rec)
   oracle = scores.get("true_reward")
   budget = ("—" if oracle is None else
             f"{oracle.mean():.2f} ({'holds' if oracle.mean() >= BUDGET_GOAL else 'does not hold'}"
@@ -428,14 +453,12 @@ def _env_sections(rec: dict) -> tuple[list[str], dict]:
            "raw eval return ± std | normalized per seed | beats every control | "
            "offset-free Pearson / EPIC / return Spearman (held-out) | wall s | env steps/s |",
            "|---|---|---|---|---|---|---|---:|---:|"]
-  stats = iqm_ci({m: v[:, None] for m, v in scores.items()})
-  best_control = max((scores[c].mean() for c in CONTROLS if c in scores), default=None)
   for m, f in finals.items():
     raw = np.asarray(f["eval_return_per_seed"], float)
     q = f.get("reward_quality") or {}
     iqm, lo, hi = stats[m]
-    beats = ("—" if m in CONTROLS or best_control is None else
-             "yes" if scores[m].mean() > best_control else "no")
+    beats = ("—" if m in CONTROLS or _beats_every_control(scores, m) is None else
+             "yes" if _beats_every_control(scores, m) else "no")
     pick = _overrides_text(f["overrides"]) if m in LEARNED else "—"
     lines.append(f"| {LABELS.get(m, m)} | {pick} | {iqm:.2f} [{lo:.2f}, {hi:.2f}] | "
                  f"{raw.mean():.1f} ± {raw.std():.1f} | "
@@ -443,15 +466,13 @@ def _env_sections(rec: dict) -> tuple[list[str], dict]:
                  f"{_fmt(q.get('pearson'))} / {_fmt(q.get('epic'))} / "
                  f"{_fmt(q.get('return_spearman'))} | "
                  f"{f['wall_s']:.0f} | {_fmt(f.get('steps_per_s'), 0)} |")
-  others = [m for m in LEARNED if m != CLAIM and m in scores]
-  if CLAIM in scores and others:
-    poi = improvement_ci({m: (scores[CLAIM][:, None], scores[m][:, None]) for m in others})
+  if poi:
     lines += ["", f"P({LABELS[CLAIM]} > baseline): the probability that a final run of "
               "EnergyFlow's reward ends above one of the baseline's (rliable, 95% CI); the "
               "claim holds when the interval lies above 0.5.", "",
               "| baseline | P(improvement) [95% CI] | claim |", "|---|---|---|"]
-    lines += [f"| {LABELS.get(m, m)} | {poi[m][0]:.2f} [{poi[m][1]:.2f}, {poi[m][2]:.2f}] | "
-              f"{_verdict(poi[m])} |" for m in others]
+    lines += [f"| {LABELS.get(m, m)} | {p[0]:.2f} [{p[1]:.2f}, {p[2]:.2f}] | "
+              f"{_verdict(p)} |" for m, p in poi.items()]
   lines += ["", "### Sweep (tuning seeds)", "",
             "Mean normalized return of each configuration; **bold**: the pick (best mean).", "",
             "| method | " + " | ".join(f"config {i + 1}" for i in range(s["sweep_size"]))
@@ -562,19 +583,14 @@ def readme_claims(files: dict) -> str:
     return head + "no env has a recorded comparison yet."
   parts = []
   for rec in records:
-    scores = {m: np.asarray(f["normalized_per_seed"], float)[:, None]
-              for m, f in rec["finals"].items()}
+    scores, stats, poi = env_statistics(rec)
     if CLAIM not in scores:
       continue
-    iqm, lo, hi = iqm_ci({CLAIM: scores[CLAIM]})[CLAIM]
-    best_control = max((scores[c].mean() for c in CONTROLS if c in scores), default=None)
-    beats = ("" if best_control is None else
-             f", {'beats' if scores[CLAIM].mean() > best_control else 'does not beat'} "
-             "every control")
-    others = [m for m in LEARNED if m != CLAIM and m in scores]
-    poi = improvement_ci({m: (scores[CLAIM], scores[m]) for m in others}) if others else {}
-    verdicts = "; ".join(f"vs {LABELS.get(m, m)} {_verdict(poi[m])} (P = {poi[m][0]:.2f} "
-                         f"[{poi[m][1]:.2f}, {poi[m][2]:.2f}])" for m in others)
+    iqm, lo, hi = stats[CLAIM]
+    beats = _beats_every_control(scores, CLAIM)
+    beats = "" if beats is None else f", {'beats' if beats else 'does not beat'} every control"
+    verdicts = "; ".join(f"vs {LABELS.get(m, m)} {_verdict(p)} (P = {p[0]:.2f} "
+                         f"[{p[1]:.2f}, {p[2]:.2f}])" for m, p in poi.items())
     parts.append(f"{rec['env']}: {LABELS[CLAIM]} IQM normalized return {iqm:.2f} "
                  f"[{lo:.2f}, {hi:.2f}]{beats}; {verdicts}")
   if not parts:
