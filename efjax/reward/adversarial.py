@@ -26,9 +26,9 @@ rollout's rewards with the updated discriminator.
   that density lives on [-1, 1]^d and its entropy is bounded; a clipped Gaussian has
   no density at the bounds, its log pi(u) falls without limit as the std grows, and
   the bonus pays the policy to widen until nearly every action sits at a bound. Hence
-  `airl_squash` ("tanh"), which experiments.rl_compare gives AIRL's PPO policy
-  (`python -m experiments.rl_sweep ... ` records the runs that showed it: the
-  "diagnoses" of results/rl_compare.md).
+  `airl_squash` ("tanh"), which experiments.rl_compare gives AIRL's PPO policy; the
+  runs that showed it are results/rl_compare.md's "Diagnosis: AIRL" (made by
+  experiments.rl_sweep's `diagnoses`).
 
 Observations are normalized with the expert's fixed mean and std (computed once
 from the demos), so the discriminator's input scale never drifts with the agent.
