@@ -55,14 +55,23 @@ def diagnoses() -> dict:
 
   AIRL: its policy's reward holds -log pi(a|s) (efjax.reward.adversarial), bounded only
   when pi is a density over the actions the env receives (the tanh squash); with the
-  clipped Gaussian every method's PPO uses, and with g(s) or g(s, a).
+  clipped Gaussian every method's PPO uses, and with g(s) or g(s, a). The diffusion ELBO:
+  the surrogate's roughness and PPO's exploration.
   """
   return {"airl": [
       ("clipped Gaussian policy, g(s)", {"irl.airl_squash": "clip"}),
       ("clipped Gaussian policy, g(s, a)", {"irl.airl_squash": "clip",
                                             "irl.reward_inputs": "state_action"}),
       ("tanh policy, g(s) (as swept)", {}),
-      ("tanh policy, g(s, a)", {"irl.reward_inputs": "state_action"})]}
+      ("tanh policy, g(s, a)", {"irl.reward_inputs": "state_action"})],
+      # The diffusion ELBO surrogate's PPO collapsed to a bang-bang policy on reacher that
+      # earns less of the surrogate than the oracle's policy: a rougher surrogate (8 fixed
+      # noise draws) or PPO's exploration?
+      "diffusion_elbo": [
+          ("as swept (config 1)", {}),
+          ("32 noise draws per reward (not 8)", {"elbo.draws_per_level": 8}),
+          ("PPO entropy bonus 0.01", {"rl.ppo.entropy_coef": 0.01}),
+          ("tanh policy", {"rl.ppo.squash": "tanh"})]}
 
 
 def get_config(arg: str = "reacher") -> ml_collections.ConfigDict:
