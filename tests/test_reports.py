@@ -337,6 +337,24 @@ def test_rl_compare_intervals_do_not_depend_on_numpy_global_state():
   assert out[0] == out[1]
 
 
+def test_a_baseline_its_diagnosis_beat_is_not_settled():
+  scores = {"energyflow_centered": [1.0, 2.0, 3.0], "airl": [-1.0, -2.0, -3.0],
+            "gail": [-1.0, -2.0, -3.0]}
+  rec = _rl_record("reacher", scores)                        # sweep picks' mean: 0.5
+  rec["diagnoses"] = {
+      "airl": [{"label": "a better policy", "overrides": {}, "mean": 0.9,
+                "normalized_per_seed": [0.9], "eval_return_per_seed": [90.0]}],
+      "gail": [{"label": "no better", "overrides": {}, "mean": 0.52,
+                "normalized_per_seed": [0.52], "eval_return_per_seed": [52.0]}]}
+  assert rl_report.undertuned(rec) == {"airl": ("a better policy", 0.9, 0.5)}
+  text = rl_report.document({"reacher.json": rec})
+  airl = next(l for l in text.splitlines() if l.startswith("| AIRL | 1.00"))
+  assert "not settled (holds as tuned, but its diagnosis 'a better policy' scored 0.90 " \
+         "against the pick's 0.50)" in airl
+  assert "| GAIL | 1.00 [1.00, 1.00] | holds |" in text       # within 0.05: still holds
+  assert "vs AIRL not settled" in rl_report.readme_claims({"reacher.json": rec})
+
+
 def test_rl_compare_document_aggregates_two_envs():
   scores = {"true_reward": [1.0, 1.0], "energyflow_centered": [0.6, 0.7],
             "airl": [0.1, 0.2], "constant_plus": [0.0, 0.0]}

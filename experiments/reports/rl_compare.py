@@ -411,6 +411,31 @@ def _verdict(p: tuple) -> str:
   return "holds" if lo > 0.5 else "fails" if hi < 0.5 else "undecided"
 
 
+def undertuned(rec: dict) -> dict:
+  """{method: (best diagnosis label, its mean, the sweep pick's mean)} for each method whose
+  diagnosis runs (same tuning seeds) beat its sweep's pick by more than 0.05 normalized:
+  its tuning space missed what the diagnosis found, so no claim against it is settled."""
+  out = {}
+  for m, rows in (rec.get("diagnoses") or {}).items():
+    sweep = rec["sweep"].get(m)
+    if not rows or sweep is None:
+      continue
+    best = max(rows, key=lambda r: r["mean"])
+    pick = sweep["runs"][sweep["pick"]]["mean"]
+    if best["mean"] > pick + 0.05:
+      out[m] = (best["label"], best["mean"], pick)
+  return out
+
+
+def _claim(p: tuple, method: str, flagged: dict) -> str:
+  """_verdict, or 'not settled' for a baseline its own diagnosis showed under-tuned."""
+  if method in flagged:
+    label, best, pick = flagged[method]
+    return (f"not settled ({_verdict(p)} as tuned, but its diagnosis '{label}' scored "
+            f"{best:.2f} against the pick's {pick:.2f})")
+  return _verdict(p)
+
+
 def env_statistics(rec: dict) -> tuple[dict, dict, dict]:
   """One env's final scores {method: normalized per seed [runs]}, their IQMs {method: (iqm,
   lo, hi)} and P(EnergyFlow centered > baseline) {baseline: (P, lo, hi)} (empty without
@@ -469,10 +494,12 @@ def _env_sections(rec: dict) -> tuple[list[str], dict]:
   if poi:
     lines += ["", f"P({LABELS[CLAIM]} > baseline): the probability that a final run of "
               "EnergyFlow's reward ends above one of the baseline's (rliable, 95% CI); the "
-              "claim holds when the interval lies above 0.5.", "",
+              "claim holds when the interval lies above 0.5, and is not settled against a "
+              "baseline whose own diagnosis runs beat its sweep's pick by more than 0.05.", "",
               "| baseline | P(improvement) [95% CI] | claim |", "|---|---|---|"]
+    flagged = undertuned(rec)
     lines += [f"| {LABELS.get(m, m)} | {p[0]:.2f} [{p[1]:.2f}, {p[2]:.2f}] | "
-              f"{_verdict(p)} |" for m, p in poi.items()]
+              f"{_claim(p, m, flagged)} |" for m, p in poi.items()]
   lines += ["", "### Sweep (tuning seeds)", "",
             "Mean normalized return of each configuration; **bold**: the pick (best mean).", "",
             "| method | " + " | ".join(f"config {i + 1}" for i in range(s["sweep_size"]))
@@ -561,8 +588,9 @@ def document(files: dict) -> str:
       poi = improvement_ci({m: (agg[CLAIM], agg[m]) for m in others})
       lines += ["", "| baseline | P(EnergyFlow centered > baseline), mean over envs [95% CI] "
                 "| claim |", "|---|---|---|"]
+      flagged = {m: f for rec in records for m, f in undertuned(rec).items()}
       lines += [f"| {LABELS.get(m, m)} | {poi[m][0]:.2f} [{poi[m][1]:.2f}, {poi[m][2]:.2f}] | "
-                f"{_verdict(poi[m])} |" for m in others]
+                f"{_claim(poi[m], m, flagged)} |" for m in others]
     lines.append("")
   commits = sorted({((r["fingerprint"].get("code") or {}).get("commit") or "?")[:10]
                     for r in records})
@@ -589,7 +617,8 @@ def readme_claims(files: dict) -> str:
     iqm, lo, hi = stats[CLAIM]
     beats = _beats_every_control(scores, CLAIM)
     beats = "" if beats is None else f", {'beats' if beats else 'does not beat'} every control"
-    verdicts = "; ".join(f"vs {LABELS.get(m, m)} {_verdict(p)} (P = {p[0]:.2f} "
+    flagged = undertuned(rec)
+    verdicts = "; ".join(f"vs {LABELS.get(m, m)} {_claim(p, m, flagged)} (P = {p[0]:.2f} "
                          f"[{p[1]:.2f}, {p[2]:.2f}])" for m, p in poi.items())
     parts.append(f"{rec['env']}: {LABELS[CLAIM]} IQM normalized return {iqm:.2f} "
                  f"[{lo:.2f}, {hi:.2f}]{beats}; {verdicts}")
