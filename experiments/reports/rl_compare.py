@@ -482,8 +482,8 @@ def _env_sections(rec: dict) -> tuple[list[str], dict]:
     raw = np.asarray(f["eval_return_per_seed"], float)
     q = f.get("reward_quality") or {}
     iqm, lo, hi = stats[m]
-    beats = ("—" if m in CONTROLS or _beats_every_control(scores, m) is None else
-             "yes" if _beats_every_control(scores, m) else "no")
+    beats = None if m in CONTROLS else _beats_every_control(scores, m)
+    beats = "—" if beats is None else "yes" if beats else "no"
     pick = _overrides_text(f["overrides"]) if m in LEARNED else "—"
     lines.append(f"| {LABELS.get(m, m)} | {pick} | {iqm:.2f} [{lo:.2f}, {hi:.2f}] | "
                  f"{raw.mean():.1f} ± {raw.std():.1f} | "
