@@ -84,7 +84,10 @@ def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
   c.rl = dict(env=dict(c.expert.env, fixed_horizon=True), ppo=c.expert.ppo.to_dict(),
               num_seeds=5, seed=100, log_every=10, eval_envs=16)
   c.rl.ppo.total_steps = RL_STEPS[name]
-  c.elbo = dict(levels=(0.2, 0.3, 0.4, 0.5), draws_per_level=2)   # diffusion_elbo_reward's
+  # diffusion_elbo_reward's: 32 fixed (t, eps) draws per reward. With 8 (2 per level) PPO
+  # on reacher collapsed to a bang-bang policy far below random; with 32 it reached the
+  # expert (results/rl_compare.md, "Diagnosis: diffusion ELBO").
+  c.elbo = dict(levels=(0.2, 0.3, 0.4, 0.5), draws_per_level=8)
   c.irl = irl_config()
   c.irl.gamma = c.expert.ppo.gamma
   c.reward_eval = dict(noise_levels=(0.0, 0.25, 0.5, 0.75, 1.0), episodes_per_level=4,

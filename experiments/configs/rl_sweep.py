@@ -7,7 +7,7 @@ method, picked on tuning seeds, then final runs of each method's pick on fresh s
 Every learned reward gets SWEEP_SIZE (6) configurations over its own key settings:
 EnergyFlow's reading level, net width and reference rule; AIRL's and GAIL's
 discriminator steps, learning rate, batch and logit-entropy bonus; BC's width and
-log-std floor; the diffusion ELBO's width and noise levels. Each runs PPO with
+log-std floor; the diffusion ELBO's width, noise levels and noise draws per reward. Each runs PPO with
 `tuning.num_seeds` seeds from `tuning.seed` (seeds the finals never use) on the
 rl_compare config of the env; the configuration with the best mean normalized return
 wins. The finals then run every method's winner, the oracle and the controls with
@@ -41,10 +41,10 @@ def sweeps() -> dict:
   bc = _grid(("bc.bc.hidden", "bc.bc.min_log_std"),
              [((256, 256, 256), -5.0), ((64, 64), -5.0), ((128, 128), -5.0),
               ((256, 256, 256), -3.0), ((64, 64), -3.0), ((128, 128), -3.0)])
-  elbo = _grid(("diffusion.model.mlp.hidden", "elbo.levels"),
-               [((128, 128), (0.2, 0.3, 0.4, 0.5)), ((64, 64), (0.2, 0.3, 0.4, 0.5)),
-                ((256, 256), (0.2, 0.3, 0.4, 0.5)), ((128, 128), (0.05, 0.1, 0.2)),
-                ((64, 64), (0.05, 0.1, 0.2)), ((256, 256), (0.05, 0.1, 0.2))])
+  levels4, levels3 = (0.2, 0.3, 0.4, 0.5), (0.05, 0.1, 0.2)
+  elbo = _grid(("diffusion.model.mlp.hidden", "elbo.levels", "elbo.draws_per_level"),
+               [((128, 128), levels4, 8), ((64, 64), levels4, 8), ((256, 256), levels4, 8),
+                ((128, 128), levels3, 8), ((128, 128), levels4, 16), ((128, 128), levels4, 2)])
   return {"energyflow_centered": ef, "energyflow_soft_bellman": ef, "airl": adversarial,
           "gail": adversarial, "bc_log_prob": bc, "diffusion_elbo": elbo}
 
@@ -64,14 +64,16 @@ def diagnoses() -> dict:
                                             "irl.reward_inputs": "state_action"}),
       ("tanh policy, g(s) (as swept)", {}),
       ("tanh policy, g(s, a)", {"irl.reward_inputs": "state_action"})],
-      # The diffusion ELBO surrogate's PPO collapsed to a bang-bang policy on reacher that
-      # earns less of the surrogate than the oracle's policy: a rougher surrogate (8 fixed
-      # noise draws) or PPO's exploration?
+      # The diffusion ELBO surrogate's PPO once collapsed on reacher to a bang-bang policy
+      # that earned less of the surrogate than the oracle's policy: was it the rough
+      # surrogate (8 fixed noise draws, the old default) or PPO's exploration?
       "diffusion_elbo": [
-          ("as swept (config 1)", {}),
-          ("32 noise draws per reward (not 8)", {"elbo.draws_per_level": 8}),
-          ("PPO entropy bonus 0.01", {"rl.ppo.entropy_coef": 0.01}),
-          ("tanh policy", {"rl.ppo.squash": "tanh"})]}
+          ("as swept (config 1: 32 noise draws per reward)", {}),
+          ("8 noise draws per reward (the old default)", {"elbo.draws_per_level": 2}),
+          ("8 noise draws, PPO entropy bonus 0.01", {"elbo.draws_per_level": 2,
+                                                     "rl.ppo.entropy_coef": 0.01}),
+          ("8 noise draws, tanh policy", {"elbo.draws_per_level": 2,
+                                          "rl.ppo.squash": "tanh"})]}
 
 
 def get_config(arg: str = "reacher") -> ml_collections.ConfigDict:
