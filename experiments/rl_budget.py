@@ -10,8 +10,8 @@ Each env runs what one `python -m experiments.rl_compare ...` command does (the 
 no reward model is trained. Scores are normalized as in results/rl_compare.md: (R -
 R_random) / (R_expert - R_random), R_expert the mean return of the demonstrations. A budget
 holds when the oracle's mean normalized return is at least GOAL; a control that also gets
-there says the env cannot tell rewards apart. With --record the results go to
-results/raw/ppo/rl_budget.json and the table is rebuilt.
+there says the env cannot tell rewards apart. With --record each env's result goes to
+results/raw/ppo/rl_budget/<env>.json (other envs' records are kept) and the table is rebuilt.
 """
 import os
 import shlex
@@ -34,7 +34,7 @@ GOAL = 0.8
 _WORKDIR = cli.workdir_flag("Folder of the envs' rl_compare workdirs (WORKDIR/<env>).")
 _ENVS = flags.DEFINE_list("envs", list(compare_configs.ENVS), "rl_compare envs to check.")
 _RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False,
-                          "Write results/raw/ppo/rl_budget.json and "
+                          "Write results/raw/ppo/rl_budget/<env>.json and "
                           "rebuild results/ppo.md's table.")
 
 
@@ -85,14 +85,19 @@ def main(argv):
     oracle = c["methods"]["true_reward"]["normalized_per_seed"]
     cli.progress(f"{c['env']}: oracle normalized return {oracle} (goal {GOAL})")
   if _RECORD.value:
-    header = provenance.result_header(
-        shlex.join(["python", "-m", "experiments.rl_budget", "--workdir=WORKDIR",
-                    f"--envs={','.join(_ENVS.value)}", "--record"]), start,
-        {"envs": _ENVS.value, **overrides(), "goal": GOAL})
-    # The runs' own wall time: a --record on finished workdirs reads them in seconds.
-    header["wall_s"] = round(sum(c["wall_s"] for c in checks), 1)
-    build.record({RL_BUDGET: {"checks": checks, **header}})
+    # One record per env, each with its own command and provenance: an env checked later
+    # (or again) leaves the others' records as they are.
+    build.record({f"{RL_BUDGET}/{c['env']}.json": _record(c, start) for c in checks})
 
+
+def _record(check: dict, start: float) -> dict:
+  header = provenance.result_header(
+      shlex.join(["python", "-m", "experiments.rl_budget", "--workdir=WORKDIR",
+                  f"--envs={check['env']}", "--record"]), start,
+      {"envs": [check["env"]], **overrides(), "goal": GOAL})
+  # The run's own wall time: a --record on a finished workdir reads it in seconds.
+  header["wall_s"] = check["wall_s"]
+  return {"checks": [check], **header}
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("workdir")

@@ -175,7 +175,8 @@ def _read(raw):
 def rebuild(raws, skip=()) -> None:
   """Rewrites the sections and plots made from the raw files `raws` (a runner's step);
   documents in `skip` are left as they are (one the runner writes itself)."""
-  for doc, text in build_documents(set(raws), skip).items():
+  raws = set(raws) | {os.path.dirname(r) for r in raws}    # a file counts for its folder
+  for doc, text in build_documents(raws, skip).items():
     with open(os.path.join(ROOT, doc), "w") as f:
       f.write(text)
   for raw, path, write in PLOTS:

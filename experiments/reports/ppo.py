@@ -9,6 +9,9 @@ validation_section(raw)      PPO on the true reward of each brax task (validatio
 write_curves(raw, folder)    the validation runs' learning curves, folder/ppo_<name>.png
 env_speed_section(raw)       env steps/s per physics backend (env_speed.json,
                              benchmarks/env_speed.py --record)
+budget_section(files)        whether each reward-comparison env's RL budget lets the
+                             oracle reach the expert (rl_budget/<env>.json,
+                             experiments.rl_budget --record)
 
 Every figure is a median [min-max] over the timed rounds. A ratio between two cases
 timed in the same rounds is taken round by round (each case against the other's figure of
@@ -18,9 +21,11 @@ import os
 
 import numpy as np
 
+from efjax.errors import DataError
+
 BRAX, ENERGYFLOW = "ppo/brax.json", "ppo/energyflow_reward.json"   # under results/raw/
 VALIDATION, ENV_SPEED = "ppo/validation.json", "ppo/env_speed.json"
-RL_BUDGET = "ppo/rl_budget.json"       # experiments.rl_budget --record
+RL_BUDGET = "ppo/rl_budget"       # experiments.rl_budget --record: <env>.json, one per env
 
 
 def spread(values) -> tuple[float, float, float]:
@@ -213,21 +218,27 @@ BUDGET_COLUMNS = (("true_reward", "oracle (true reward)"), ("constant_plus", "co
                   ("random_network", "random network"))
 
 
-def budget_section(raw: dict) -> str:
-  """Per env: the expert, the random policy, and the oracle's and controls' normalized
-  returns at the env's RL budget, with whether the oracle reaches the goal."""
-  goal = raw["setting"]["goal"]
-  lines = [f"{made_by(raw)}. Per env: the expert's PPO budget and the mean return of its "
+def budget_section(files: dict) -> str:
+  """Per env (files: {name: one env's record}, each made by its own command): the expert,
+  the random policy, and the oracle's and controls' normalized returns at the env's RL
+  budget, with whether the oracle reaches the goal."""
+  raws = [files[name] for name in sorted(files)]
+  settings = {(raw["setting"]["goal"], raw["setting"]["rl.num_seeds"]) for raw in raws}
+  if len(settings) != 1:
+    raise DataError(f"results/raw/{RL_BUDGET}: the envs' records differ in goal or seeds "
+                    f"({sorted(settings)}); rerun them with one setting")
+  (goal, num_seeds), = settings
+  lines = ["Per env: the expert's PPO budget and the mean return of its "
            "demonstrations (R_expert), uniform random actions' return (R_random), the RL "
            "budget each method of the comparison gets, and each reward's normalized return "
            "(R - R_random) / (R_expert - R_random) per seed (deterministic eval, "
-           f"{raw['setting']['rl.num_seeds']} seeds, fixed-horizon env). The budget holds when "
+           f"{num_seeds} seeds, fixed-horizon env). The budget holds when "
            f"the oracle's mean is at least {goal}; a control near the oracle means the env "
            "cannot tell rewards apart.", "",
            "| env (backend) | expert: budget, R_expert | R_random | RL budget | "
            + " | ".join(label for _, label in BUDGET_COLUMNS) + " | budget holds | wall |",
            "|---|---|---:|---:|" + "---|" * len(BUDGET_COLUMNS) + "---|---:|"]
-  for c in raw["checks"]:
+  for c in (c for raw in raws for c in raw["checks"]):
     cells = []
     for method, _ in BUDGET_COLUMNS:
       m = c["methods"].get(method)
@@ -239,6 +250,9 @@ def budget_section(raw: dict) -> str:
                  f"{c['expert_return']:.1f} | {c['random_return']:.1f} | "
                  f"{c['rl_steps'] / 1e6:g}M | " + " | ".join(cells) + " | "
                  f"{'yes' if oracle >= goal else '**no**'} | {c['wall_s'] / 60:.0f} min |")
-  lines += ["", "Commands (one per env):", "", "```"] + [c["command"] for c in raw["checks"]]
-  lines += ["```", "", f"Raw figures: `results/raw/{RL_BUDGET}`."]
+  lines += ["", "Made by (one record per env):", ""]
+  lines += [f"- {', '.join(c['env'] for c in raw['checks'])}: {made_by(raw)}" for raw in raws]
+  lines += ["", "Each env's run alone (what the record's command ran for it):", "", "```"]
+  lines += [c["command"] for raw in raws for c in raw["checks"]]
+  lines += ["```", "", f"Raw figures: `results/raw/{RL_BUDGET}/` (one file per env)."]
   return "\n".join(lines)
