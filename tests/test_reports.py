@@ -420,3 +420,13 @@ def test_rl_budget_command_is_one_a_shell_runs_as_recorded():
   methods = next(a for a in args if a.startswith("--config.methods="))
   assert ast.literal_eval(methods.split("=", 1)[1]) == rl_budget.METHODS
   assert "'\"'\"'" not in rl_budget.command("hopper")       # no shlex quote-escaping
+
+
+def test_rl_budget_records_each_env_alone_with_its_own_command():
+  import time
+  from experiments import rl_budget
+  check = {"env": "inverted_pendulum", "wall_s": 12.5, "methods": {}}
+  record = rl_budget._record(check, time.perf_counter())
+  assert record["checks"] == [check] and record["wall_s"] == 12.5
+  assert "--envs=inverted_pendulum --record" in record["command"]
+  assert record["setting"]["envs"] == ["inverted_pendulum"]
