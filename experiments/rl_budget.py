@@ -67,6 +67,7 @@ def check(env: str, workdir: str, log=print) -> dict:
           "expert_eval_return": results["expert"].get("eval_return_mean"),
           "expert_steps": config.expert.ppo.total_steps, "random_return": random,
           "rl_steps": config.rl.ppo.total_steps, "backend": config.rl.env.backend,
+          "episode_length": config.rl.env.episode_length,
           "methods": methods,
           "wall_s": round(results["expert"]["wall_s"] + sum(m["wall_s"] for m in methods.values()),
                           1)}

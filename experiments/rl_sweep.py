@@ -148,6 +148,7 @@ def raw_record(config, out: dict, command: str, start: float) -> dict:
             for m, f in out["finals"].items()}
   setting = {"env": cmp.env_name, "backend": cmp.rl.env.backend,
              "fixed_horizon": bool(cmp.rl.env.get("fixed_horizon", False)),
+             "episode_length": cmp.rl.env.episode_length,
              "rl_steps": cmp.rl.ppo.total_steps, "expert_steps": cmp.expert.ppo.total_steps,
              "final_seeds": {"seed": cmp.rl.seed, "num_seeds": cmp.rl.num_seeds},
              "tuning": config.tuning.to_dict(), "sweep_size": config.sweep_size,

@@ -258,13 +258,13 @@ def test_rl_budget_table_normalized_means_and_the_goal_by_hand():
   header = {"setting": {"goal": 0.8, "rl.num_seeds": 2}, "command": "python -m experiments.rl_budget",
             "date": "2026-01-01 00:00 UTC", "wall_s": 1.0, "cpu_count": 2,
             "load_average_at_end": [1, 1, 1], "fingerprint": _fingerprint()}
-  walker = dict(check, env="walker2d", methods={"true_reward": {"normalized_per_seed": [0.5, 0.7]}})
+  walker = dict(check, env="walker2d", episode_length=200, methods={"true_reward": {"normalized_per_seed": [0.5, 0.7]}})
   files = {"walker2d.json": {"checks": [walker], **header}, "hopper.json": {"checks": [check], **header}}
   text = ppo_report.budget_section(files)
-  assert "| hopper (spring) | 5M, 1000.0 | 0.0 | 5M | 0.80 (0.90, 0.70) | 0.30 (0.20, 0.40) " \
+  assert "| hopper (spring, 1000) | 5M, 1000.0 | 0.0 | 5M | 0.80 (0.90, 0.70) | 0.30 (0.20, 0.40) " \
          "| — | — | — | yes | 10 min |" in text
-  assert text.index("| hopper (spring)") < text.index("| walker2d (spring)")
-  assert "| walker2d (spring) |" in text and "| 0.60 (0.50, 0.70) |" in text and "**no**" in text
+  assert text.index("| hopper (spring") < text.index("| walker2d (spring, 200)")
+  assert "| walker2d (spring, 200) |" in text and "| 0.60 (0.50, 0.70) |" in text and "**no**" in text
   assert text.count("- hopper: `python -m experiments.rl_budget`") == 1   # each record's own
   other = dict(files["walker2d.json"], setting={"goal": 0.9, "rl.num_seeds": 2})
   with pytest.raises(DataError, match="differ in goal or seeds"):

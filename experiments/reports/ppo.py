@@ -235,7 +235,7 @@ def budget_section(files: dict) -> str:
            f"{num_seeds} seeds, fixed-horizon env). The budget holds when "
            f"the oracle's mean is at least {goal}; a control near the oracle means the env "
            "cannot tell rewards apart.", "",
-           "| env (backend) | expert: budget, R_expert | R_random | RL budget | "
+           "| env (backend, episode steps) | expert: budget, R_expert | R_random | RL budget | "
            + " | ".join(label for _, label in BUDGET_COLUMNS) + " | budget holds | wall |",
            "|---|---|---:|---:|" + "---|" * len(BUDGET_COLUMNS) + "---|---:|"]
   for c in (c for raw in raws for c in raw["checks"]):
@@ -246,7 +246,9 @@ def budget_section(files: dict) -> str:
                    f"{np.mean(m['normalized_per_seed']):.2f} ("
                    + ", ".join(f"{v:.2f}" for v in m["normalized_per_seed"]) + ")")
     oracle = np.mean(c["methods"]["true_reward"]["normalized_per_seed"])
-    lines.append(f"| {c['env']} ({c['backend']}) | {c['expert_steps'] / 1e6:g}M, "
+    # Records made before the check named it ran brax's own 1000-step episodes.
+    lines.append(f"| {c['env']} ({c['backend']}, {c.get('episode_length', 1000)}) | "
+                 f"{c['expert_steps'] / 1e6:g}M, "
                  f"{c['expert_return']:.1f} | {c['random_return']:.1f} | "
                  f"{c['rl_steps'] / 1e6:g}M | " + " | ".join(cells) + " | "
                  f"{'yes' if oracle >= goal else '**no**'} | {c['wall_s'] / 60:.0f} min |")

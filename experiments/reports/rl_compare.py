@@ -463,8 +463,11 @@ def _env_sections(rec: dict) -> tuple[list[str], dict]:
   budget = ("—" if oracle is None else
             f"{oracle.mean():.2f} ({'holds' if oracle.mean() >= BUDGET_GOAL else 'does not hold'}"
             f"; goal {BUDGET_GOAL})")
+  # Records made before the setting named it ran brax's own 1000-step episodes.
+  episode = s.get("episode_length", 1000)
   lines = [f"## {rec['env']} ({s['backend']}, "
-           f"{'fixed horizon' if s['fixed_horizon'] else 'terminating'})", "",
+           f"{'fixed horizon' if s['fixed_horizon'] else 'terminating'}, "
+           f"{episode}-step episodes)", "",
            f"Expert (demos) return {rec['expert_return']:.1f}, deterministic expert "
            f"{_fmt(rec.get('expert_eval_return'), 1)}, random {rec['random_return']:.1f}; the "
            f"expert trained {s['expert_steps']:,} env steps, each method's PPO "
