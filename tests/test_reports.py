@@ -255,11 +255,14 @@ def test_rl_budget_table_normalized_means_and_the_goal_by_hand():
            "random_return": 0.0, "rl_steps": 5e6, "wall_s": 600.0, "command": "python -m x",
            "methods": {"true_reward": {"normalized_per_seed": [0.9, 0.7]},
                        "constant_plus": {"normalized_per_seed": [0.2, 0.4]}}}
-  header = {"setting": {"goal": 0.8, "rl.num_seeds": 2}, "command": "python -m experiments.rl_budget",
+  header = {"setting": {"goal": 0.8, "rl.num_seeds": 2},
+            "command": "python -m experiments.rl_budget",
             "date": "2026-01-01 00:00 UTC", "wall_s": 1.0, "cpu_count": 2,
             "load_average_at_end": [1, 1, 1], "fingerprint": _fingerprint()}
-  walker = dict(check, env="walker2d", episode_length=200, methods={"true_reward": {"normalized_per_seed": [0.5, 0.7]}})
-  files = {"walker2d.json": {"checks": [walker], **header}, "hopper.json": {"checks": [check], **header}}
+  walker = dict(check, env="walker2d", episode_length=200,
+                methods={"true_reward": {"normalized_per_seed": [0.5, 0.7]}})
+  files = {"walker2d.json": {"checks": [walker], **header},
+           "hopper.json": {"checks": [check], **header}}
   text = ppo_report.budget_section(files)
   assert "| hopper (spring, 1000) | 5M, 1000.0 | 0.0 | 5M | 0.80 (0.90, 0.70) | 0.30 (0.20, 0.40) " \
          "| — | — | — | yes | 10 min |" in text

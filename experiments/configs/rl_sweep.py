@@ -7,10 +7,10 @@ method, picked on tuning seeds, then final runs of each method's pick on fresh s
 Every learned reward gets SWEEP_SIZE (6) configurations over its own key settings:
 EnergyFlow's reading level, net width and reference rule; AIRL's and GAIL's
 discriminator steps, learning rate, batch and logit-entropy bonus; BC's width and
-log-std floor; the diffusion ELBO's width, noise levels and noise draws per reward. Each runs PPO with
-`tuning.num_seeds` seeds from `tuning.seed` (seeds the finals never use) on the
-rl_compare config of the env; the configuration with the best mean normalized return
-wins. The finals then run every method's winner, the oracle and the controls with
+log-std floor; the diffusion ELBO's width, noise levels and noise draws per reward.
+Each runs PPO with `tuning.num_seeds` seeds from `tuning.seed` (seeds the finals never
+use) on the rl_compare config of the env; the configuration with the best mean
+normalized return wins. The finals then run every method's winner, the oracle and the controls with
 rl.num_seeds seeds from rl.seed. Keys are rl_compare.py's, dotted (`energyflow.reward.t`).
 `diagnoses()` adds runs, outside the budget, that explain a method's result.
 """
