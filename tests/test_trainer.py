@@ -229,8 +229,12 @@ def test_unet_action_horizon_must_fit_its_levels(demo_path, tmp_path):
   config = _config(demo_path)
   config.model.backbone = "unet"
   config.data.action_horizon = 6
-  with pytest.raises(ConfigError, match="data.action_horizon=6 must be a multiple of 4"):
+  with pytest.raises(ConfigError, match="data.action_horizon=6 must be a multiple of 4") as e:
     train_and_evaluate(config, str(tmp_path / "run"), log=lambda *_: None)
+  levels = len(config.model.unet.down_dims)
+  dims = tuple(config.model.unet.down_dims)[:2]       # 6 = 2 x 3: two levels fit
+  assert f"with {levels} levels: give it at most 2 (e.g. --config.model.unet.down_dims='{dims}')" \
+      in str(e.value)
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path):

@@ -80,10 +80,15 @@ def validate_energyflow_config(config: ml_collections.ConfigDict) -> None:
   if not config.train.num_levels > 0:
     raise ConfigError(f"config train.num_levels must be positive, got {config.train.num_levels!r}")
   multiple = networks.min_action_horizon_multiple(config.model)
-  if config.data.action_horizon % multiple:
-    raise ConfigError(f"config data.action_horizon={config.data.action_horizon} must be a "
-                      f"multiple of {multiple} for model.backbone='unet' with "
-                      f"{len(config.model.unet.down_dims)} levels")
+  horizon = config.data.action_horizon
+  if horizon % multiple:
+    # Each level after the first halves T: 1 + (how many times 2 divides T) levels fit.
+    fit = (horizon & -horizon).bit_length()
+    dims = tuple(config.model.unet.down_dims)
+    raise ConfigError(f"config data.action_horizon={horizon} must be a multiple of {multiple} "
+                      f"for model.backbone='unet' with {len(dims)} levels: give it at most "
+                      f"{fit} (e.g. --config.model.unet.down_dims='{dims[:fit]}') or use "
+                      "model.backbone=mlp")
   try:
     networks.validate_model_config(config.model)
     schedules.make_schedule(config.schedule)
