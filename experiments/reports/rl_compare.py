@@ -448,10 +448,26 @@ def env_statistics(rec: dict) -> tuple[dict, dict, dict]:
   return scores, stats, poi
 
 
-def _beats_every_control(scores: dict, method: str) -> bool | None:
-  """Whether a method's mean normalized return is above every control's (None: no control)."""
-  best = max((scores[c].mean() for c in CONTROLS if c in scores), default=None)
-  return None if best is None else bool(scores[method].mean() > best)
+def control_verdict(scores: dict, method: str) -> tuple[str, str, tuple] | None:
+  """Whether a method beats every control, tested as the claims are: P(method > control)
+  with its 95% interval (improvement_ci) against each control; 'yes' when every interval
+  lies above 0.5, 'no' when one lies below, 'undecided' otherwise. Returns (verdict, the
+  weakest control, its (P, lo, hi)), None without a control."""
+  controls = [c for c in CONTROLS if c in scores]
+  if not controls:
+    return None
+  poi = improvement_ci({c: (scores[method][:, None], scores[c][:, None]) for c in controls})
+  weakest = min(controls, key=lambda c: poi[c])
+  verdict = ("yes" if all(poi[c][1] > 0.5 for c in controls)
+             else "no" if any(poi[c][2] < 0.5 for c in controls) else "undecided")
+  return verdict, weakest, poi[weakest]
+
+
+def _control_text(verdict) -> str:
+  if verdict is None:
+    return "—"
+  v, control, (p, lo, hi) = verdict
+  return f"{v} (P = {p:.2f} [{lo:.2f}, {hi:.2f}] vs {LABELS.get(control, control)})"
 
 
 def _env_sections(rec: dict) -> tuple[list[str], dict]:
@@ -478,15 +494,15 @@ def _env_sections(rec: dict) -> tuple[list[str], dict]:
            f"Command: `{rec['command']}`; wall {rec['wall_s'] / 3600:.1f} h.", "",
            "### Finals", "",
            "| method | configuration (the sweep's pick) | IQM norm. return [95% CI] | mean "
-           "raw eval return ± std | normalized per seed | beats every control | "
+           "raw eval return ± std | normalized per seed | beats every control (weakest "
+           "P(method > control) [95% CI]) | "
            "offset-free Pearson / EPIC / return Spearman (held-out) | wall s | env steps/s |",
            "|---|---|---|---|---|---|---|---:|---:|"]
   for m, f in finals.items():
     raw = np.asarray(f["eval_return_per_seed"], float)
     q = f.get("reward_quality") or {}
     iqm, lo, hi = stats[m]
-    beats = None if m in CONTROLS else _beats_every_control(scores, m)
-    beats = "—" if beats is None else "yes" if beats else "no"
+    beats = _control_text(None if m in CONTROLS else control_verdict(scores, m))
     pick = _overrides_text(f["overrides"]) if m in LEARNED else "—"
     lines.append(f"| {LABELS.get(m, m)} | {pick} | {iqm:.2f} [{lo:.2f}, {hi:.2f}] | "
                  f"{raw.mean():.1f} ± {raw.std():.1f} | "
@@ -562,7 +578,9 @@ def document(files: dict) -> str:
            "AIRL diagnosis below shows the clipped one). Score: deterministic eval return of "
            "each seed's final policy, normalized as (R - R_random) / (R_expert - R_random), "
            "R_expert the mean return of the demonstrations. A learned reward that does not "
-           "beat every control says nothing about that task. Reward quality on held-out "
+           "beat every control says nothing about that task; it beats one when P(its run "
+           "ends above the control's) has a 95% interval above 0.5 (the test the claims "
+           "use). Reward quality on held-out "
            "transitions (expert episodes with graded action noise; at every 10th state 8 "
            "actions tried from the same simulator state): the per-state offset-free Pearson "
            "correlation with the true reward; EPIC (Gleave et al. 2020: both rewards "
@@ -618,8 +636,12 @@ def readme_claims(files: dict) -> str:
     if CLAIM not in scores:
       continue
     iqm, lo, hi = stats[CLAIM]
-    beats = _beats_every_control(scores, CLAIM)
-    beats = "" if beats is None else f", {'beats' if beats else 'does not beat'} every control"
+    verdict = control_verdict(scores, CLAIM)
+    beats = "" if verdict is None else ", " + {
+        "yes": "beats every control", "no": "does not beat every control",
+        "undecided": "undecided against the controls"}[verdict[0]] + (
+        f" (weakest: P = {verdict[2][0]:.2f} [{verdict[2][1]:.2f}, {verdict[2][2]:.2f}] vs "
+        f"{LABELS.get(verdict[1], verdict[1])})")
     flagged = undertuned(rec)
     verdicts = "; ".join(f"vs {LABELS.get(m, m)} {_claim(p, m, flagged)} (P = {p[0]:.2f} "
                          f"[{p[1]:.2f}, {p[2]:.2f}])" for m, p in poi.items())
