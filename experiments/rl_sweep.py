@@ -99,7 +99,7 @@ def run_sweep(config, workdir: str, log=print) -> dict:
     write_json(os.path.join(workdir, "sweep.json"), {"tuning": config.tuning.to_dict(),
                                                      "methods": sweep})
   diagnoses = {}
-  for method, variants in (sweep_config.diagnoses().items() if config.diagnose else ()):
+  for method, variants in (sweep_config.diagnoses(cmp.env_name).items() if config.diagnose else ()):
     if method not in cmp.methods:
       continue
     rows = []

@@ -181,3 +181,22 @@ def test_reward_learner_is_updated_between_policy_updates(env):
   assert float(m["reward_learner/log_prob_gap"][0]) < 1e-4
   with pytest.raises(ValueError, match="not both"):
     make_ppo(config, env, bad_reward, counting_learner())
+
+
+def test_absorbing_reward_replaces_what_a_reward_pays_in_absorbed_steps():
+  """On the fixed-horizon pendulum (true reward 1 live, 0 absorbed) a constant reward of 1
+  pays `absorbing_reward` exactly where the env is absorbed: the step that falls and the
+  first step of an auto-reset episode pay the reward's own value."""
+  env = make_env("inverted_pendulum", "spring", episode_length=20, fixed_horizon=True)
+  one = lambda params, obs, action, next_obs: jnp.ones(obs.shape[0])  # noqa: E731
+  runs = {}
+  for value in (None, -3.0):
+    config = small_config(num_envs=16, unroll_length=32, num_minibatches=4,
+                          total_steps=3 * 16 * 32, absorbing_reward=value)
+    _, runs[value] = jax.jit(make_train(config, env, one))(jax.random.key(2), None)
+  absorbed = 1.0 - np.asarray(runs[-3.0]["true_reward"])       # share of absorbed steps
+  assert absorbed.min() > 0 and absorbed.max() > 0.05          # the untrained policy falls
+  assert_close(runs[None]["reward"], np.ones(3))
+  assert_close(runs[-3.0]["reward"], 1.0 - 4.0 * absorbed)
+  with pytest.raises(ValueError, match="absorbing_reward"):
+    make_ppo(small_config(absorbing_reward=float("nan")), env)

@@ -17,7 +17,7 @@ def swept(tmp_path_factory):
   config.diagnose = True
   workdir = str(tmp_path_factory.mktemp("sweep") / "ip")
   with pytest.MonkeyPatch.context() as mp:   # one cheap diagnosis: the sweep's first config
-    mp.setattr(sweep_config, "diagnoses", lambda: {"gail": [("as swept", {}),],
+    mp.setattr(sweep_config, "diagnoses", lambda env: {"gail": [("as swept", {}),],
                                                    "airl": [("not compared", {})]})
     return config, workdir, rl_sweep.run_sweep(config, workdir, log=lambda *_: None)
 
@@ -87,10 +87,18 @@ def test_diagnoses_run_outside_the_budget_and_reach_the_report(swept):
 
 
 def test_every_diagnosis_overrides_keys_the_compare_config_has():
-  config = sweep_config.get_config("reacher")
-  assert config.diagnose
-  for method, variants in sweep_config.diagnoses().items():
-    assert method in config.compare.methods
-    for _, overrides in variants:
-      with_overrides(config.compare, overrides)           # a missing key raises
-      assert all(k.split(".")[0] in config.compare for k in overrides)
+  for env in ("reacher", "inverted_pendulum"):
+    config = sweep_config.get_config(env)
+    assert config.diagnose
+    diagnoses = sweep_config.diagnoses(env)
+    for method, variants in diagnoses.items():
+      assert method in config.compare.methods
+      for _, overrides in variants:
+        for key in overrides:                          # every dotted key exists
+          *path, leaf = key.split(".")
+          node = config.compare
+          for part in path:
+            node = node[part]
+          assert leaf in node, (method, key)
+    # the absorbing state's diagnoses only where episodes can end early
+    assert ("energyflow_centered" in diagnoses) == (env == "inverted_pendulum")

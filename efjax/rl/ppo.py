@@ -20,6 +20,7 @@ rollout (before the rollout's rewards are computed) inside the same jit. Non-fin
 counted, replaced by 0 and the first update that had one is recorded, so a
 broken learned reward shows up in the metrics instead of in NaN params.
 """
+import math
 from typing import Any, Callable, NamedTuple
 
 import flax
@@ -64,6 +65,7 @@ class Transition(NamedTuple):
   done: Array            # [T, N] episode ended (termination or time limit)
   truncation: Array      # [T, N] ended by the time limit only
   episode_return: Array  # [T, N] true return so far (the full return where done)
+  absorbed: Array        # [T, N] 1 where obs is a fixed-horizon env's absorbing state
 
 
 @flax.struct.dataclass
@@ -146,6 +148,11 @@ def check_config(config) -> None:
     raise ConfigError(f"ppo: total_steps = {config.total_steps} is less than one update "
                      f"(num_envs * unroll_length = {batch})")
   SQUASHES.get(config.squash)
+  absorbing = config.get("absorbing_reward")
+  if absorbing is not None and not (isinstance(absorbing, (int, float))
+                                    and math.isfinite(absorbing)):
+    raise ConfigError(f"ppo: absorbing_reward must be None or a finite number, got "
+                      f"{absorbing!r}")
 
 
 def make_ppo(config, env, reward_fn: RewardFn | None = None,
@@ -158,7 +165,9 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None,
   config: num_envs, unroll_length, total_steps, num_minibatches, update_epochs,
   gamma, gae_lambda, clip_eps, entropy_coef, vf_coef, learning_rate, anneal_lr,
   max_grad_norm, reward_scaling, normalize_obs, normalize_advantage, squash,
-  actor_hidden, critic_hidden, activation, init_log_std.
+  actor_hidden, critic_hidden, activation, init_log_std, and optionally
+  absorbing_reward: None (a reward pays what it reads at a fixed-horizon env's absorbing
+  state) or the value every absorbed step of a learned or fixed reward pays instead.
   """
   check_config(config)
   if reward_fn is not None and reward_learner is not None:
@@ -202,11 +211,29 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None,
       nxt = env.step(env_state, action)
       return nxt, Transition(env_state.obs, u, action, dist.log_prob(u), nxt.reward,
                              nxt.info["next_obs"], nxt.done, nxt.info["truncation"],
-                             nxt.info["episode_metrics"]["sum_reward"])
+                             nxt.info["episode_metrics"]["sum_reward"], absorbed_at(env_state))
     return jax.lax.scan(step, runner.env_state, jax.random.split(key, T))
 
+  def absorbed_at(env_state) -> Array:
+    """[N]: 1 where the state acted in is absorbed (FixedHorizonWrapper's flag; an env
+    just auto-reset (done) starts live although the flag clears only at its next step)."""
+    flag = env_state.info.get("absorbed")
+    if flag is None:
+      return jnp.zeros_like(env_state.done)
+    return flag * (1.0 - env_state.done)
+
   def optimized_reward(reward_params, reward_state, traj: Transition) -> Array:
-    """[T, N]; evaluated once on the flattened rollout (one big batch, not T small ones)."""
+    """[T, N]; evaluated once on the flattened rollout (one big batch, not T small ones).
+    With config.absorbing_reward set, every absorbed step of a learned or fixed reward
+    pays that value instead of what the reward reads at the frozen state."""
+    r = _reward(reward_params, reward_state, traj)
+    if reward_fn is None and reward_learner is None:
+      return r                         # the true reward: absorbed steps already pay 0
+    if config.get("absorbing_reward") is not None:
+      r = jnp.where(traj.absorbed > 0, config.get("absorbing_reward"), r)
+    return r
+
+  def _reward(reward_params, reward_state, traj: Transition) -> Array:
     flat = lambda x: x.reshape((T * N,) + x.shape[2:])
     if reward_learner is not None:
       r = reward_learner.reward(reward_state, flat(traj.obs), flat(traj.action),

@@ -26,7 +26,10 @@ def default_ppo_config() -> ml_collections.ConfigDict:
       gamma=0.99, gae_lambda=0.95, clip_eps=0.2, entropy_coef=0.0, vf_coef=0.5,
       learning_rate=3e-4, anneal_lr=True, max_grad_norm=0.5, reward_scaling=1.0,
       normalize_obs=True, normalize_advantage=True, squash="clip",
-      actor_hidden=(64, 64), critic_hidden=(64, 64), activation="tanh", init_log_std=-0.5))
+      actor_hidden=(64, 64), critic_hidden=(64, 64), activation="tanh", init_log_std=-0.5,
+      # On a fixed-horizon env: None, a learned reward pays what it reads at the absorbing
+      # state; a number, every absorbed step pays it (efjax.rl.ppo.make_ppo).
+      absorbing_reward=ml_collections.FieldReference(None, field_type=float)))
 
 
 def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:

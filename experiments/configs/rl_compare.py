@@ -36,6 +36,8 @@ and with Gauss-Hermite references. The BC and diffusion baselines use the 128x12
 backbone.
 `,smoke` shrinks every stage to seconds (tests/test_rl_compare.py).
 """
+import copy
+
 import ml_collections
 
 from efjax.bc import default_bc_config
@@ -47,6 +49,9 @@ from experiments.configs.common import parse_arg
 ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher", "hopper", "walker2d")
 LEARNED = ("energyflow_centered", "energyflow_soft_bellman", "airl", "gail", "bc_log_prob",
            "diffusion_elbo")
+# Tasks whose episodes end early where Brax defines them (the comparison runs them with a
+# fixed horizon and an absorbing state); reacher never ends early.
+TERMINATING = ("inverted_pendulum", "inverted_double_pendulum", "hopper", "walker2d")
 CONTROL_METHODS = ("constant_plus", "constant_minus", "zero", "random_network")
 METHODS = ("true_reward",) + LEARNED + CONTROL_METHODS
 # Env steps per seed of each method's PPO (the expert's budget is experiments/configs/ppo.py's).
@@ -88,7 +93,7 @@ def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
   c.energyflow = ef
 
   c.methods = METHODS
-  c.rl = dict(env=dict(c.expert.env, fixed_horizon=True), ppo=c.expert.ppo.to_dict(),
+  c.rl = dict(env=dict(c.expert.env, fixed_horizon=True), ppo=copy.deepcopy(c.expert.ppo),
               num_seeds=5, seed=100, log_every=10, eval_envs=16)
   c.rl.ppo.total_steps = RL_STEPS[name]
   # diffusion_elbo_reward's: 32 fixed (t, eps) draws per reward. With 8 (2 per level) PPO

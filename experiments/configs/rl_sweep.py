@@ -12,7 +12,7 @@ Each runs PPO with `tuning.num_seeds` seeds from `tuning.seed` (seeds the finals
 use) on the rl_compare config of the env; the configuration with the best mean
 normalized return wins. The finals then run every method's winner, the oracle and the controls with
 rl.num_seeds seeds from rl.seed. Keys are rl_compare.py's, dotted (`energyflow.reward.t`).
-`diagnoses()` adds runs, outside the budget, that explain a method's result.
+`diagnoses(env)` adds runs, outside the budget, that explain a method's result.
 """
 import ml_collections
 
@@ -49,16 +49,19 @@ def sweeps() -> dict:
           "gail": adversarial, "bc_log_prob": bc, "diffusion_elbo": elbo}
 
 
-def diagnoses() -> dict:
-  """{method: [(label, overrides)]}: runs on the tuning seeds that explain a method's result.
-  They are not part of its tuning budget and nothing is picked from them.
+def diagnoses(env: str) -> dict:
+  """{method: [(label, overrides)]}: runs on the tuning seeds that explain a method's result
+  on `env`. They are not part of its tuning budget and nothing is picked from them; each
+  is the method's first sweep configuration with the overrides.
 
   AIRL: its policy's reward holds -log pi(a|s) (efjax.reward.adversarial), bounded only
   when pi is a density over the actions the env receives (the tanh squash); with the
   clipped Gaussian every method's PPO uses, and with g(s) or g(s, a). The diffusion ELBO:
-  the surrogate's roughness and PPO's exploration.
+  the surrogate's roughness and PPO's exploration. EnergyFlow, on a task whose episodes
+  can end early: what its reward pays at the fixed-horizon env's absorbing state, a state
+  no demonstration reaches.
   """
-  return {"airl": [
+  out = {"airl": [
       ("clipped Gaussian policy, g(s)", {"irl.airl_squash": "clip"}),
       ("clipped Gaussian policy, g(s, a)", {"irl.airl_squash": "clip",
                                             "irl.reward_inputs": "state_action"}),
@@ -74,6 +77,22 @@ def diagnoses() -> dict:
                                                      "rl.ppo.entropy_coef": 0.01}),
           ("8 noise draws, tanh policy", {"elbo.draws_per_level": 2,
                                           "rl.ppo.squash": "tanh"})]}
+  if env in rl_compare.TERMINATING:
+    # On inverted_pendulum PPO on EnergyFlow centered's pick fell and then earned ~8x the
+    # expert's learned return at the absorbing state, where the centered energy,
+    # extrapolated to a state off the demonstrations, pays its per-state maximum far
+    # above anything on the expert's path. There no action matters: the expert's soft Q
+    # is flat in the action, so its centered value is 0.
+    sampled = {"energyflow.reward.reference": "sampled", "energyflow.reward.num_reference": 16}
+    absorbing_zero = {"rl.ppo.absorbing_reward": 0.0}
+    out["energyflow_centered"] = [
+        ("16 sampled references (config 6)", sampled),
+        ("16 sampled references, absorbed steps pay 0", {**sampled, **absorbing_zero}),
+        ("Gauss-Hermite references (config 1), absorbed steps pay 0", absorbing_zero)]
+    out["energyflow_soft_bellman"] = [
+        ("as swept (config 1)", {}),
+        ("absorbed steps pay 0", absorbing_zero)]
+  return out
 
 
 def get_config(arg: str = "reacher") -> ml_collections.ConfigDict:
@@ -83,7 +102,7 @@ def get_config(arg: str = "reacher") -> ml_collections.ConfigDict:
   c.compare = rl_compare.get_config(name + (",smoke" if "smoke" in flags else ""))
   c.tuning = dict(seed=1000, num_seeds=2)
   c.sweep_size = SWEEP_SIZE
-  c.diagnose = True         # run diagnoses() for the methods compared
+  c.diagnose = True         # run diagnoses(env) for the methods compared
   if "smoke" in flags:
     c.tuning.num_seeds = 1
     c.sweep_size = 2
