@@ -368,6 +368,18 @@ def test_a_baseline_its_diagnosis_beat_is_not_settled():
          "against the pick's 0.50)" in airl
   assert "| GAIL | 1.00 [1.00, 1.00] | holds |" in text       # within 0.05: still holds
   assert "vs AIRL not settled" in rl_report.readme_claims({"reacher.json": rec})
+  # EnergyFlow's own diagnosis beating its pick unsettles every verdict on that env
+  rec["diagnoses"]["energyflow_centered"] = [
+      {"label": "absorbed steps pay 0", "overrides": {}, "mean": 0.8,
+       "normalized_per_seed": [0.8], "eval_return_per_seed": [80.0]}]
+  text = rl_report.document({"reacher.json": rec})
+  gail = next(l for l in text.splitlines() if l.startswith("| GAIL | 1.00 [1.00, 1.00]"))
+  assert "not settled (holds as tuned, but EnergyFlow centered's own diagnosis 'absorbed " \
+         "steps pay 0' scored 0.80 against the pick's 0.50)" in gail
+  claims = rl_report.readme_claims({"reacher.json": rec})
+  assert "not settled against any baseline: its own diagnosis 'absorbed steps pay 0' scored " \
+         "0.80 against its pick's 0.50; as tuned, vs AIRL not settled" in claims
+  assert "vs GAIL holds (P = 1.00" in claims
 
 
 def test_rl_compare_document_aggregates_two_envs():

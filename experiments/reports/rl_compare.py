@@ -428,11 +428,14 @@ def undertuned(rec: dict) -> dict:
 
 
 def _claim(p: tuple, method: str, flagged: dict) -> str:
-  """_verdict, or 'not settled' for a baseline its own diagnosis showed under-tuned."""
-  if method in flagged:
-    label, best, pick = flagged[method]
-    return (f"not settled ({_verdict(p)} as tuned, but its diagnosis '{label}' scored "
-            f"{best:.2f} against the pick's {pick:.2f})")
+  """_verdict, or 'not settled' where a diagnosis showed a side under-tuned: the baseline's
+  own, or EnergyFlow centered's (its tuning space then missed what the diagnosis found)."""
+  for side in (CLAIM, method):
+    if side in flagged:
+      label, best, pick = flagged[side]
+      whose = "its" if side == method else f"{LABELS[CLAIM]}'s own"
+      return (f"not settled ({_verdict(p)} as tuned, but {whose} diagnosis '{label}' scored "
+              f"{best:.2f} against the pick's {pick:.2f})")
   return _verdict(p)
 
 
@@ -514,7 +517,8 @@ def _env_sections(rec: dict) -> tuple[list[str], dict]:
     lines += ["", f"P({LABELS[CLAIM]} > baseline): the probability that a final run of "
               "EnergyFlow's reward ends above one of the baseline's (rliable, 95% CI); the "
               "claim holds when the interval lies above 0.5, and is not settled against a "
-              "baseline whose own diagnosis runs beat its sweep's pick by more than 0.05.", "",
+              "baseline whose own diagnosis runs beat its sweep's pick by more than 0.05, nor "
+              "against any where EnergyFlow centered's did.", "",
               "| baseline | P(improvement) [95% CI] | claim |", "|---|---|---|"]
     flagged = undertuned(rec)
     lines += [f"| {LABELS.get(m, m)} | {p[0]:.2f} [{p[1]:.2f}, {p[2]:.2f}] | "
@@ -572,7 +576,11 @@ def document(files: dict) -> str:
            "configurations over its own key settings, experiments/configs/rl_sweep.py), picked "
            "by mean normalized return on tuning seeds the finals never use; the finals run "
            "each pick, the oracle (true reward) and the controls (constant +1, constant -1, "
-           "zero, a fixed random network) on fresh seeds. Every PPO policy is a clipped "
+           "zero, a fixed random network) on fresh seeds. On a task whose episodes can end "
+           "early the comparison runs a fixed horizon: a fall leads to an absorbing state "
+           "repeated to the time limit, where every reward is read as at any other state "
+           "(no demonstration reaches it) unless a run sets what absorbed steps pay "
+           "(`rl.ppo.absorbing_reward`, a diagnosis). Every PPO policy is a clipped "
            "Gaussian but AIRL's, which is tanh-squashed: AIRL's reward holds -log pi of the "
            "action the env receives, bounded only for a density over the action box (the "
            "AIRL diagnosis below shows the clipped one). Score: deterministic eval return of "
@@ -643,8 +651,14 @@ def readme_claims(files: dict) -> str:
         f" (weakest: P = {verdict[2][0]:.2f} [{verdict[2][1]:.2f}, {verdict[2][2]:.2f}] vs "
         f"{LABELS.get(verdict[1], verdict[1])})")
     flagged = undertuned(rec)
-    verdicts = "; ".join(f"vs {LABELS.get(m, m)} {_claim(p, m, flagged)} (P = {p[0]:.2f} "
-                         f"[{p[1]:.2f}, {p[2]:.2f}])" for m, p in poi.items())
+    unsettled = ""
+    if CLAIM in flagged:      # said once: it unsettles every verdict on this env
+      label, best, pick = flagged.pop(CLAIM)
+      unsettled = (f"not settled against any baseline: its own diagnosis '{label}' scored "
+                   f"{best:.2f} against its pick's {pick:.2f}; as tuned, ")
+    verdicts = unsettled + "; ".join(
+        f"vs {LABELS.get(m, m)} {_claim(p, m, flagged)} (P = {p[0]:.2f} "
+        f"[{p[1]:.2f}, {p[2]:.2f}])" for m, p in poi.items())
     parts.append(f"{rec['env']}: {LABELS[CLAIM]} IQM normalized return {iqm:.2f} "
                  f"[{lo:.2f}, {hi:.2f}]{beats}; {verdicts}")
   if not parts:
