@@ -198,5 +198,10 @@ def test_absorbing_reward_replaces_what_a_reward_pays_in_absorbed_steps():
   assert absorbed.min() > 0 and absorbed.max() > 0.05          # the untrained policy falls
   assert_close(runs[None]["reward"], np.ones(3))
   assert_close(runs[-3.0]["reward"], 1.0 - 4.0 * absorbed)
+  # the metrics say where the reward paid: live steps 1, absorbed ones the set value
+  assert_close(runs[-3.0]["absorbed_share"], absorbed)
+  assert_close(runs[-3.0]["reward_live"], np.ones(3))
+  assert_close(runs[-3.0]["reward_absorbed"], np.full(3, -3.0))
+  assert_close(runs[None]["reward_absorbed"], np.ones(3))
   with pytest.raises(ValueError, match="absorbing_reward"):
     make_ppo(small_config(absorbing_reward=float("nan")), env)

@@ -34,6 +34,8 @@ from efjax.workdir import write_json
 # PPO's per-update metrics -> their names in metrics.jsonl and TensorBoard.
 METRIC_NAMES = {"true_return": "rl/true_return", "episodes": "rl/episodes",
                 "reward": "rl/reward", "true_reward": "rl/true_reward",
+                "absorbed_share": "rl/absorbed_share", "reward_live": "rl/reward_live",
+                "reward_absorbed": "rl/reward_absorbed",
                 "nonfinite_rewards": "rl/nonfinite_rewards",
                 "nonfinite_total": "rl/nonfinite_total",
                 "policy_loss": "ppo/policy_loss", "value_loss": "ppo/value_loss",

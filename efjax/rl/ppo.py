@@ -138,6 +138,12 @@ def ppo_loss(params: dict, actor, critic, batch: dict, config):
                 "clip_frac": (jnp.abs(ratio - 1) > config.clip_eps).mean()}
 
 
+def _masked_mean(x: Array, mask: Array) -> Array:
+  """Mean of x where mask holds; NaN where it never does."""
+  n = mask.sum()
+  return jnp.where(n > 0, jnp.where(mask, x, 0.0).sum() / jnp.maximum(n, 1), jnp.nan)
+
+
 def check_config(config) -> None:
   """Refuses impossible settings before anything compiles."""
   batch = config.num_envs * config.unroll_length
@@ -318,6 +324,11 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None,
                                  / jnp.maximum(episodes, 1), jnp.nan),
         "episodes": episodes,
         "reward": reward.mean(),
+        # Where the optimized reward pays on a fixed-horizon env: the share of absorbed
+        # steps and the mean reward on live and on absorbed ones (NaN where none).
+        "absorbed_share": traj.absorbed.mean(),
+        "reward_live": _masked_mean(reward, traj.absorbed == 0),
+        "reward_absorbed": _masked_mean(reward, traj.absorbed > 0),
         "true_reward": traj.true_reward.mean(),
         "nonfinite_rewards": num_bad,
         "nonfinite_total": new.nonfinite_total,
