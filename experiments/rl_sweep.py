@@ -67,6 +67,20 @@ def _entropy_path(rl_dir: str) -> dict:
           "last": float(np.mean(rows[-1]["ppo/entropy"]))}
 
 
+def _where_reward_pays(rl_dir: str) -> dict | None:
+  """At the last logged update, mean over seeds: the share of absorbed steps and the
+  optimized reward per live and per absorbed step ({'absorbed_share', 'live', 'absorbed'};
+  None for runs logged before PPO recorded them, or a value None where there was none)."""
+  rows = [json.loads(line) for line in open(os.path.join(rl_dir, "metrics.jsonl"))]
+  rows = [r for r in rows if "rl/absorbed_share" in r]
+  if not rows:
+    return None
+  mean = lambda v: (None if any(x is None for x in v) else float(np.mean(v)))  # noqa: E731
+  last = rows[-1]
+  return {"absorbed_share": mean(last["rl/absorbed_share"]), "live": mean(last["rl/reward_live"]),
+          "absorbed": mean(last["rl/reward_absorbed"])}
+
+
 def run_sweep(config, workdir: str, log=print) -> dict:
   cmp = config.compare
   stages.check_workdir_config(config, workdir)
@@ -114,6 +128,7 @@ def run_sweep(config, workdir: str, log=print) -> dict:
                    "eval_return_per_seed": result["rl"]["eval_return_per_seed"],
                    "wall_s": result["rl"]["wall_s"],
                    "policy_entropy": _entropy_path(os.path.join(run_dir, "rl", method)),
+                   "reward_paid": _where_reward_pays(os.path.join(run_dir, "rl", method)),
                    "reward_quality": result["reward_quality"]})
     diagnoses[method] = rows
     write_json(os.path.join(workdir, "diagnoses.json"), diagnoses)

@@ -550,15 +550,19 @@ def diagnosis_lines(diagnoses: dict) -> list[str]:
               "overrides. Entropy: the PPO policy's Gaussian entropy (of the action before "
               "its squash), mean over seeds, at the first and last update.", "",
               "| variant | overrides | normalized per seed | mean | raw eval return per seed | "
-              "policy entropy first → last | EPIC (held-out) |", "|---|---|---|---:|---|---|---|"]
+              "policy entropy first → last | EPIC (held-out) | absorbed share; reward per "
+              "live / absorbed step (last update) |", "|---|---|---|---:|---|---|---|---|"]
     for r in rows:
       e = r.get("policy_entropy") or {}
+      paid = r.get("reward_paid")          # runs logged before PPO recorded it: none
+      paid = ("—" if paid is None else f"{_fmt(paid['absorbed_share'])}; "
+              f"{_fmt(paid['live'])} / {_fmt(paid['absorbed'])}")
       lines.append(f"| {r['label']} | {_overrides_text(r['overrides'])} | "
                    + ", ".join(f"{x:.2f}" for x in r["normalized_per_seed"])
                    + f" | {r['mean']:.2f} | "
                    + ", ".join(f"{x:.1f}" for x in r["eval_return_per_seed"])
                    + f" | {_fmt(e.get('first'))} → {_fmt(e.get('last'))} | "
-                   f"{_fmt((r.get('reward_quality') or {}).get('epic'))} |")
+                   f"{_fmt((r.get('reward_quality') or {}).get('epic'))} | {paid} |")
     lines.append("")
   return lines
 
