@@ -78,8 +78,8 @@ def diagnoses(env: str) -> dict:
           ("8 noise draws, tanh policy", {"elbo.draws_per_level": 2,
                                           "rl.ppo.squash": "tanh"})]}
   if env in rl_compare.TERMINATING:
-    # On inverted_pendulum PPO on EnergyFlow centered's pick fell and then earned ~8x the
-    # expert's learned return at the absorbing state, where the centered energy,
+    # On inverted_pendulum PPO on EnergyFlow centered's pick fell and then earned several
+    # times the expert's learned return at the absorbing state, where the centered energy,
     # extrapolated to a state off the demonstrations, pays its per-state maximum far
     # above anything on the expert's path. There no action matters: the expert's soft Q
     # is flat in the action, so its centered value is 0.
