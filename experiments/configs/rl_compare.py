@@ -5,7 +5,8 @@
 
 Envs (all run on the 2-core CPU; results/ppo.md measured them): inverted_pendulum
 (spring, 200-step episodes: EPISODE_LENGTH), inverted_double_pendulum (positional:
-spring's PPO collapsed there), reacher (spring), and two locomotion tasks, hopper and
+spring's PPO collapsed there; 200-step episodes, 10M PPO steps), reacher (spring), and
+two locomotion tasks, hopper and
 walker2d (spring): of the four Brax locomotion tasks they step fastest on this CPU
 (results/ppo.md's env speed table), and on the fixed-horizon env neither can end an
 episode early, so a fall costs the rest of the episode's true reward.
