@@ -231,24 +231,20 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None,
   def optimized_reward(reward_params, reward_state, traj: Transition) -> Array:
     """[T, N]; evaluated once on the flattened rollout (one big batch, not T small ones).
     With config.absorbing_reward set, every absorbed step of a learned or fixed reward
-    pays that value instead of what the reward reads at the frozen state."""
-    r = _reward(reward_params, reward_state, traj)
+    pays that value instead of what the reward reads at the frozen state (the true
+    reward already pays 0 there)."""
     if reward_fn is None and reward_learner is None:
-      return r                         # the true reward: absorbed steps already pay 0
-    if config.get("absorbing_reward") is not None:
-      r = jnp.where(traj.absorbed > 0, config.get("absorbing_reward"), r)
-    return r
-
-  def _reward(reward_params, reward_state, traj: Transition) -> Array:
+      return traj.true_reward
     flat = lambda x: x.reshape((T * N,) + x.shape[2:])
     if reward_learner is not None:
       r = reward_learner.reward(reward_state, flat(traj.obs), flat(traj.action),
                                 flat(traj.next_obs), flat(traj.log_prob))
-    elif reward_fn is None:
-      return traj.true_reward
     else:
       r = reward_fn(reward_params, flat(traj.obs), flat(traj.action), flat(traj.next_obs))
-    return r.reshape(T, N)
+    r = r.reshape(T, N)
+    if config.get("absorbing_reward") is not None:
+      r = jnp.where(traj.absorbed > 0, config.get("absorbing_reward"), r)
+    return r
 
   def policy_log_prob(params, obs_stats):
     """log pi(a | s) [B] of the current policy at an env action a [B, act_dim]: the
