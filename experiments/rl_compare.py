@@ -20,15 +20,18 @@ import numpy as np
 from absl import flags
 
 from efjax.envs.brax_envs import make_env
+from efjax.errors import ConfigError
 from efjax.envs.brax_rewards import TRUE_REWARDS, true_reward
 from efjax.reward.controls import CONTROLS, control_reward
 from efjax.reward import adversarial
+from efjax.reward.absorbing import uninformed_value
 from efjax.reward.heldout import reward_metrics
 from efjax.reward.learned import load_reward
 from efjax.rl.driver import load_reward_params, train_seeds
 from efjax.workdir import write_json
 from experiments import cli, stages
 from experiments.configs.common import with_overrides
+from experiments.configs.rl_compare import TERMINATING
 
 _CONFIG = cli.config_flag("experiments/configs/rl_compare.py:<env>")
 _WORKDIR = cli.workdir_flag("Every stage writes here.")
@@ -41,6 +44,8 @@ STALL_S, MAX_RESTARTS = 1200, 3
 ADVERSARIAL = ("airl", "gail")
 # Reward checkpoints of the likelihood baselines: (workdir name, training method).
 TRAINED = {"bc_log_prob": "bc", "diffusion_elbo": "diffusion"}
+ABSORBING_RULES = ("uninformed", "read")
+ABSORBING = "absorbing.json"   # in DIR/rl/<method>/: what its absorbed steps pay (or null)
 
 STAGES = (("expert", stages.expert), ("demos", stages.demos),
           ("energyflow", stages.energyflow),
@@ -61,6 +66,11 @@ def stages_for(methods) -> tuple:
   need only the expert, its demos and the random policy)."""
   return tuple((name, fn) for name, fn in STAGES
                if name not in MODEL_STAGES or any(needed(m, name) for m in methods))
+
+
+def _demo_observations(workdir) -> np.ndarray:
+  with np.load(os.path.join(workdir, "demos.npz"), allow_pickle=False) as z:
+    return z["observations"]
 
 
 def _expert_transitions(workdir):
@@ -123,12 +133,38 @@ def method_rl_config(config, method: str):
   return with_overrides(config.rl, {"ppo.squash": config.irl.airl_squash})
 
 
+def sets_absorbing(config, method: str) -> bool:
+  """Whether a method's PPO sets what absorbed steps pay (config.absorbing 'uninformed'):
+  on a fixed-horizon task that can end early, for a fixed reward (learned from the demos
+  or a control) and unless rl.ppo.absorbing_reward sets a number. The adversarial rewards
+  learn it (their discriminator sees the policy's absorbed steps); the true reward pays
+  the env's 0."""
+  rule = config.get("absorbing", "read")
+  if rule not in ABSORBING_RULES:
+    raise ConfigError(f"absorbing must be one of {ABSORBING_RULES}, got {rule!r}")
+  return (rule == "uninformed" and method != "true_reward"
+          and method not in ADVERSARIAL and config.rl.env.get("fixed_horizon", False)
+          and config.rl.env.name in TERMINATING and config.rl.ppo.absorbing_reward is None)
+
+
+def absorbing_value(config, workdir: str, method: str, fixed) -> float | None:
+  """What every absorbed step of the method's reward pays (efjax.reward.absorbing
+  .uninformed_value at the demos' states), or None where the reward reads the absorbing
+  state as it is (sets_absorbing false)."""
+  if not sets_absorbing(config, method):
+    return None
+  fn, params = fixed
+  return uninformed_value(fn, params, _demo_observations(workdir), make_env(**config.rl.env)
+                          .action_size, seed=config.seed)
+
+
 def method_key(config, workdir: str, method: str) -> dict:
   """What a method's PPO runs and reward metrics depend on (experiments.stages.made_by)."""
   sections = {"true_reward": (), "airl": ("irl",), "gail": ("irl",), "bc_log_prob": ("bc",),
               "diffusion_elbo": ("diffusion", "elbo"), **dict.fromkeys(CONTROLS, ("seed",))}.get(
                   method, ("energyflow",))
-  return stages.made_by(config, ("rl",) + sections, (os.path.join(workdir, "demos.npz"),))
+  return stages.made_by(config, ("rl", "absorbing") + sections,
+                        (os.path.join(workdir, "demos.npz"),))
 
 
 def quality_key(config, workdir: str, method: str) -> dict:
@@ -142,8 +178,16 @@ def run_method(config, workdir, method, log):
   key = method_key(config, workdir, method)
   stages.claim_dir(rl_dir, key, log)
   kwargs, fixed = reward_source(config, workdir, method, env)
+  rl_config = method_rl_config(config, method)
+  absorbing = stages.run_stage(
+      os.path.join(rl_dir, ABSORBING), lambda: {"absorbing_reward": absorbing_value(
+          config, workdir, method, fixed)}, key, log)["absorbing_reward"]
+  if absorbing is not None:
+    log(f"   {method}: every absorbed step pays {absorbing:.4g} (the reward's mean over "
+        "uniform actions at the demos' states)")
+    rl_config = with_overrides(rl_config, {"ppo.absorbing_reward": absorbing})
   log(f"== {method}: PPO, {config.rl.num_seeds} seeds x {config.rl.ppo.total_steps:,} steps")
-  summary = train_seeds(method_rl_config(config, method), rl_dir, log, **kwargs)
+  summary = train_seeds(rl_config, rl_dir, log, **kwargs)
 
   def quality():
     data = stages.heldout(config, workdir, log)
@@ -161,7 +205,7 @@ def run_method(config, workdir, method, log):
     log(f"   reward quality: {result}")
   log(f"   {method}: eval true return per seed "
       f"{np.round(summary['eval_return_per_seed'], 1).tolist()}, {summary['steps_per_s']} steps/s")
-  return {"rl": summary, "reward_quality": result}
+  return {"rl": summary, "reward_quality": result, "absorbing_reward": absorbing}
 
 
 def _outputs(workdir: str, method: str) -> list[str]:
@@ -194,7 +238,9 @@ def run_method_in_child(config, workdir: str, method: str, log) -> dict:
         child.wait()
     if child.returncode not in (0, None, -9):
       raise RuntimeError(f"{method}: child exited with {child.returncode}")
-  return {"rl": stages.cached(rl_summary), "reward_quality": stages.cached(quality)}
+  absorbing = stages.cached(os.path.join(workdir, "rl", method, ABSORBING)) or {}
+  return {"rl": stages.cached(rl_summary), "reward_quality": stages.cached(quality),
+          "absorbing_reward": absorbing.get("absorbing_reward")}
 
 
 def run_compare(config, workdir: str, log=print, isolate: bool = False) -> dict:

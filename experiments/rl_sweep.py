@@ -106,6 +106,7 @@ def run_sweep(config, workdir: str, log=print) -> dict:
                    "mean": float(np.mean(scores)),
                    "eval_return_per_seed": result["rl"]["eval_return_per_seed"],
                    "wall_s": result["rl"]["wall_s"],
+                   "absorbing_reward": result["absorbing_reward"],
                    "reward_quality": result["reward_quality"]})
     best = int(np.argmax([r["mean"] for r in runs]))
     sweep[method] = {"runs": runs, "pick": best}
@@ -129,6 +130,7 @@ def run_sweep(config, workdir: str, log=print) -> dict:
                    "wall_s": result["rl"]["wall_s"],
                    "policy_entropy": _entropy_path(os.path.join(run_dir, "rl", method)),
                    "reward_paid": _where_reward_pays(os.path.join(run_dir, "rl", method)),
+                   "absorbing_reward": result["absorbing_reward"],
                    "reward_quality": result["reward_quality"]})
     diagnoses[method] = rows
     write_json(os.path.join(workdir, "diagnoses.json"), diagnoses)
@@ -138,6 +140,7 @@ def run_sweep(config, workdir: str, log=print) -> dict:
     result = _run(with_overrides(cmp, picks.get(method, {})), base,
                   os.path.join(workdir, "final", method), method, log)
     finals[method] = {"overrides": picks.get(method, {}), "rl": result["rl"],
+                      "absorbing_reward": result["absorbing_reward"],
                       "normalized_per_seed": _score(result, base_results),
                       "reward_quality": result["reward_quality"]}
     write_json(os.path.join(workdir, "finals.json"),
@@ -159,6 +162,7 @@ def raw_record(config, out: dict, command: str, start: float) -> dict:
                 "eval_return_per_seed": f["rl"]["eval_return_per_seed"],
                 "normalized_per_seed": f["normalized_per_seed"], "wall_s": f["rl"]["wall_s"],
                 "steps_per_s": f["rl"].get("steps_per_s"),
+                "absorbing_reward": f.get("absorbing_reward"),
                 "reward_quality": f["reward_quality"]}
             for m, f in out["finals"].items()}
   setting = {"env": cmp.env_name, "backend": cmp.rl.env.backend,
@@ -167,6 +171,7 @@ def raw_record(config, out: dict, command: str, start: float) -> dict:
              "rl_steps": cmp.rl.ppo.total_steps, "expert_steps": cmp.expert.ppo.total_steps,
              "final_seeds": {"seed": cmp.rl.seed, "num_seeds": cmp.rl.num_seeds},
              "tuning": config.tuning.to_dict(), "sweep_size": config.sweep_size,
+             "absorbing": cmp.get("absorbing", "read"),
              "methods": list(cmp.methods)}
   header = provenance.result_header(command, start, setting)
   diagnoses = out.get("diagnoses", {})

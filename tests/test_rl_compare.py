@@ -9,10 +9,13 @@ import pytest
 
 import efjax
 from efjax.envs.brax_envs import make_env
+from efjax.errors import ConfigError
+from efjax.reward.absorbing import uninformed_value
 from efjax.reward.learned import RewardMismatchError, load_reward
 from experiments import reference_rule_check, rl_compare
 from experiments.reports import rl_compare as rl_compare_report
 from experiments.configs import rl_compare as rl_compare_config
+from experiments.configs.common import with_overrides
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +56,38 @@ def test_every_method_trains_and_is_scored(smoke):
     # others keep the config's clipped Gaussian
     agent = json.load(open(os.path.join(workdir, "rl", method, "agent", "seed0", "agent.json")))
     assert agent["policy"]["squash"] == ("tanh" if method == "airl" else config.rl.ppo.squash)
+
+
+def test_fixed_rewards_set_what_absorbed_steps_pay_and_the_adversarial_learn_it(smoke):
+  config, _, workdir, results = smoke
+  methods = results["methods"]
+  for method in ("true_reward", "airl", "gail"):
+    assert methods[method]["absorbing_reward"] is None, method
+  assert methods["constant_plus"]["absorbing_reward"] == 1.0
+  for method in ("energyflow_centered", "energyflow_soft_bellman", "bc_log_prob",
+                 "diffusion_elbo", "random_network"):
+    value = methods[method]["absorbing_reward"]
+    assert np.isfinite(value), method
+    # PPO paid exactly that on every absorbed step it logged
+    rows = [json.loads(x) for x in open(os.path.join(workdir, "rl", method, "metrics.jsonl"))]
+    paid = [v for r in rows for v, share in zip(r["rl/reward_absorbed"], r["rl/absorbed_share"])
+            if share > 0]
+    assert paid and np.allclose(paid, value, atol=1e-5), (method, value, paid[:3])
+  # the same reward read the plain way: the EnergyFlow centered value is its own mean
+  with np.load(os.path.join(workdir, "demos.npz")) as z:
+    obs = z["observations"]
+  env = make_env(**config.rl.env)
+  fn, params = load_reward("energyflow_centered", os.path.join(workdir, "energyflow"), env,
+                           config.energyflow.reward)
+  assert np.isclose(uninformed_value(fn, params, obs, 1, seed=config.seed),
+                    methods["energyflow_centered"]["absorbing_reward"])
+  # 'read' or an explicit rl.ppo.absorbing_reward turns the rule off; a bad rule is refused
+  for overrides in ({"absorbing": "read"}, {"rl.ppo.absorbing_reward": 0.0}):
+    assert not rl_compare.sets_absorbing(with_overrides(config, overrides), "bc_log_prob")
+  reacher = rl_compare_config.get_config("reacher,smoke")
+  assert not rl_compare.sets_absorbing(reacher, "bc_log_prob")     # reacher never ends early
+  with pytest.raises(ConfigError, match="absorbing must be one of"):
+    rl_compare.sets_absorbing(with_overrides(config, {"absorbing": "learn"}), "zero")
 
 
 def test_rerun_resumes_without_retraining(smoke):

@@ -15,7 +15,10 @@ Fixed horizon: the expert trains on the env as Brax defines it, but every reward
 compared on the fixed-horizon version (`rl.env.fixed_horizon`, efjax.envs.brax_envs
 .FixedHorizonWrapper): an episode never ends early, a fall leads to an absorbing state
 repeated to the time limit, so no reward's sign or offset decides how long an episode
-lasts. Controls run beside the learned rewards: constant +1 and -1, zero and a fixed
+lasts. What an absorbed step pays is learned or set, as in Discriminator-Actor-Critic
+(`absorbing`): the adversarial rewards learn it from the policy's absorbed steps; every
+fixed reward sets it to its own mean over uniform actions at the demos' states
+(efjax.reward.absorbing), since no demonstration reaches the absorbing state. Controls run beside the learned rewards: constant +1 and -1, zero and a fixed
 random network (efjax.reward.controls); a learned reward that does not beat them says
 nothing about the task.
 
@@ -96,6 +99,11 @@ def get_config(arg: str = "inverted_pendulum") -> ml_collections.ConfigDict:
   c.energyflow = ef
 
   c.methods = METHODS
+  # What absorbed steps pay on a task that can end early: 'uninformed', every fixed reward
+  # (learned from the demos, or a control) pays its mean over uniform actions at the demos'
+  # states (efjax.reward.absorbing; the adversarial rewards learn it, the true reward pays
+  # the env's 0); 'read', each reward reads the frozen absorbing state as any other.
+  c.absorbing = "uninformed"
   c.rl = dict(env=dict(c.expert.env, fixed_horizon=True), ppo=copy.deepcopy(c.expert.ppo),
               num_seeds=5, seed=100, log_every=10, eval_envs=16)
   c.rl.ppo.total_steps = RL_STEPS[name]

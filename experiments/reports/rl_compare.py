@@ -30,6 +30,7 @@ import warnings
 import numpy as np
 from absl import flags
 from experiments import cli
+from experiments.configs.rl_compare import TERMINATING
 
 _ROOT = flags.DEFINE_string("root", None, "Directory of env workdirs (experiments.rl_compare's).")
 _OUT = cli.shared_flag(flags.DEFINE_string, "out", None, "Where rl_compare.md and PNGs go (not "
@@ -143,9 +144,12 @@ def episode_paragraph(envs: list[dict]) -> list[str]:
     out.append(f"**Fixed horizon ({', '.join(fixed)}).** Every method's PPO runs on the "
                "fixed-horizon env (`rl.env.fixed_horizon`): an episode never ends early; a "
                "fall moves it to an absorbing state, repeated to the time limit, where the "
-               "true reward is 0 and the learned reward is whatever it pays there. So no "
-               "reward's sign or offset decides how long an episode lasts. The expert and "
-               "its demonstrations come from the env as Brax defines it.")
+               "true reward is 0, the adversarial rewards pay what they learned from the "
+               "policy's absorbed steps, and every other reward its own mean over uniform "
+               "actions at the demonstrations' states (`absorbing`, efjax.reward.absorbing; "
+               "'read': the state read as any other). So no reward's sign or offset decides "
+               "how long an episode lasts. The expert and its demonstrations come from the "
+               "env as Brax defines it.")
   if ending:
     out.append(f"**Terminating episodes ({', '.join(ending)}): the sign of a reward decides "
                "how long an episode lasts.** A learned reward that is negative on average "
@@ -473,6 +477,23 @@ def _control_text(verdict) -> str:
   return f"{v} (P = {p:.2f} [{lo:.2f}, {hi:.2f}] vs {LABELS.get(control, control)})"
 
 
+def _absorbing_text(rec: dict, method: str) -> str:
+  """What a final run's absorbed steps paid: '—' on a task that never ends early, the true
+  reward's 0, 'learned' (the adversarial rewards under the 'uninformed' rule), the value
+  a fixed reward set, or 'read' (the frozen state read as any other)."""
+  s = rec["setting"]
+  if not s["fixed_horizon"] or rec["env"] not in TERMINATING:
+    return "—"
+  value = rec["finals"][method].get("absorbing_reward")
+  if method == "true_reward":
+    return "0 (true reward)"
+  if value is not None:
+    return f"{value:.3g} (set)"
+  if method in ("airl", "gail") and s.get("absorbing") == "uninformed":
+    return "learned"
+  return "read"
+
+
 def _env_sections(rec: dict) -> tuple[list[str], dict]:
   """One env's markdown and its final scores {method: normalized per seed}."""
   s = rec["setting"]
@@ -499,8 +520,9 @@ def _env_sections(rec: dict) -> tuple[list[str], dict]:
            "| method | configuration (the sweep's pick) | IQM norm. return [95% CI] | mean "
            "raw eval return ± std | normalized per seed | beats every control (weakest "
            "P(method > control) [95% CI]) | "
+           "absorbed step pays | "
            "offset-free Pearson / EPIC / return Spearman (held-out) | wall s | env steps/s |",
-           "|---|---|---|---|---|---|---|---:|---:|"]
+           "|---|---|---|---|---|---|---|---|---:|---:|"]
   for m, f in finals.items():
     raw = np.asarray(f["eval_return_per_seed"], float)
     q = f.get("reward_quality") or {}
@@ -510,7 +532,7 @@ def _env_sections(rec: dict) -> tuple[list[str], dict]:
     lines.append(f"| {LABELS.get(m, m)} | {pick} | {iqm:.2f} [{lo:.2f}, {hi:.2f}] | "
                  f"{raw.mean():.1f} ± {raw.std():.1f} | "
                  + ", ".join(f"{x:.2f}" for x in scores[m]) + f" | {beats} | "
-                 f"{_fmt(q.get('pearson'))} / {_fmt(q.get('epic'))} / "
+                 f"{_absorbing_text(rec, m)} | {_fmt(q.get('pearson'))} / {_fmt(q.get('epic'))} / "
                  f"{_fmt(q.get('return_spearman'))} | "
                  f"{f['wall_s']:.0f} | {_fmt(f.get('steps_per_s'), 0)} |")
   if poi:
@@ -582,9 +604,15 @@ def document(files: dict) -> str:
            "each pick, the oracle (true reward) and the controls (constant +1, constant -1, "
            "zero, a fixed random network) on fresh seeds. On a task whose episodes can end "
            "early the comparison runs a fixed horizon: a fall leads to an absorbing state "
-           "repeated to the time limit, where every reward is read as at any other state "
-           "(no demonstration reaches it) unless a run sets what absorbed steps pay "
-           "(`rl.ppo.absorbing_reward`, a diagnosis). Every PPO policy is a clipped "
+           "repeated to the time limit, whose reward each method learns or sets, as in "
+           "Discriminator-Actor-Critic (Kostrikov et al. 2019): AIRL's and GAIL's "
+           "discriminators learn it from the policy's absorbed steps; every other reward "
+           "(learned from the demonstrations, which never reach the state, or a control) "
+           "pays on every absorbed step its own mean over uniform actions at the "
+           "demonstrations' states (efjax.reward.absorbing), the finals' 'absorbed step "
+           "pays' column; records made before this rule ('read') read the frozen state as "
+           "any other, and a diagnosis may set a number (`rl.ppo.absorbing_reward`). "
+           "Every PPO policy is a clipped "
            "Gaussian but AIRL's, which is tanh-squashed: AIRL's reward holds -log pi of the "
            "action the env receives, bounded only for a density over the action box (the "
            "AIRL diagnosis below shows the clipped one). Score: deterministic eval return of "
