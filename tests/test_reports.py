@@ -397,6 +397,28 @@ def test_rl_compare_document_aggregates_two_envs():
   assert rl_report.document(files) == text                       # seeded bootstrap
 
 
+def test_a_record_before_the_absorbing_rule_gets_its_own_section_and_no_claim():
+  now = {"true_reward": [1.0, 1.0], "energyflow_centered": [0.9, 1.0], "airl": [1.0, 1.0],
+         "constant_plus": [0.0, 0.0]}
+  then = dict(now, energyflow_centered=[0.0, 0.2])
+  rec = _rl_record("inverted_pendulum", now)
+  rec["finals"]["energyflow_centered"]["absorbing_reward"] = -2.25
+  rec["setting"]["absorbing"] = "uninformed"
+  files = {"inverted_pendulum.json": rec,
+           f"{rl_report.READ_FOLDER}/inverted_pendulum.json": _rl_record("inverted_pendulum",
+                                                                          then)}
+  text = rl_report.document(files)
+  assert text.count("## inverted_pendulum (") == 1 and "## Aggregate" not in text
+  section = text[text.index("## What the absorbing-state rule changed (inverted_pendulum)"):]
+  assert "| EnergyFlow centered | 0.10 [0.00, 0.20] | 0.95 [0.90, 1.00] |" in section
+  assert "| AIRL | 1.00 [1.00, 1.00] | 1.00 [1.00, 1.00] |" in section
+  finals = text[:text.index("### Sweep")]
+  # what absorbed steps paid: set by a fixed reward, learned by the adversarial, the env's 0
+  assert "| -2.25 (set) |" in finals and "| learned |" in finals and "| 0 (true reward) |" in finals
+  claims = rl_report.readme_claims(files)
+  assert claims.count("inverted_pendulum:") == 1 and "IQM normalized return 0.95" in claims
+
+
 def test_bandit_family_held_out_rows_are_per_round_and_setting_with_the_recipe_run():
   from experiments import bandit_family_report as fam
   rounds = ({"name": "round 1", "seeds": (10, 11), "settings": ("defaults", "paper")},
