@@ -18,9 +18,10 @@ repeated to the time limit, so no reward's sign or offset decides how long an ep
 lasts. What an absorbed step pays is learned or set, as in Discriminator-Actor-Critic
 (`absorbing`): the adversarial rewards learn it from the policy's absorbed steps; every
 fixed reward sets it to its own mean over uniform actions at the demos' states
-(efjax.reward.absorbing), since no demonstration reaches the absorbing state. Controls run beside the learned rewards: constant +1 and -1, zero and a fixed
-random network (efjax.reward.controls); a learned reward that does not beat them says
-nothing about the task.
+(efjax.reward.absorbing), since no demonstration reaches the absorbing state. Controls
+run beside the learned rewards: constant +1 and -1, zero and a fixed random network
+(efjax.reward.controls); a learned reward that does not beat them says nothing about
+the task.
 
 Stages: expert PPO on the true reward (or an experiments.ppo workdir reused with
 --config.expert_dir), 64 stochastic expert episodes as demos, then an EnergyFlow

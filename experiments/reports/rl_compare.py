@@ -536,7 +536,8 @@ def _env_sections(rec: dict) -> tuple[list[str], dict]:
     lines.append(f"| {LABELS.get(m, m)} | {pick} | {iqm:.2f} [{lo:.2f}, {hi:.2f}] | "
                  f"{raw.mean():.1f} ± {raw.std():.1f} | "
                  + ", ".join(f"{x:.2f}" for x in scores[m]) + f" | {beats} | "
-                 f"{_absorbing_text(rec, m)} | {_fmt(q.get('pearson'))} / {_fmt(q.get('epic'))} / "
+                 f"{_absorbing_text(rec, m)} | "
+                 f"{_fmt(q.get('pearson'))} / {_fmt(q.get('epic'))} / "
                  f"{_fmt(q.get('return_spearman'))} | "
                  f"{f['wall_s']:.0f} | {_fmt(f.get('steps_per_s'), 0)} |")
   if poi:
