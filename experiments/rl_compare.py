@@ -147,15 +147,15 @@ def sets_absorbing(config, method: str) -> bool:
           and config.rl.env.name in TERMINATING and config.rl.ppo.absorbing_reward is None)
 
 
-def absorbing_value(config, workdir: str, method: str, fixed) -> float | None:
+def absorbing_value(config, workdir: str, method: str, fixed, env) -> float | None:
   """What every absorbed step of the method's reward pays (efjax.reward.absorbing
   .uninformed_value at the demos' states), or None where the reward reads the absorbing
   state as it is (sets_absorbing false)."""
   if not sets_absorbing(config, method):
     return None
   fn, params = fixed
-  return uninformed_value(fn, params, _demo_observations(workdir), make_env(**config.rl.env)
-                          .action_size, seed=config.seed)
+  return uninformed_value(fn, params, _demo_observations(workdir), env.action_size,
+                          seed=config.seed)
 
 
 def method_key(config, workdir: str, method: str) -> dict:
@@ -181,7 +181,7 @@ def run_method(config, workdir, method, log):
   rl_config = method_rl_config(config, method)
   absorbing = stages.run_stage(
       os.path.join(rl_dir, ABSORBING), lambda: {"absorbing_reward": absorbing_value(
-          config, workdir, method, fixed)}, key, log)["absorbing_reward"]
+          config, workdir, method, fixed, env)}, key, log)["absorbing_reward"]
   if absorbing is not None:
     log(f"   {method}: every absorbed step pays {absorbing:.4g} (the reward's mean over "
         "uniform actions at the demos' states)")
