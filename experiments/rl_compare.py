@@ -26,7 +26,7 @@ from efjax.reward.controls import CONTROLS, control_reward
 from efjax.reward import adversarial
 from efjax.reward.absorbing import uninformed_value
 from efjax.reward.heldout import reward_metrics
-from efjax.reward.learned import load_reward
+from efjax.reward.learned import entry_reward, load_reward
 from efjax.rl.driver import load_reward_params, train_seeds
 from efjax.workdir import write_json
 from experiments import cli, stages
@@ -90,13 +90,19 @@ def reward_source(config, workdir, method, env):
     learner = (adversarial.make_airl(config.irl, expert, config.irl.gamma) if method == "airl"
                else adversarial.make_gail(config.irl, expert))
     return {"reward_learner": learner}, None
-  # The EnergyFlow rewards are read with this config's reward settings (reference rule),
-  # the ELBO at config.elbo's noise levels.
-  reading = {"diffusion_elbo": config.get("elbo"), "bc_log_prob": None}.get(
-      method, config.energyflow.reward)
-  fn, params = load_reward(method, os.path.join(workdir, TRAINED.get(method, "energyflow")),
-                           env, reading)
+  fn, params = load_reward(method, _trained_dir(workdir, method), env, _reading(config, method))
   return {"reward_fn": fn, "reward_params": params}, (fn, params)
+
+
+def _trained_dir(workdir: str, method: str) -> str:
+  return os.path.join(workdir, TRAINED.get(method, "energyflow"))
+
+
+def _reading(config, method: str):
+  """The EnergyFlow rewards are read with this config's reward settings (reference rule),
+  the ELBO at config.elbo's noise levels."""
+  return {"diffusion_elbo": config.get("elbo"), "bc_log_prob": None}.get(
+      method, config.energyflow.reward)
 
 
 def _epic_args(config) -> dict:
@@ -186,6 +192,12 @@ def run_method(config, workdir, method, log):
     log(f"   {method}: every absorbed step pays {absorbing:.4g} (the reward's mean over "
         "uniform actions at the demos' states)")
     rl_config = with_overrides(rl_config, {"ppo.absorbing_reward": absorbing})
+    entry = entry_reward(method, _trained_dir(workdir, method), env, absorbing,
+                         _reading(config, method))
+    if entry is not None:
+      log(f"   {method}: the step into the absorbing state reads its value there as "
+          f"{absorbing:.4g} / (1 - gamma), the worth of what absorbed steps pay")
+      kwargs["entry_reward_fn"] = entry
   log(f"== {method}: PPO, {config.rl.num_seeds} seeds x {config.rl.ppo.total_steps:,} steps")
   summary = train_seeds(rl_config, rl_dir, log, **kwargs)
 

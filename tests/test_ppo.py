@@ -205,3 +205,27 @@ def test_absorbing_reward_replaces_what_a_reward_pays_in_absorbed_steps():
   assert_close(runs[None]["reward_absorbed"], np.ones(3))
   with pytest.raises(ValueError, match="absorbing_reward"):
     make_ppo(small_config(absorbing_reward=float("nan")), env)
+
+
+def test_entry_reward_pays_on_the_step_into_the_absorbing_state_only():
+  """With entry_reward_fn, the step that falls (live obs, absorbed next obs) pays the
+  entry reward; other live steps keep the reward's own value, absorbed ones the set one."""
+  env = make_env("inverted_pendulum", "spring", episode_length=20, fixed_horizon=True)
+  one = lambda params, obs, action, next_obs: jnp.ones(obs.shape[0])  # noqa: E731
+  seven = lambda params, obs, action, next_obs: jnp.full(obs.shape[0], 7.0)  # noqa: E731
+  config = small_config(num_envs=16, unroll_length=32, num_minibatches=4,
+                        total_steps=3 * 16 * 32, absorbing_reward=-3.0)
+  _, m = jax.jit(make_train(config, env, one, entry_reward_fn=seven))(jax.random.key(2), None)
+  assert_close(m["reward_entering"], np.full(3, 7.0))
+  assert_close(m["reward_absorbed"], np.full(3, -3.0))
+  # reward = live * 1 + entering * 7 + absorbed * (-3), so the share of entries is
+  # (reward - 1 + 4 absorbed) / 6: one per fall, more than none and fewer than the
+  # absorbed steps that follow them
+  absorbed = np.asarray(m["absorbed_share"])
+  entering = (np.asarray(m["reward"]) - 1.0 + 4.0 * absorbed) / 6.0
+  assert np.all(entering > 0.002) and np.all(entering < absorbed), (entering, absorbed)
+  # live steps (entries among them) pay between 1 and 7
+  live = np.asarray(m["reward_live"])
+  assert_close(live, (1.0 - absorbed - entering + 7.0 * entering) / (1.0 - absorbed))
+  with pytest.raises(ValueError, match="give both"):
+    make_ppo(config, env, entry_reward_fn=seven)

@@ -1,9 +1,10 @@
-"""efjax.reward.absorbing: a reward's mean over uniform actions at given states."""
+"""efjax.reward.absorbing: a reward's mean over uniform actions at given states, and the
+soft-Bellman reward's step into the absorbing state."""
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from efjax.reward.absorbing import uninformed_value
+from efjax.reward.absorbing import soft_bellman_entry, uninformed_value
 
 
 def test_the_value_is_the_mean_over_uniform_actions_of_a_step_that_goes_nowhere():
@@ -27,3 +28,17 @@ def test_a_reward_not_finite_there_or_bad_states_are_refused():
                      actions_per_state=4)
   with pytest.raises(ValueError, match=r"must be \[N, obs_dim\]"):
     uninformed_value(lambda p, o, a, n: a[:, 0], None, np.zeros((0, 2)), 1)
+
+
+def test_soft_bellman_entry_reads_the_absorbing_state_at_its_discounted_worth():
+  """Q(s, a) - gamma value / (1 - gamma): paying `value` forever after the entry is worth
+  what the entry's value term subtracts, so a fall changes the return by Q's terms only."""
+  q = lambda params, obs, action, next_obs: params * action[:, 0]  # noqa: E731
+  entry = soft_bellman_entry(q, absorbed_value=-2.0, gamma=0.9)
+  a = jnp.array([[0.5], [-1.0]])
+  np.testing.assert_allclose(entry(3.0, a, a, a), 3.0 * a[:, 0] + 0.9 * 2.0 / 0.1, rtol=1e-6)
+  # telescoping: the entry's -gamma V_abs and the discounted absorbed steps cancel
+  tail = sum(0.9 ** k * -2.0 for k in range(1, 2000))
+  np.testing.assert_allclose(float(entry(0.0, a, a, a)[0]) + tail, 0.0, atol=1e-6)
+  with pytest.raises(ValueError, match=r"gamma must be in \[0, 1\)"):
+    soft_bellman_entry(q, -2.0, 1.0)

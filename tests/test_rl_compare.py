@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -11,7 +12,7 @@ import efjax
 from efjax.envs.brax_envs import make_env
 from efjax.errors import ConfigError
 from efjax.reward.absorbing import uninformed_value
-from efjax.reward.learned import RewardMismatchError, load_reward
+from efjax.reward.learned import RewardMismatchError, entry_reward, load_reward
 from experiments import reference_rule_check, rl_compare
 from experiments.reports import rl_compare as rl_compare_report
 from experiments.configs import rl_compare as rl_compare_config
@@ -81,6 +82,22 @@ def test_fixed_rewards_set_what_absorbed_steps_pay_and_the_adversarial_learn_it(
                            config.energyflow.reward)
   assert np.isclose(uninformed_value(fn, params, obs, 1, seed=config.seed),
                     methods["energyflow_centered"]["absorbing_reward"])
+  # soft-Bellman's step into the absorbing state reads V there as value / (1 - gamma): its
+  # entry reward is Q alone minus that, whatever the next state; the other kinds have none
+  value = methods["energyflow_soft_bellman"]["absorbing_reward"]
+  gamma = config.energyflow.reward.gamma
+  entry = entry_reward("energyflow_soft_bellman", os.path.join(workdir, "energyflow"), env,
+                       value, config.energyflow.reward)
+  q, _ = load_reward("energyflow_soft_q", os.path.join(workdir, "energyflow"), env,
+                     config.energyflow.reward)
+  o, a = jnp.asarray(obs[:64]), jnp.asarray(np.linspace(-1, 1, 64)[:, None], jnp.float32)
+  np.testing.assert_allclose(entry(params, o, a, o[::-1]), q(params, o, a, o) - gamma * value
+                             / (1 - gamma), rtol=1e-5, atol=1e-4)
+  assert entry_reward("energyflow_centered", os.path.join(workdir, "energyflow"), env, value,
+                      config.energyflow.reward) is None
+  rows = [json.loads(x) for x in open(os.path.join(workdir, "rl", "energyflow_soft_bellman",
+                                                    "metrics.jsonl"))]
+  assert any(v is not None for r in rows for v in r["rl/reward_entering"])
   # 'read' or an explicit rl.ppo.absorbing_reward turns the rule off; a bad rule is refused
   for overrides in ({"absorbing": "read"}, {"rl.ppo.absorbing_reward": 0.0}):
     assert not rl_compare.sets_absorbing(with_overrides(config, overrides), "bc_log_prob")

@@ -15,6 +15,17 @@ the reward's mean over uniformly random actions at the demonstrations' states, e
 as a step that goes nowhere (next observation = observation, as an absorbed step is):
 what the reward pays for an action that carries no information, at states where it was
 fitted. One rule for every such reward, computed, not chosen per method.
+
+A reward that reads a value at the next state (soft-Bellman, r = Q(s, a) - gamma V(s'))
+also needs that value where s' is the absorbing state. Read off the network there, it
+is one more extrapolation, and the shaping c(s) - gamma c(s') that the energy's free
+per-state constant puts into r no longer telescopes: falling can pay. DAC's absorbing
+state is consistent: an absorbed state paying `value` on every step is worth
+value / (1 - gamma), so the step into it pays
+
+    entry = soft_bellman_entry(soft_q_fn, value, gamma)   # Q(s, a) - gamma value / (1 - gamma)
+
+(efjax.rl.ppo.make_ppo's entry_reward_fn).
 """
 import jax
 import jax.numpy as jnp
@@ -52,3 +63,22 @@ def uninformed_value(fn, params, observations: np.ndarray, action_size: int,
     raise ValueError(f"uninformed_value: the reward is not finite at {bad} of {len(rewards)} "
                      f"(state, uniform action) pairs")
   return float(rewards.mean())
+
+
+def soft_bellman_entry(soft_q_fn, absorbed_value: float, gamma: float):
+  """The soft-Bellman reward on a step into the absorbing state: Q(s, a) - gamma V_abs,
+  with V_abs = absorbed_value / (1 - gamma), the discounted worth of paying
+  absorbed_value on every absorbed step.
+
+  soft_q_fn: `fn(params, obs [B, obs_dim], action [B, act_dim], next_obs) -> [B]`, the
+  reward's Q(s, a) term (efjax.reward.learned.load_reward("energyflow_soft_q", ...));
+  gamma: the soft-Bellman reward's own discount, in [0, 1). Returns a function of the
+  same signature.
+  """
+  if not 0.0 <= gamma < 1.0:
+    raise ValueError(f"soft_bellman_entry: gamma must be in [0, 1), got {gamma}")
+  value = float(absorbed_value) / (1.0 - gamma)
+
+  def entry(params, obs, action, next_obs):
+    return soft_q_fn(params, obs, action, next_obs) - gamma * value
+  return entry

@@ -11,6 +11,10 @@ observations as the model was trained); `efjax.load` adds the demo-file units.
 - `soft_bellman`: r(s, a, s') = Q(s, a) - gamma V(s'), with Q = -alpha E(a, s, t0) and
   V(s) = alpha log E_{a~N(0,I)}[exp(Q(s, a)/alpha) / N(a; 0, I)], read at the reference
   chunks (the soft value of a max-ent policy).
+- `soft_q`: Q(s, a) = -alpha E(a, s, t0) alone, soft_bellman's first term. DSM fixes E
+  only up to a constant per state, so Q carries an arbitrary c(s): soft_bellman's
+  c(s) - gamma c(s') is a shaping term, harmless only where episodes telescope it
+  (efjax.reward.absorbing.soft_bellman_entry).
 
 Every formula reads the energy as rows (efjax.energy.energy_rows): the action and the M
 reference chunks of a state in one [1 + M, B] evaluation, which an MLP energy computes
@@ -34,7 +38,7 @@ REWARDS: Registry[Callable] = Registry("reward kind")
 
 def default_reward_config() -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
-      kind="centered",          # 'centered', 'multi_noise' or 'soft_bellman'
+      kind="centered",          # 'centered', 'multi_noise', 'soft_bellman' or 'soft_q'
       # Diffusion time the energy is read at. The paper reads at 1e-3; on the bandit
       # (results/bandit.md) t = 0.4 (VE sigma 0.16 in normalized action units)
       # recovered Q best at every learning rate tried: 0.94-0.96 vs 0.77-0.82 Pearson.
@@ -101,12 +105,17 @@ def soft_value(net, variables, cfg, reference, features) -> Array:
   return soft_value_from_energies(e_ref, points, cfg.alpha, weights)
 
 
+@REWARDS.register("soft_q")
+def soft_q(net, variables, cfg, reference, features, actions, next_features=None):
+  return -cfg.alpha * energy_rows(net, variables, actions[None], features,
+                                  broadcast_t(cfg.t, actions.shape[0]))[0]
+
+
 @REWARDS.register("soft_bellman")
 def soft_bellman(net, variables, cfg, reference, features, actions, next_features=None):
   if next_features is None:
     raise ValueError("reward kind 'soft_bellman' needs next_obs")
-  q = -cfg.alpha * energy_rows(net, variables, actions[None], features,
-                               broadcast_t(cfg.t, actions.shape[0]))[0]
+  q = soft_q(net, variables, cfg, reference, features, actions)
   return q - cfg.gamma * soft_value(net, variables, cfg, reference, next_features)
 
 

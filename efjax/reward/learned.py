@@ -3,8 +3,8 @@
     fn, params = load_reward(kind, workdir, env)
     fn, params = load_reward(kind, workdir, env, reward_config)   # read with other reward settings
 
-kinds (LEARNED_REWARDS): `energyflow_centered`, `energyflow_soft_bellman` (an
-EnergyFlow workdir; Model.reward_fn), `bc_log_prob` (a BC workdir), `diffusion_elbo`
+kinds (LEARNED_REWARDS): `energyflow_centered`, `energyflow_soft_bellman`,
+`energyflow_soft_q` (its Q term alone) (an EnergyFlow workdir; Model.reward_fn), `bc_log_prob` (a BC workdir), `diffusion_elbo`
 (a score-parameterized EnergyFlow workdir). A checkpoint trained for other observation
 or action sizes than the env's is refused with one RewardMismatchError naming the
 checkpoint, the sizes and the env.
@@ -16,6 +16,7 @@ import ml_collections
 import efjax
 from efjax.errors import WorkdirError
 from efjax.registry import Registry
+from efjax.reward.absorbing import soft_bellman_entry
 from efjax.reward.likelihood import bc_log_prob_reward, diffusion_elbo_reward
 
 LEARNED_REWARDS: Registry = Registry("learned reward kind")
@@ -48,6 +49,7 @@ def _energyflow(kind: str):
 
 LEARNED_REWARDS.register("energyflow_centered", _energyflow("centered"))
 LEARNED_REWARDS.register("energyflow_soft_bellman", _energyflow("soft_bellman"))
+LEARNED_REWARDS.register("energyflow_soft_q", _energyflow("soft_q"))
 LEARNED_REWARDS.register("bc_log_prob", lambda model, _: bc_log_prob_reward(model))
 LEARNED_REWARDS.register("diffusion_elbo", lambda model, reading: diffusion_elbo_reward(
     model, **({} if reading is None else dict(reading))))
@@ -65,3 +67,16 @@ def load_reward(kind: str, workdir: str, env, reward_config=None):
   model = efjax.load(workdir)
   check_dims(workdir, model.obs_dim, model.act_dim, env)
   return make(model, reward_config), model.params
+
+
+def entry_reward(kind: str, workdir: str, env, absorbed_value: float, reward_config=None):
+  """What load_reward(kind, ...)'s reward pays on a step into a fixed-horizon env's
+  absorbing state when every absorbed step pays absorbed_value: a function of
+  load_reward's signature and params, or None where the reward reads no value at the next
+  state (every kind but energyflow_soft_bellman: it pays what it reads).
+  """
+  if kind != "energyflow_soft_bellman":
+    return None
+  soft_q, _ = load_reward("energyflow_soft_q", workdir, env, reward_config)
+  gamma = (reward_config or efjax.load(workdir).config.reward)["gamma"]
+  return soft_bellman_entry(soft_q, absorbed_value, gamma)

@@ -35,7 +35,7 @@ from efjax.workdir import write_json
 METRIC_NAMES = {"true_return": "rl/true_return", "episodes": "rl/episodes",
                 "reward": "rl/reward", "true_reward": "rl/true_reward",
                 "absorbed_share": "rl/absorbed_share", "reward_live": "rl/reward_live",
-                "reward_absorbed": "rl/reward_absorbed",
+                "reward_absorbed": "rl/reward_absorbed", "reward_entering": "rl/reward_entering",
                 "nonfinite_rewards": "rl/nonfinite_rewards",
                 "nonfinite_total": "rl/nonfinite_total",
                 "policy_loss": "ppo/policy_loss", "value_loss": "ppo/value_loss",
@@ -96,12 +96,14 @@ def plot_curve(rows: list[dict], path: str, title: str) -> None:
 
 
 def train_seeds(config, workdir: str, log=print, reward_fn=None, reward_params=None,
-                reward_learner=None) -> dict:
+                reward_learner=None, entry_reward_fn=None) -> dict:
   """Trains (or resumes) config.num_seeds PPO runs side by side; returns the summary.
 
   reward_fn(reward_params, obs, action, next_obs) -> [B] is the reward optimized (None:
   the env's true reward; reward_learner: a reward trained inside the loop); the true
-  return is what is logged and evaluated. A finished workdir returns its summary.
+  return is what is logged and evaluated. entry_reward_fn: what reward_fn pays on a step
+  into a fixed-horizon env's absorbing state (efjax.rl.ppo.make_ppo). A finished workdir
+  returns its summary.
   """
   summary_path = os.path.join(workdir, "summary.json")
   if os.path.exists(summary_path):
@@ -110,7 +112,7 @@ def train_seeds(config, workdir: str, log=print, reward_fn=None, reward_params=N
   os.makedirs(workdir, exist_ok=True)
   num_seeds = config.get("num_seeds", 1)
   env = make_env(**config.env)
-  ppo = make_ppo(config.ppo, env, reward_fn, reward_learner)
+  ppo = make_ppo(config.ppo, env, reward_fn, reward_learner, entry_reward_fn)
   run = jax.jit(jax.vmap(ppo.run, in_axes=(0, None, None)), static_argnums=2, donate_argnums=0)
   # One init per seed, stacked: jit(vmap(init)) with a reward learner never returned on
   # this CPU (jax 0.10.2, every XLA thread asleep), while the unbatched init runs.

@@ -16,7 +16,10 @@ action [B, act_dim], next_obs [B, obs_dim]) -> [B]` in raw env units, the
 action being what the env received (in [-1, 1]). A reward that is itself
 learned during the run (AIRL, GAIL) is a `RewardLearner` instead: its state
 rides in `RunnerState.reward_state`, and each update trains it on the fresh
-rollout (before the rollout's rewards are computed) inside the same jit. Non-finite rewards are
+rollout (before the rollout's rewards are computed) inside the same jit. On a
+fixed-horizon env that can end early, `absorbing_reward` sets what a fixed reward pays
+on absorbed steps and `entry_reward_fn` (same signature as reward_fn) what it pays on
+the step into the absorbing state. Non-finite rewards are
 counted, replaced by 0 and the first update that had one is recorded, so a
 broken learned reward shows up in the metrics instead of in NaN params.
 """
@@ -66,6 +69,7 @@ class Transition(NamedTuple):
   truncation: Array      # [T, N] ended by the time limit only
   episode_return: Array  # [T, N] true return so far (the full return where done)
   absorbed: Array        # [T, N] 1 where obs is a fixed-horizon env's absorbing state
+  enters_absorbing: Array  # [T, N] 1 where obs is live and next_obs the absorbing state
 
 
 @flax.struct.dataclass
@@ -162,11 +166,16 @@ def check_config(config) -> None:
 
 
 def make_ppo(config, env, reward_fn: RewardFn | None = None,
-             reward_learner: RewardLearner | None = None) -> PPO:
+             reward_learner: RewardLearner | None = None,
+             entry_reward_fn: RewardFn | None = None) -> PPO:
   """Builds init/run/train for a batched env from efjax.envs.brax_envs.make_env.
 
   reward_fn: a fixed reward (None: the env's own); reward_learner: a learned one
-  (then reward_fn must be None and train's reward_params is ignored).
+  (then reward_fn must be None and train's reward_params is ignored). entry_reward_fn:
+  what a fixed reward pays, instead of reward_fn, on a step from a live state into a
+  fixed-horizon env's absorbing state (None: reward_fn); it takes reward_fn's params
+  (efjax.reward.absorbing.soft_bellman_entry keeps the soft-Bellman reward's
+  value term consistent with what absorbed steps pay).
 
   config: num_envs, unroll_length, total_steps, num_minibatches, update_epochs,
   gamma, gae_lambda, clip_eps, entropy_coef, vf_coef, learning_rate, anneal_lr,
@@ -178,6 +187,8 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None,
   check_config(config)
   if reward_fn is not None and reward_learner is not None:
     raise ValueError("give make_ppo a reward_fn or a reward_learner, not both")
+  if entry_reward_fn is not None and reward_fn is None:
+    raise ValueError("make_ppo: entry_reward_fn replaces reward_fn on some steps; give both")
   T, N = config.unroll_length, config.num_envs
   steps_per_update = T * N
   num_updates = config.total_steps // steps_per_update
@@ -215,9 +226,11 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None,
       u = dist.sample(seed=k)
       action = squash(u)
       nxt = env.step(env_state, action)
+      live = 1.0 - absorbed_at(env_state)
       return nxt, Transition(env_state.obs, u, action, dist.log_prob(u), nxt.reward,
                              nxt.info["next_obs"], nxt.done, nxt.info["truncation"],
-                             nxt.info["episode_metrics"]["sum_reward"], absorbed_at(env_state))
+                             nxt.info["episode_metrics"]["sum_reward"], 1.0 - live,
+                             live * absorbed_at(nxt))
     return jax.lax.scan(step, runner.env_state, jax.random.split(key, T))
 
   def absorbed_at(env_state) -> Array:
@@ -232,7 +245,7 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None,
     """[T, N]; evaluated once on the flattened rollout (one big batch, not T small ones).
     With config.absorbing_reward set, every absorbed step of a learned or fixed reward
     pays that value instead of what the reward reads at the frozen state (the true
-    reward already pays 0 there)."""
+    reward already pays 0 there); with entry_reward_fn, the step into it pays that."""
     if reward_fn is None and reward_learner is None:
       return traj.true_reward
     flat = lambda x: x.reshape((T * N,) + x.shape[2:])
@@ -242,6 +255,10 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None,
     else:
       r = reward_fn(reward_params, flat(traj.obs), flat(traj.action), flat(traj.next_obs))
     r = r.reshape(T, N)
+    if entry_reward_fn is not None:
+      entry = entry_reward_fn(reward_params, flat(traj.obs), flat(traj.action),
+                              flat(traj.next_obs)).reshape(T, N)
+      r = jnp.where(traj.enters_absorbing > 0, entry, r)
     if config.get("absorbing_reward") is not None:
       r = jnp.where(traj.absorbed > 0, config.get("absorbing_reward"), r)
     return r
@@ -321,10 +338,12 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None,
         "episodes": episodes,
         "reward": reward.mean(),
         # Where the optimized reward pays on a fixed-horizon env: the share of absorbed
-        # steps and the mean reward on live and on absorbed ones (NaN where none).
+        # steps and the mean reward on live and on absorbed ones, and on the steps into
+        # the absorbing state (NaN where none).
         "absorbed_share": traj.absorbed.mean(),
         "reward_live": _masked_mean(reward, traj.absorbed == 0),
         "reward_absorbed": _masked_mean(reward, traj.absorbed > 0),
+        "reward_entering": _masked_mean(reward, traj.enters_absorbing > 0),
         "true_reward": traj.true_reward.mean(),
         "nonfinite_rewards": num_bad,
         "nonfinite_total": new.nonfinite_total,
@@ -344,6 +363,7 @@ def make_ppo(config, env, reward_fn: RewardFn | None = None,
 
 
 def make_train(config, env, reward_fn: RewardFn | None = None,
-               reward_learner: RewardLearner | None = None):
+               reward_learner: RewardLearner | None = None,
+               entry_reward_fn: RewardFn | None = None):
   """`train(key, reward_params) -> (RunnerState, metrics)`: the whole run, jit- and vmap-able."""
-  return make_ppo(config, env, reward_fn, reward_learner).train
+  return make_ppo(config, env, reward_fn, reward_learner, entry_reward_fn).train
