@@ -69,8 +69,9 @@ def _entropy_path(rl_dir: str) -> dict:
 
 def _where_reward_pays(rl_dir: str) -> dict | None:
   """At the last logged update, mean over seeds: the share of absorbed steps and the
-  optimized reward per live and per absorbed step ({'absorbed_share', 'live', 'absorbed'};
-  None for runs logged before PPO recorded them, or a value None where there was none)."""
+  optimized reward per live step, per absorbed step and per step into the absorbing state
+  ({'absorbed_share', 'live', 'absorbed', 'entering'}; None for runs logged before PPO
+  recorded them, or a value None where there was none or it was not logged)."""
   rows = [json.loads(line) for line in open(os.path.join(rl_dir, "metrics.jsonl"))]
   rows = [r for r in rows if "rl/absorbed_share" in r]
   if not rows:
@@ -78,7 +79,8 @@ def _where_reward_pays(rl_dir: str) -> dict | None:
   mean = lambda v: (None if any(x is None for x in v) else float(np.mean(v)))  # noqa: E731
   last = rows[-1]
   return {"absorbed_share": mean(last["rl/absorbed_share"]), "live": mean(last["rl/reward_live"]),
-          "absorbed": mean(last["rl/reward_absorbed"])}
+          "absorbed": mean(last["rl/reward_absorbed"]),
+          "entering": mean(last.get("rl/reward_entering", [None]))}
 
 
 def run_sweep(config, workdir: str, log=print) -> dict:

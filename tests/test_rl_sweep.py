@@ -81,7 +81,8 @@ def test_diagnoses_run_outside_the_budget_and_reach_the_report(swept):
       json.load(open(os.path.join(workdir, "sweep", "gail", "0", "config.json")))["irl"]
   assert set(row["policy_entropy"]) == {"first", "last"}
   paid = row["reward_paid"]           # the smoke env is fixed-horizon: PPO logs it
-  assert set(paid) == {"absorbed_share", "live", "absorbed"} and 0 <= paid["absorbed_share"] <= 1
+  assert set(paid) == {"absorbed_share", "live", "absorbed", "entering"}
+  assert 0 <= paid["absorbed_share"] <= 1
   assert os.path.exists(os.path.join(workdir, "diagnoses.json"))
   record = rl_sweep.raw_record(config, out, "python -m experiments.rl_sweep ...", 0.0)
   text = rl_report.document({"inverted_pendulum.json": record})

@@ -578,12 +578,13 @@ def diagnosis_lines(diagnoses: dict) -> list[str]:
               "its squash), mean over seeds, at the first and last update.", "",
               "| variant | overrides | normalized per seed | mean | raw eval return per seed | "
               "policy entropy first → last | EPIC (held-out) | absorbed share; reward per "
-              "live / absorbed step (last update) |", "|---|---|---|---:|---|---|---|---|"]
+              "live / absorbed step; per step into the absorbing state (last update) |",
+              "|---|---|---|---:|---|---|---|---|"]
     for r in rows:
       e = r.get("policy_entropy") or {}
       paid = r.get("reward_paid")          # runs logged before PPO recorded it: none
       paid = ("—" if paid is None else f"{_fmt(paid['absorbed_share'])}; "
-              f"{_fmt(paid['live'])} / {_fmt(paid['absorbed'])}")
+              f"{_fmt(paid['live'])} / {_fmt(paid['absorbed'])}; {_fmt(paid.get('entering'))}")
       lines.append(f"| {r['label']} | {_overrides_text(r['overrides'])} | "
                    + ", ".join(f"{x:.2f}" for x in r["normalized_per_seed"])
                    + f" | {r['mean']:.2f} | "
