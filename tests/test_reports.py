@@ -198,6 +198,22 @@ def test_rl_normalization_and_iqm_by_hand():
   assert rl_report.normalized([50.0, 150.0], random=50.0, expert=250.0).tolist() == [0.0, 0.5]
 
 
+def test_iqm_and_probability_of_improvement_are_rliables():
+  """The report's counted forms give rliable's numbers, ties and unequal run counts
+  included (the bootstrap resamples repeat runs, so ties are common)."""
+  from rliable import metrics
+  rng = np.random.default_rng(0)
+  for runs_x, runs_y, tasks in ((5, 5, 1), (7, 3, 2), (4, 9, 3)):
+    x = rng.integers(0, 4, size=(runs_x, tasks)).astype(float)       # many ties
+    y = rng.normal(1.5, 1.0, size=(runs_y, tasks)).round(1)
+    assert rl_report.probability_of_improvement(x, y) == pytest.approx(
+        metrics.probability_of_improvement(x, y), abs=1e-12)
+    assert rl_report.probability_of_improvement(x, x) == pytest.approx(0.5)
+    for scores in (x, y, rng.normal(size=(runs_x, tasks))):
+      assert rl_report.interquartile_mean(scores) == pytest.approx(
+          metrics.aggregate_iqm(scores), abs=1e-12)
+
+
 def test_a_generated_section_is_replaced_and_prose_kept():
   text = "intro\n" + documents.section("x", "old") + "outro\n"
   out = documents.replace_section(text, "x", "new\nlines")
