@@ -193,10 +193,10 @@ def run_method(config, workdir, method, log):
         "uniform actions at the demos' states)")
     rl_config = with_overrides(rl_config, {"ppo.absorbing_reward": absorbing})
     entry = entry_reward(method, _trained_dir(workdir, method), env, absorbing,
-                         _reading(config, method))
+                         _demo_observations(workdir), config.seed, _reading(config, method))
     if entry is not None:
-      log(f"   {method}: the step into the absorbing state reads its value there as "
-          f"{absorbing:.4g} / (1 - gamma), the worth of what absorbed steps pay")
+      log(f"   {method}: the step into the absorbing state reads V there as the demos' "
+          "mean soft value, the V its absorbed steps' value read")
       kwargs["entry_reward_fn"] = entry
   log(f"== {method}: PPO, {config.rl.num_seeds} seeds x {config.rl.ppo.total_steps:,} steps")
   summary = train_seeds(rl_config, rl_dir, log, **kwargs)

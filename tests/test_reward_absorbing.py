@@ -30,15 +30,20 @@ def test_a_reward_not_finite_there_or_bad_states_are_refused():
     uninformed_value(lambda p, o, a, n: a[:, 0], None, np.zeros((0, 2)), 1)
 
 
-def test_soft_bellman_entry_reads_the_absorbing_state_at_its_discounted_worth():
-  """Q(s, a) - gamma value / (1 - gamma): paying `value` forever after the entry is worth
-  what the entry's value term subtracts, so a fall changes the return by Q's terms only."""
-  q = lambda params, obs, action, next_obs: params * action[:, 0]  # noqa: E731
-  entry = soft_bellman_entry(q, absorbed_value=-2.0, gamma=0.9)
-  a = jnp.array([[0.5], [-1.0]])
-  np.testing.assert_allclose(entry(3.0, a, a, a), 3.0 * a[:, 0] + 0.9 * 2.0 / 0.1, rtol=1e-6)
-  # telescoping: the entry's -gamma V_abs and the discounted absorbed steps cancel
-  tail = sum(0.9 ** k * -2.0 for k in range(1, 2000))
-  np.testing.assert_allclose(float(entry(0.0, a, a, a)[0]) + tail, 0.0, atol=1e-6)
-  with pytest.raises(ValueError, match=r"gamma must be in \[0, 1\)"):
-    soft_bellman_entry(q, -2.0, 1.0)
+def test_soft_bellman_entry_reads_v_at_the_absorbing_state_as_the_absorbed_value_did():
+  """With Q = 3 a + c(s) and V known, the absorbed value (Q(s, a) - gamma V(s) at demo
+  states, uniform actions) and the entry (Q(s, a) - gamma V_abs) read one V_abs, the
+  demo states' mean V, whatever the next state and c(s)."""
+  obs = np.random.default_rng(1).normal(size=(50, 2)).astype(np.float32)
+  gamma = 0.9
+  q = lambda p, o, a, n: p * a[:, 0] + jnp.sin(3 * o[:, 1])  # noqa: E731
+  v = lambda o: jnp.cos(o[:, 0]) + 2.0                          # noqa: E731
+  soft_bellman = lambda p, o, a, n: q(p, o, a, n) - gamma * v(n)  # noqa: E731
+  value = uninformed_value(soft_bellman, 3.0, obs, 1, seed=4)
+  entry = soft_bellman_entry(q, 3.0, obs, 1, value, seed=4)
+  o = jnp.asarray(obs[:7])
+  a = jnp.linspace(-1, 1, 7)[:, None]
+  far = o + 100.0                                 # the terminal state: V there is not read
+  np.testing.assert_allclose(entry(3.0, o, a, far),
+                             q(3.0, o, a, far) - gamma * float(np.mean(v(jnp.asarray(obs)))),
+                             rtol=1e-5, atol=1e-5)

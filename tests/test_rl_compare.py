@@ -82,19 +82,20 @@ def test_fixed_rewards_set_what_absorbed_steps_pay_and_the_adversarial_learn_it(
                            config.energyflow.reward)
   assert np.isclose(uninformed_value(fn, params, obs, 1, seed=config.seed),
                     methods["energyflow_centered"]["absorbing_reward"])
-  # soft-Bellman's step into the absorbing state reads V there as value / (1 - gamma): its
-  # entry reward is Q alone minus that, whatever the next state; the other kinds have none
+  # soft-Bellman's step into the absorbing state reads V there as the absorbed value did
+  # (the demos' mean V): Q alone, offset by the value minus the uniform actions' mean Q,
+  # whatever the next state; the other kinds have none
   value = methods["energyflow_soft_bellman"]["absorbing_reward"]
-  gamma = config.energyflow.reward.gamma
   entry = entry_reward("energyflow_soft_bellman", os.path.join(workdir, "energyflow"), env,
-                       value, config.energyflow.reward)
+                       value, obs, config.seed, config.energyflow.reward)
   q, _ = load_reward("energyflow_soft_q", os.path.join(workdir, "energyflow"), env,
                      config.energyflow.reward)
+  mean_q = uninformed_value(q, params, obs, 1, seed=config.seed)
   o, a = jnp.asarray(obs[:64]), jnp.asarray(np.linspace(-1, 1, 64)[:, None], jnp.float32)
-  np.testing.assert_allclose(entry(params, o, a, o[::-1]), q(params, o, a, o) - gamma * value
-                             / (1 - gamma), rtol=1e-5, atol=1e-4)
+  np.testing.assert_allclose(entry(params, o, a, o[::-1]), q(params, o, a, o) + value - mean_q,
+                             rtol=1e-5, atol=1e-4)
   assert entry_reward("energyflow_centered", os.path.join(workdir, "energyflow"), env, value,
-                      config.energyflow.reward) is None
+                      obs, config.seed, config.energyflow.reward) is None
   rows = [json.loads(x) for x in open(os.path.join(workdir, "rl", "energyflow_soft_bellman",
                                                     "metrics.jsonl"))]
   assert any(v is not None for r in rows for v in r["rl/reward_entering"])

@@ -19,11 +19,17 @@ fitted. One rule for every such reward, computed, not chosen per method.
 A reward that reads a value at the next state (soft-Bellman, r = Q(s, a) - gamma V(s'))
 also needs that value where s' is the absorbing state. Read off the network there, it
 is one more extrapolation, and the shaping c(s) - gamma c(s') that the energy's free
-per-state constant puts into r no longer telescopes: falling can pay. DAC's absorbing
-state is consistent: an absorbed state paying `value` on every step is worth
-value / (1 - gamma), so the step into it pays
+per-state constant puts into r no longer telescopes: falling can pay. The uninformed
+value above already reads V, at the demonstrations' states (r = Q(s, a) - gamma V(s) for
+a step that goes nowhere); the step into the absorbing state reads the same V there, the
+demonstrations' mean soft value, so that the absorbing state is one consistent state
+(DAC): an absorbed step pays a uniform action's Q - V plus the shaping of a state of
+that value, and a fall changes the return by Q - V terms only, not by what V the
+network extrapolates to the terminal state. Since the mean Q and V are over the same
+sample, the entry pays
 
-    entry = soft_bellman_entry(soft_q_fn, value, gamma)   # Q(s, a) - gamma value / (1 - gamma)
+    entry = soft_bellman_entry(soft_q_fn, params, demo_obs, action_size, value)
+    # Q(s, a) - gamma mean V = value + Q(s, a) - (the uniform actions' mean Q)
 
 (efjax.rl.ppo.make_ppo's entry_reward_fn).
 """
@@ -65,20 +71,21 @@ def uninformed_value(fn, params, observations: np.ndarray, action_size: int,
   return float(rewards.mean())
 
 
-def soft_bellman_entry(soft_q_fn, absorbed_value: float, gamma: float):
-  """The soft-Bellman reward on a step into the absorbing state: Q(s, a) - gamma V_abs,
-  with V_abs = absorbed_value / (1 - gamma), the discounted worth of paying
-  absorbed_value on every absorbed step.
+def soft_bellman_entry(soft_q_fn, params, observations: np.ndarray, action_size: int,
+                       absorbed_value: float, seed: int = 0):
+  """The soft-Bellman reward on a step into the absorbing state, Q(s, a) - gamma V_abs,
+  with V_abs the soft value the uninformed value read: its mean over the same states.
 
   soft_q_fn: `fn(params, obs [B, obs_dim], action [B, act_dim], next_obs) -> [B]`, the
   reward's Q(s, a) term (efjax.reward.learned.load_reward("energyflow_soft_q", ...));
-  gamma: the soft-Bellman reward's own discount, in [0, 1). Returns a function of the
-  same signature.
+  absorbed_value: uninformed_value of the soft-Bellman reward at these observations,
+  action_size and seed, which is mean Q - gamma mean V over one sample, so gamma V_abs
+  = the uniform actions' mean Q - absorbed_value. Returns a function of soft_q_fn's
+  signature.
   """
-  if not 0.0 <= gamma < 1.0:
-    raise ValueError(f"soft_bellman_entry: gamma must be in [0, 1), got {gamma}")
-  value = float(absorbed_value) / (1.0 - gamma)
+  mean_q = uninformed_value(soft_q_fn, params, observations, action_size, seed=seed)
+  offset = float(absorbed_value) - mean_q
 
-  def entry(params, obs, action, next_obs):
-    return soft_q_fn(params, obs, action, next_obs) - gamma * value
+  def entry(p, obs, action, next_obs):
+    return soft_q_fn(p, obs, action, next_obs) + offset
   return entry

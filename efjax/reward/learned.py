@@ -69,14 +69,16 @@ def load_reward(kind: str, workdir: str, env, reward_config=None):
   return make(model, reward_config), model.params
 
 
-def entry_reward(kind: str, workdir: str, env, absorbed_value: float, reward_config=None):
+def entry_reward(kind: str, workdir: str, env, absorbed_value: float, observations,
+                 seed: int = 0, reward_config=None):
   """What load_reward(kind, ...)'s reward pays on a step into a fixed-horizon env's
-  absorbing state when every absorbed step pays absorbed_value: a function of
-  load_reward's signature and params, or None where the reward reads no value at the next
-  state (every kind but energyflow_soft_bellman: it pays what it reads).
+  absorbing state when every absorbed step pays absorbed_value (uninformed_value at
+  `observations` [N, obs_dim] with this seed): a function of load_reward's signature and
+  params, or None where the reward reads no value at the next state (every kind but
+  energyflow_soft_bellman: it pays what it reads).
   """
   if kind != "energyflow_soft_bellman":
     return None
-  soft_q, _ = load_reward("energyflow_soft_q", workdir, env, reward_config)
-  gamma = (reward_config or efjax.load(workdir).config.reward)["gamma"]
-  return soft_bellman_entry(soft_q, absorbed_value, gamma)
+  soft_q, params = load_reward("energyflow_soft_q", workdir, env, reward_config)
+  return soft_bellman_entry(soft_q, params, observations, env.action_size, absorbed_value,
+                            seed=seed)
