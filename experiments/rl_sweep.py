@@ -174,6 +174,10 @@ def raw_record(config, out: dict, command: str, start: float) -> dict:
              "final_seeds": {"seed": cmp.rl.seed, "num_seeds": cmp.rl.num_seeds},
              "tuning": config.tuning.to_dict(), "sweep_size": config.sweep_size,
              "absorbing": cmp.get("absorbing", "read"),
+             # where the rule sets soft-Bellman's absorbed value, the step into the
+             # absorbing state reads V there as the demos' mean (efjax.reward.absorbing)
+             "soft_bellman_entry": ("demos_mean_value" if cmp.get("absorbing") == "uninformed"
+                                    else None),
              "methods": list(cmp.methods)}
   header = provenance.result_header(command, start, setting)
   diagnoses = out.get("diagnoses", {})

@@ -409,11 +409,13 @@ def test_rl_compare_document_aggregates_two_envs():
 
 def test_a_record_before_the_absorbing_rule_gets_its_own_section_and_no_claim():
   now = {"true_reward": [1.0, 1.0], "energyflow_centered": [0.9, 1.0], "airl": [1.0, 1.0],
-         "constant_plus": [0.0, 0.0]}
+         "constant_plus": [0.0, 0.0], "energyflow_soft_bellman": [0.0, 0.1]}
   then = dict(now, energyflow_centered=[0.0, 0.2])
   rec = _rl_record("inverted_pendulum", now)
   rec["finals"]["energyflow_centered"]["absorbing_reward"] = -2.25
+  rec["finals"]["energyflow_soft_bellman"]["absorbing_reward"] = -4.5
   rec["setting"]["absorbing"] = "uninformed"
+  rec["setting"]["soft_bellman_entry"] = "demos_mean_value"
   files = {"inverted_pendulum.json": rec,
            f"{rl_report.READ_FOLDER}/inverted_pendulum.json": _rl_record("inverted_pendulum",
                                                                           then)}
@@ -425,6 +427,7 @@ def test_a_record_before_the_absorbing_rule_gets_its_own_section_and_no_claim():
   finals = text[:text.index("### Sweep")]
   # what absorbed steps paid: set by a fixed reward, learned by the adversarial, the env's 0
   assert "| -2.25 (set) |" in finals and "| learned |" in finals and "| 0 (true reward) |" in finals
+  assert "| -4.5 (set; the step into it reads V as the demos' mean) |" in finals
   claims = rl_report.readme_claims(files)
   assert claims.count("inverted_pendulum:") == 1 and "IQM normalized return 0.95" in claims
 

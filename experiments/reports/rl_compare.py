@@ -509,6 +509,8 @@ def _absorbing_text(rec: dict, method: str) -> str:
   value = rec["finals"][method].get("absorbing_reward")
   if method == "true_reward":
     return "0 (true reward)"
+  if value is not None and method == "energyflow_soft_bellman" and s.get("soft_bellman_entry"):
+    return f"{value:.3g} (set; the step into it reads V as the demos' mean)"
   if value is not None:
     return f"{value:.3g} (set)"
   if method in ("airl", "gail") and s.get("absorbing") == "uninformed":
@@ -671,6 +673,11 @@ def document(files: dict) -> str:
            "demonstrations' states (efjax.reward.absorbing), the finals' 'absorbed step "
            "pays' column; records made before this rule ('read') read the frozen state as "
            "any other, and a diagnosis may set a number (`rl.ppo.absorbing_reward`). "
+           "EnergyFlow soft-Bellman, the one reward that reads a value at the next state "
+           "(r = Q(s, a) - gamma V(s')), reads it on the step into the absorbing state as "
+           "the demonstrations' mean soft value, the V its absorbed steps' value reads, "
+           "where its cell says so (earlier records: the network's V at the terminal "
+           "state). "
            "Every PPO policy is a clipped "
            "Gaussian but AIRL's, which is tanh-squashed: AIRL's reward holds -log pi of the "
            "action the env receives, bounded only for a density over the action box (the "
