@@ -89,9 +89,12 @@ def diagnoses(env: str) -> dict:
         ("16 sampled references (config 6)", sampled),
         ("16 sampled references, absorbed steps pay 0", {**sampled, **absorbing_zero}),
         ("Gauss-Hermite references (config 1), absorbed steps pay 0", absorbing_zero)]
+    # Soft-Bellman reads V at the next state. Under the rule its step into the absorbing
+    # state reads the V its absorbed value read (efjax.reward.absorbing); with a number
+    # set, the step reads the network's V at the terminal state, extrapolated.
     out["energyflow_soft_bellman"] = [
         ("as swept (config 1)", {}),
-        ("absorbed steps pay 0", absorbing_zero)]
+        ("absorbed steps pay 0, the step into them reads the network's V", absorbing_zero)]
   return out
 
 
