@@ -384,7 +384,7 @@ def test_a_baseline_its_diagnosis_beat_is_not_settled():
        "normalized_per_seed": [0.8], "eval_return_per_seed": [80.0],
        "reward_paid": {"absorbed_share": 0.25, "live": 1.5, "absorbed": None}}]
   text = rl_report.document({"reacher.json": rec})
-  assert "| 0.25; 1.50 / — |" in text                      # where the reward paid
+  assert "| 0.25; 1.50 / —; — |" in text                      # where the reward paid
   assert "| a better policy | config as is | 0.90 | 0.90 | 90.0 | — → — | — | — |" in text
   gail = next(l for l in text.splitlines() if l.startswith("| GAIL | 1.00 [1.00, 1.00]"))
   assert "not settled (holds as tuned, but EnergyFlow centered's own diagnosis 'absorbed " \
