@@ -104,8 +104,10 @@ def run_sweep(config, workdir: str, log=print) -> dict:
       result = _run(with_overrides(tuning, overrides), base,
                     os.path.join(workdir, "sweep", method, str(i)), method, log)
       scores = _score(result, base_results)
+      run_dir = os.path.join(workdir, "sweep", method, str(i))
       runs.append({"overrides": overrides, "normalized_per_seed": scores,
                    "mean": float(np.mean(scores)),
+                   "made_at": stages.made_at(os.path.join(run_dir, "rl", method)),
                    "eval_return_per_seed": result["rl"]["eval_return_per_seed"],
                    "wall_s": result["rl"]["wall_s"],
                    "absorbing_reward": result["absorbing_reward"],
@@ -128,6 +130,7 @@ def run_sweep(config, workdir: str, log=print) -> dict:
       scores = _score(result, base_results)
       rows.append({"label": label, "overrides": overrides, "normalized_per_seed": scores,
                    "mean": float(np.mean(scores)),
+                   "made_at": stages.made_at(os.path.join(run_dir, "rl", method)),
                    "eval_return_per_seed": result["rl"]["eval_return_per_seed"],
                    "wall_s": result["rl"]["wall_s"],
                    "policy_entropy": _entropy_path(os.path.join(run_dir, "rl", method)),
@@ -142,6 +145,8 @@ def run_sweep(config, workdir: str, log=print) -> dict:
     result = _run(with_overrides(cmp, picks.get(method, {})), base,
                   os.path.join(workdir, "final", method), method, log)
     finals[method] = {"overrides": picks.get(method, {}), "rl": result["rl"],
+                      "made_at": stages.made_at(os.path.join(workdir, "final", method, "rl",
+                                                             method)),
                       "absorbing_reward": result["absorbing_reward"],
                       "normalized_per_seed": _score(result, base_results),
                       "reward_quality": result["reward_quality"]}
@@ -165,6 +170,7 @@ def raw_record(config, out: dict, command: str, start: float) -> dict:
                 "normalized_per_seed": f["normalized_per_seed"], "wall_s": f["rl"]["wall_s"],
                 "steps_per_s": f["rl"].get("steps_per_s"),
                 "absorbing_reward": f.get("absorbing_reward"),
+                "made_at": f.get("made_at"),
                 "reward_quality": f["reward_quality"]}
             for m, f in out["finals"].items()}
   setting = {"env": cmp.env_name, "backend": cmp.rl.env.backend,

@@ -51,6 +51,10 @@ from efjax.workdir import write_json
 STALE_POLICIES = ("recompute", "report")
 stale_policy = "recompute"      # the mains set it from --stale
 MADE_BY = "made_by.json"
+# Beside MADE_BY, written when a directory stage starts afresh and never compared: the git
+# commit that made it, so a record that keeps older stages (--stale=report) can say which
+# code made each one (experiments.rl_sweep).
+MADE_AT = "made_at.json"
 
 
 def cached(path: str):
@@ -117,6 +121,16 @@ def claim_dir(path: str, key: dict, log=print) -> None:
     os.rename(path, path + ".stale")
   os.makedirs(path, exist_ok=True)
   write_json(os.path.join(path, MADE_BY), key)
+  write_json(os.path.join(path, MADE_AT), provenance.code())
+
+
+def made_at(path: str) -> str | None:
+  """The commit that made a directory stage ('1a2b3c4d5e', '+ changes' when its tree had
+  uncommitted ones), or None for one made before stages recorded it."""
+  code = cached(os.path.join(path, MADE_AT))
+  if not code or not code.get("commit"):
+    return None
+  return code["commit"][:10] + (" + changes" if code.get("dirty") else "")
 
 
 def raw_env(config):

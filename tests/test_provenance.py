@@ -174,6 +174,25 @@ def test_a_stage_directory_made_by_other_inputs_is_moved_aside(tmp_path):
   assert open(os.path.join(d + ".stale", "result")).read() == "old"
 
 
+def test_a_stage_directory_records_the_commit_that_made_it_and_keeps_it(tmp_path, monkeypatch):
+  d = str(tmp_path / "stage")
+  key = {"config_hash": "a", "inputs": {}, "source_hash": "s"}
+  monkeypatch.setattr(provenance, "code", lambda: {"commit": "1a2b3c4d5e6f7", "dirty": False})
+  stages.claim_dir(d, key, log=lambda *_: None)
+  assert stages.made_at(d) == "1a2b3c4d5e"
+  # kept (same key, or stale under --stale=report): the commit that made it stays
+  monkeypatch.setattr(provenance, "code", lambda: {"commit": "9f9f9f9f9f9f", "dirty": True})
+  stages.claim_dir(d, key, log=lambda *_: None)
+  monkeypatch.setattr(stages, "stale_policy", "report")
+  stages.claim_dir(d, dict(key, source_hash="t"), log=lambda *_: None)
+  assert stages.made_at(d) == "1a2b3c4d5e"
+  monkeypatch.setattr(stages, "stale_policy", "recompute")
+  stages.claim_dir(d, dict(key, source_hash="t"), log=lambda *_: None)     # remade
+  assert stages.made_at(d) == "9f9f9f9f9f + changes"
+  os.remove(os.path.join(d, stages.MADE_AT))
+  assert stages.made_at(d) is None                # made before stages recorded it
+
+
 def test_a_workdir_config_is_never_overwritten_by_another(tmp_path):
   config = demos_config.get_config("smoke")
   stages.check_workdir_config(config, str(tmp_path))

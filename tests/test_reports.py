@@ -407,6 +407,23 @@ def test_rl_compare_document_aggregates_two_envs():
   assert rl_report.document(files) == text                       # seeded bootstrap
 
 
+def test_ppo_runs_are_grouped_by_the_commit_that_made_them():
+  rec = _rl_record("reacher", {"true_reward": [1.0], "energyflow_centered": [0.9],
+                               "airl": [0.5]})
+  assert rl_report.run_commits_text(rec) is None          # a record made before runs said
+  for m, sw in rec["sweep"].items():
+    for r in sw["runs"]:
+      r["made_at"] = "aaaaaaaaaa"
+  rec["sweep"]["energyflow_centered"]["runs"][1]["made_at"] = "bbbbbbbbbb"
+  rec["finals"]["true_reward"]["made_at"] = "aaaaaaaaaa"
+  rec["finals"]["energyflow_centered"]["made_at"] = "bbbbbbbbbb"
+  rec["finals"]["airl"]["made_at"] = None
+  assert rl_report.run_commits_text(rec) == (
+      "aaaaaaaaaa: 4 runs; bbbbbbbbbb: 2 runs (EnergyFlow centered sweep 2, EnergyFlow "
+      "centered final); not recorded: 1 run (AIRL final)")
+  assert "PPO runs by the commit that made them" in rl_report.document({"reacher.json": rec})
+
+
 def test_a_record_before_the_absorbing_rule_gets_its_own_section_and_no_claim():
   now = {"true_reward": [1.0, 1.0], "energyflow_centered": [0.9, 1.0], "airl": [1.0, 1.0],
          "constant_plus": [0.0, 0.0], "energyflow_soft_bellman": [0.0, 0.1]}

@@ -60,6 +60,11 @@ def test_the_record_holds_sweep_finals_and_provenance_and_the_report_reads_it(sw
   assert record["finals"]["gail"]["overrides"] == out["finals"]["gail"]["overrides"]
   assert record["setting"]["sweep_size"] == config.sweep_size
   assert record["fingerprint"]["code"] and record["random_return"] < record["expert_return"]
+  # every PPO run says which commit made it (this checkout's: the runs are fresh)
+  commit = record["fingerprint"]["code"]["commit"][:10]
+  made = [r["made_at"] for sw in record["sweep"].values() for r in sw["runs"]] + \
+      [f["made_at"] for f in record["finals"].values()]
+  assert made and all(m.split(" + ")[0] == commit for m in made), (commit, made)
   json.dumps(record)                                        # a JSON record, nothing else
   text = rl_report.document({"inverted_pendulum.json": record})
   assert "## inverted_pendulum" in text and "### Sweep (tuning seeds)" in text

@@ -726,7 +726,31 @@ def document(files: dict) -> str:
   lines += ["## Provenance", "", f"- git commits: {', '.join(commits)}",
             "- " + "; ".join(f"{r['env']}: {r['date']}" for r in records)
             + "".join(f"; {r['env']} (absorbed state read): {r['date']}" for r in before)]
+  lines += [f"- {r['env']}: PPO runs by the commit that made them (a record keeps runs of "
+            f"earlier code with --stale=report): {text}"
+            for r in records if (text := run_commits_text(r))]
   return "\n".join(lines) + "\n"
+
+
+def run_commits_text(rec: dict) -> str | None:
+  """'1a2b3c4d5e: 52 runs; 6f7a8b9c0d: 8 runs (EnergyFlow soft-Bellman sweep 1-6, ...)':
+  the record's sweep, diagnosis and final PPO runs grouped by the commit that made them
+  (experiments.stages.made_at; 'not recorded' for runs made before it was); the smaller
+  groups name their runs. None for a record made before runs carried it."""
+  runs = ([(f"{LABELS.get(m, m)} sweep {i + 1}", r) for m, sw in rec["sweep"].items()
+           for i, r in enumerate(sw["runs"])]
+          + [(f"{LABELS.get(m, m)} diagnosis {i + 1}", r)
+             for m, rows in (rec.get("diagnoses") or {}).items() for i, r in enumerate(rows)]
+          + [(f"{LABELS.get(m, m)} final", f) for m, f in rec["finals"].items()])
+  if not any("made_at" in r for _, r in runs):
+    return None
+  groups = {}
+  for name, r in runs:
+    groups.setdefault(r.get("made_at") or "not recorded", []).append(name)
+  largest = max(len(names) for names in groups.values())
+  return "; ".join(f"{commit}: {len(names)} run{'s' if len(names) != 1 else ''}"
+                   + (f" ({', '.join(names)})" if len(names) < largest else "")
+                   for commit, names in sorted(groups.items(), key=lambda g: -len(g[1])))
 
 
 def readme_claims(files: dict) -> str:
