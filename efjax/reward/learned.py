@@ -3,11 +3,11 @@
     fn, params = load_reward(kind, workdir, env)
     fn, params = load_reward(kind, workdir, env, reward_config)   # read with other reward settings
 
-kinds (LEARNED_REWARDS): `energyflow_centered`, `energyflow_soft_bellman`,
-`energyflow_soft_q` (its Q term alone) (an EnergyFlow workdir; Model.reward_fn), `bc_log_prob` (a BC workdir), `diffusion_elbo`
-(a score-parameterized EnergyFlow workdir). A checkpoint trained for other observation
-or action sizes than the env's is refused with one RewardMismatchError naming the
-checkpoint, the sizes and the env.
+kinds (LEARNED_REWARDS): `energyflow_centered`, `energyflow_soft_bellman` and
+`energyflow_soft_q`, its Q term alone (an EnergyFlow workdir; Model.reward_fn),
+`bc_log_prob` (a BC workdir), `diffusion_elbo` (a score-parameterized EnergyFlow
+workdir). A checkpoint trained for other observation or action sizes than the env's is
+refused with one RewardMismatchError naming the checkpoint, the sizes and the env.
 """
 import dataclasses
 
