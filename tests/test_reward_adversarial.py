@@ -29,7 +29,7 @@ def random_rollout(key):
   action = jax.random.uniform(k2, (T, N, ACT), minval=-1, maxval=1)
   nxt = obs.at[..., :ACT].add(action)
   z = jnp.zeros((T, N))
-  return Transition(obs, action, action, z, z, nxt, z, z, z, z)
+  return Transition(obs, action, action, z, z, nxt, z, z, z, z, z)
 
 
 def zero_log_prob(obs, action):
