@@ -83,6 +83,11 @@ def _where_reward_pays(rl_dir: str) -> dict | None:
           "entering": mean(last.get("rl/reward_entering", [None]))}
 
 
+def _made_at(run_dir: str, method: str) -> str | None:
+  """The commit that made a run's PPO (experiments.stages.made_at)."""
+  return stages.made_at(os.path.join(run_dir, "rl", method))
+
+
 def run_sweep(config, workdir: str, log=print) -> dict:
   cmp = config.compare
   stages.check_workdir_config(config, workdir)
@@ -101,13 +106,11 @@ def run_sweep(config, workdir: str, log=print) -> dict:
     runs = []
     for i, overrides in enumerate(points[:config.sweep_size]):
       log(f"== sweep {method} {i + 1}/{config.sweep_size}: {overrides}")
-      result = _run(with_overrides(tuning, overrides), base,
-                    os.path.join(workdir, "sweep", method, str(i)), method, log)
-      scores = _score(result, base_results)
       run_dir = os.path.join(workdir, "sweep", method, str(i))
+      result = _run(with_overrides(tuning, overrides), base, run_dir, method, log)
+      scores = _score(result, base_results)
       runs.append({"overrides": overrides, "normalized_per_seed": scores,
-                   "mean": float(np.mean(scores)),
-                   "made_at": stages.made_at(os.path.join(run_dir, "rl", method)),
+                   "mean": float(np.mean(scores)), "made_at": _made_at(run_dir, method),
                    "eval_return_per_seed": result["rl"]["eval_return_per_seed"],
                    "wall_s": result["rl"]["wall_s"],
                    "absorbing_reward": result["absorbing_reward"],
@@ -129,8 +132,7 @@ def run_sweep(config, workdir: str, log=print) -> dict:
       result = _run(with_overrides(tuning, {**first, **overrides}), base, run_dir, method, log)
       scores = _score(result, base_results)
       rows.append({"label": label, "overrides": overrides, "normalized_per_seed": scores,
-                   "mean": float(np.mean(scores)),
-                   "made_at": stages.made_at(os.path.join(run_dir, "rl", method)),
+                   "mean": float(np.mean(scores)), "made_at": _made_at(run_dir, method),
                    "eval_return_per_seed": result["rl"]["eval_return_per_seed"],
                    "wall_s": result["rl"]["wall_s"],
                    "policy_entropy": _entropy_path(os.path.join(run_dir, "rl", method)),
@@ -142,11 +144,10 @@ def run_sweep(config, workdir: str, log=print) -> dict:
   finals = {}
   for method in cmp.methods:
     log(f"== final {method}: {picks.get(method, {})}")
-    result = _run(with_overrides(cmp, picks.get(method, {})), base,
-                  os.path.join(workdir, "final", method), method, log)
+    run_dir = os.path.join(workdir, "final", method)
+    result = _run(with_overrides(cmp, picks.get(method, {})), base, run_dir, method, log)
     finals[method] = {"overrides": picks.get(method, {}), "rl": result["rl"],
-                      "made_at": stages.made_at(os.path.join(workdir, "final", method, "rl",
-                                                             method)),
+                      "made_at": _made_at(run_dir, method),
                       "absorbing_reward": result["absorbing_reward"],
                       "normalized_per_seed": _score(result, base_results),
                       "reward_quality": result["reward_quality"]}
