@@ -90,12 +90,12 @@ def _stages() -> tuple:
      dimension (1-6). The defaults were chosen here for round 2, which met the median goals
      and missed the 10th percentile (0.770 < 0.85): its weakest members have 4-5 modes.
   5. Probes on stage 4's weakest member (seed 0, 4 modes): the training seed, width, depth,
-     activation, weight decay and a learning rate of 1e-2, one change each. Trained on 80,000 demos instead of 20,000
-     the same candidate scored 0.938 against 0.884 (centered:0.5, EMA horizon 0.4; a
-     diagnosis outside the stages, as the member's data differ:
-     results/raw/bandit_family/diagnosis/data80k_seed0.json, its command inside), so the
-     weak members are short of data and a regularizer is worth trying; weight decay 1e-2
-     and 3e-2 scored best.
+     activation, weight decay and a learning rate of 1e-2, one change each. Trained on
+     80,000 demos instead of 20,000 the same candidate scored 0.938 against 0.884
+     (centered:0.5, EMA horizon 0.4; a diagnosis outside the stages, as the member's data
+     differ: results/raw/bandit_family/diagnosis/data80k_seed0.json, its command inside),
+     so the weak members are short of data and a regularizer is worth trying; weight decay
+     1e-2 and 3e-2 scored best.
   6. Weight decay 1e-2 on stage 4's second weakest member (seed 1).
   7. Weight decay 1e-2 against none on stage 4's members. The defaults are chosen here:
      the rule kept stage 4's pick (median 0.951 against weight decay's 0.946, though weight
