@@ -8,16 +8,26 @@ Compiles benchmarks/core.py's train step (the paper UNet, power iteration, DSM w
 noise level, AdamW, EMA), runs it under `jax.profiler.trace` and reads the per-op events
 of the trace (the XLA CPU runtime's thunks, named after the optimized HLO's
 instructions). Each op is classed from the optimized HLO (`compiled.as_text()`):
-  matmul        a dot, or a fusion around one (XLA's CPU matmul; im2col and Toeplitz
-                convolutions become these)
-  convolution   XLA's own convolution, or a fusion around one
-  elementwise   any other fusion or op: GroupNorm, Mish, softplus, FiLM, the optimizer,
-                layout copies and transposes
+  matmul         a dot, or a fusion around one (XLA's CPU matmul, through YNNPACK where
+                 it takes it; im2col and Toeplitz convolutions become these)
+  convolution    XLA's own convolution, or a fusion around one
+  data movement  concatenate, slice, pad, copy, transpose, gather, convert, ... and
+                 fusions of only these (the im2col gathers, padding, layout changes, casts)
+  reduction      a reduce, or a fusion holding one (GroupNorm statistics, the loss, the
+                 optimizer's norms)
+  elementwise    any other fusion: Mish, softplus, FiLM, normalization, AdamW, EMA
+  other          control flow and bookkeeping (while, call, tuple, constants)
 and given its FLOPs (XLA's cost analysis per op is not exposed; matmul and convolution
-FLOPs are computed here from their shapes). The report: time per class, the top ops
-with their shapes and achieved GFLOP/s, against the matmul peak measured in the same
-process. Nothing is written to BENCHMARKS.md: this is the tool the findings there come
-from.
+FLOPs are computed here from their shapes). The CPU runtime runs independent ops at once
+on its threads, so the ops' summed time exceeds the step's wall time; shares are of the
+summed time. The report: time per class, the top ops with their shapes and achieved
+GFLOP/s, against the matmul peak measured in the same process.
+
+    python benchmarks/profile_step.py --record
+
+profiles both dtypes and writes results/raw/benchmarks/profile.json, from which
+`python -m experiments.reports.build` rebuilds BENCHMARKS.md's "Where the train step's
+time goes".
 """
 import argparse
 import collections
@@ -41,6 +51,23 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import core  # noqa: E402
+from experiments.reports.benchmarks import profile_table  # noqa: E402
+
+RAW_NAME = "benchmarks/profile.json"       # under results/raw/ (experiments/reports/build.py)
+MOVEMENT = {"concatenate", "slice", "dynamic-slice", "dynamic-update-slice", "pad", "copy",
+            "transpose", "gather", "scatter", "reshape", "broadcast", "bitcast", "reverse",
+            "iota", "convert", "bitcast-convert", "parameter", "constant", "tuple",
+            "get-tuple-element"}
+# Where a non-matmul op came from, by the first keyword its JAX source (HLO op_name) holds.
+SOURCES = (("GroupNorm", ("GroupNorm",)),
+           ("Mish (softplus, tanh)", ("softplus", "tanh", "mish")),
+           ("convolution plumbing (im2col, padding, casts)", ("Conv1D",)),
+           ("FiLM and dense layers", ("FiLM", "Dense")),
+           ("rest of the network", ("EnergyNet",)),
+           ("outside the network (noise, loss, AdamW, EMA, power iteration)", ("jit(",)))
+UNNAMED = "no source (XLA's own copies and broadcasts)"
+CONTROL = {"while", "call", "conditional", "tuple", "get-tuple-element", "parameter",
+           "constant", "after-all", "copy-start", "copy-done", "custom-call"}
 
 _INSTR = re.compile(r"^\s*(?:ROOT )?%?(?P<name>[\w.\-]+) = (?P<shape>.+?) "
                     r"(?P<op>[a-z][\w\-]*)\((?P<args>.*)$")
@@ -89,26 +116,49 @@ def parse_hlo(text: str) -> dict:
         return 2.0 * out_elems * float(k)
     return 0.0
 
+  def classify(m) -> tuple[str, float]:
+    """(class, FLOPs) of one instruction (see the module doc)."""
+    if m["op"] == "dot":
+      return "matmul", flops_of(m)
+    if m["op"] == "convolution":
+      return "convolution", flops_of(m)
+    if m["op"] == "fusion":
+      called = re.search(r"calls=%?([\w.\-]+)", m["args"])
+      inner = computations.get(called[1], []) if called else []
+      inner_ops = {x["op"] for x in inner}
+      if "dot" in inner_ops or "convolution" in inner_ops:
+        kind = "matmul" if "dot" in inner_ops else "convolution"
+        return kind, sum(flops_of(x) for x in inner if x["op"] in ("dot", "convolution"))
+      if "reduce" in inner_ops or "reduce-window" in inner_ops:
+        return "reduction", 0.0
+      if inner_ops <= MOVEMENT:
+        return "data movement", 0.0
+      return "elementwise", 0.0
+    if m["op"] == "custom-call" and "matmul" in m["args"].lower():
+      return "matmul", 0.0
+    if m["op"] in ("reduce", "reduce-window"):
+      return "reduction", 0.0
+    if m["op"] in CONTROL:
+      return "other", 0.0
+    if m["op"] in MOVEMENT:
+      return "data movement", 0.0
+    return "elementwise", 0.0
+
   for comp, instrs in computations.items():
     for m in instrs:
-      cls, flops = "elementwise", 0.0
-      if m["op"] == "dot":
-        cls, flops = "matmul", flops_of(m)
-      elif m["op"] == "convolution":
-        cls, flops = "convolution", flops_of(m)
-      elif m["op"] == "fusion":
-        called = re.search(r"calls=%?([\w.\-]+)", m["args"])
-        inner = computations.get(called[1], []) if called else []
-        for x in inner:
-          if x["op"] == "dot":
-            cls, flops = "matmul", flops + flops_of(x)
-          elif x["op"] == "convolution":
-            cls, flops = "convolution", flops + flops_of(x)
-      elif m["op"] == "custom-call" and "matmul" in m["args"].lower():
-        cls = "matmul"
+      cls, flops = classify(m)
+      source = re.search(r'op_name="([^"]*)"', m["args"])
       ops[m["name"]] = dict(op=m["op"], shape=m["shape"][:80], cls=cls, flops=flops,
-                            computation=comp)
+                            computation=comp, source=source[1][-90:] if source else "")
   return ops
+
+
+def source_kind(source: str) -> str:
+  """The SOURCES entry whose keyword comes first in the list and is in `source`."""
+  for kind, keys in SOURCES:
+    if any(k in source for k in keys):
+      return kind
+  return UNNAMED
 
 
 def trace_events(log_dir: str) -> list[dict]:
@@ -123,6 +173,8 @@ def trace_events(log_dir: str) -> list[dict]:
 
 
 def profile(dtype: str, calls: int, top: int) -> dict:
+  """One dtype's profile: the step's wall time and FLOPs, the matmul peak, seconds per op
+  class and per source of the ops that are not matmuls, the `top` slowest ops."""
   bench = core.Bench(dtype)
   compiled, args, facts, _ = bench._prepare_train()
   peak_compiled, peak_args, _, peak_result = bench._prepare_matmul_peak()
@@ -145,47 +197,54 @@ def profile(dtype: str, calls: int, top: int) -> dict:
     c["seconds"] += s
     c["flops"] += ops[name]["flops"]
     c["ops"] += 1
-  rows = sorted(per_op.items(), key=lambda kv: -kv[1])[:top]
+  by_source = collections.defaultdict(float)
+  for name, s in per_op.items():
+    if ops[name]["cls"] != "matmul":
+      by_source[source_kind(ops[name]["source"])] += s
+  rows = sorted(per_op.items(), key=lambda kv: -kv[1])
+  others = [kv for kv in rows if ops[kv[0]]["cls"] != "matmul"]
   return dict(dtype=dtype, batch=facts["batch"], step_s=step_s, step_gflop=facts["step_gflop"],
               matmul_peak_gflops=peak, profiled_s=profiled, events=len(events),
               classes={k: dict(v) for k, v in by_class.items()},
-              top=[dict(name=n, seconds=s, **ops[n]) for n, s in rows])
-
-
-def report(p: dict) -> str:
-  lines = [f"train step {p['dtype']}, batch {p['batch']}: {1e3 * p['step_s']:.0f} ms per step "
-           f"({p['step_gflop']:.1f} GFLOP, {p['step_gflop'] / p['step_s']:.0f} GFLOP/s = "
-           f"{p['step_gflop'] / p['step_s'] / p['matmul_peak_gflops']:.0%} of the "
-           f"{p['matmul_peak_gflops']:.0f} GFLOP/s matmul peak measured here); the profiled "
-           f"ops sum to {1e3 * p['profiled_s']:.0f} ms", "",
-           "| class | ops | ms per step | share | GFLOP | GFLOP/s |", "|---|---:|---:|---:|---:|---:|"]
-  for cls, c in sorted(p["classes"].items(), key=lambda kv: -kv[1]["seconds"]):
-    rate = c["flops"] / c["seconds"] / 1e9 if c["seconds"] and c["flops"] else 0
-    lines.append(f"| {cls} | {c['ops']} | {1e3 * c['seconds']:.1f} | "
-                 f"{c['seconds'] / p['profiled_s']:.0%} | {c['flops'] / 1e9:.2f} | "
-                 f"{rate:.0f} |")
-  lines += ["", "| op | class | ms | GFLOP/s | shape |", "|---|---|---:|---:|---|"]
-  for r in p["top"]:
-    rate = f"{r['flops'] / r['seconds'] / 1e9:.0f}" if r["flops"] and r["seconds"] else "-"
-    lines.append(f"| {r['name']} | {r['cls']} | {1e3 * r['seconds']:.2f} | {rate} | "
-                 f"`{r['shape']}` |")
-  return "\n".join(lines)
+              not_matmul_by_source=dict(by_source),
+              top=[dict(name=n, seconds=s, **ops[n]) for n, s in rows[:top]],
+              top_not_matmul=[dict(name=n, seconds=s, **ops[n]) for n, s in others[:top]])
 
 
 def main():
   p = argparse.ArgumentParser(description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+  p.add_argument("--dtype", default=None, choices=["float32", "bfloat16"],
+                 help="one dtype (default: float32; both with --record)")
   p.add_argument("--calls", type=int, default=3, help="profiled calls (averaged)")
-  p.add_argument("--top", type=int, default=20)
-  p.add_argument("--json", default=None)
+  p.add_argument("--top", type=int, default=12)
+  p.add_argument("--json", default=None, help="also write the raw record here")
+  p.add_argument("--record", action="store_true",
+                 help=f"profile both dtypes, write results/raw/{RAW_NAME} and rebuild "
+                      "BENCHMARKS.md's section from it")
   args = p.parse_args()
+  if args.record and args.dtype:
+    p.error("--record publishes both dtypes; drop --dtype (use --json for one)")
+  if args.calls < 1 or args.top < 1:
+    p.error("--calls and --top must be >= 1")
+  dtypes = ("float32", "bfloat16") if args.record else (args.dtype or "float32",)
   start = time.perf_counter()
-  result = profile(args.dtype, args.calls, args.top)
-  print(report(result))
-  print(f"\n({time.perf_counter() - start:.0f} s)")
+  record = dict(benchmark="profile_step",
+                command=" ".join(["python", "benchmarks/profile_step.py"] + sys.argv[1:]),
+                date=core.load_average()["time"], machine=core.machine(),
+                versions=core.versions(), git=core.git_commit(),
+                settings=dict(calls=args.calls, top=args.top, dtypes=list(dtypes)),
+                load=[core.load_average()], profiles=[])
+  for dtype in dtypes:
+    record["profiles"].append(profile(dtype, args.calls, args.top))
+    record["load"].append(core.load_average())
+    print(profile_table(record["profiles"][-1]) + "\n", flush=True)
+  print(f"({time.perf_counter() - start:.0f} s)")
   if args.json:
-    core.save(result, args.json)
+    core.save(record, args.json)
+  if args.record:
+    from experiments.reports import build
+    build.record({RAW_NAME: record})
 
 
 if __name__ == "__main__":

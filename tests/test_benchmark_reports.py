@@ -88,3 +88,65 @@ def test_huge_pages_section_by_hand():
   assert "450 ms [400-500] with 450 with them: 1.07x [0.90-1.25] faster." in text
   raw["rounds"][0]["on"]["huge_pages"] = False
   assert "did not take effect in every round" in core.huge_pages_section(raw)
+
+
+def test_profile_classes_the_ops_of_a_real_optimized_hlo():
+  """benchmarks/profile_step.py classes each op of XLA's optimized HLO: the dot's FLOPs
+  from its shapes, the im2col-like gather as data movement, the mean as a reduction."""
+  import os
+  import sys
+
+  import jax
+  import jax.numpy as jnp
+  sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                  "benchmarks"))
+  import profile_step
+
+  def f(x, w):                                    # x [8, 16], w [32, 16]
+    y = jnp.concatenate([x, x[:, ::-1]], axis=1) @ w
+    return jnp.tanh(y) - jnp.mean(y, axis=1, keepdims=True)
+  text = jax.jit(f).lower(jnp.ones((8, 16)), jnp.ones((32, 16))).compile().as_text()
+  ops = profile_step.parse_hlo(text)
+  top_level = [o for o in ops.values() if o["computation"].startswith("main")]
+  by_class = {}
+  for o in top_level:
+    by_class.setdefault(o["cls"], []).append(o)
+  assert sum(o["flops"] for o in by_class["matmul"]) == 2 * 8 * 16 * 32
+  assert by_class.get("reduction"), "the mean's reduce was not classed as a reduction"
+  assert not any(o["flops"] for c, os_ in by_class.items() if c != "matmul" for o in os_)
+  assert "dot_general" in " ".join(o["source"] for o in by_class["matmul"])
+  kind = profile_step.source_kind
+  net = "jit(train_step)/jvp(jvp(EnergyNet.from_features))/backbone/FiLMResBlock_7/ConvBlock_1/"
+  assert kind(net + "GroupNorm_0/sub") == "GroupNorm"
+  assert kind(net + "jit(softplus)/log1p").startswith("Mish")
+  assert kind(net + "Conv1D_0/concatenate").startswith("convolution plumbing")
+  assert kind("jit(train_step)/adam/mul").startswith("outside the network")
+  assert kind("") == profile_step.UNNAMED
+
+
+def test_profile_section_says_what_is_left_between_the_step_and_the_peak():
+  prof = dict(dtype="float32", batch=256, step_s=0.4, step_gflop=60.0, matmul_peak_gflops=300.0,
+              profiled_s=0.5, events=100,
+              classes={"matmul": dict(seconds=0.3, flops=60e9, ops=10),
+                       "elementwise": dict(seconds=0.15, flops=0.0, ops=50),
+                       "reduction": dict(seconds=0.05, flops=0.0, ops=20)},
+              not_matmul_by_source={"GroupNorm": 0.12, "Mish (softplus, tanh)": 0.08},
+              top=[dict(name="dot.1", seconds=0.01, cls="matmul", flops=1e9, shape="f32[8,8]",
+                        source="jit(step)/dot_general")],
+              top_not_matmul=[dict(name="fusion.2", seconds=0.005, cls="elementwise", flops=0.0,
+                                   shape="f32[8]", source="")])
+  raw = dict(command="python benchmarks/profile_step.py --record", date="2026-12-02",
+             machine=dict(cpu="Test CPU", cores=2), git=dict(commit="abc", dirty=False),
+             settings=dict(calls=3, top=1, dtypes=["float32"]),
+             load=[dict(loadavg=[1.0, 1, 1]), dict(loadavg=[1.5, 1, 1])], profiles=[prof])
+  text = core.profile_section(raw)
+  assert "150 GFLOP/s = 50% of the 300 GFLOP/s float32 matmul peak" in text
+  assert "| matmul | 10 | 300.0 | 60% | 60.00 | 200 | 67% |" in text
+  assert "| elementwise | 50 | 150.0 | 30% | 0.00 | - | - |" in text
+  # the matmuls at the peak: 60 GFLOP / 300 GFLOP/s = 200 ms; the rest 200 ms of 500
+  assert "would take 200 ms at the peak against 300 ms now" in text
+  assert "every other op 200 ms (40% of the summed time)" in text
+  assert "| GroupNorm | 120.0 | 24% |\n| Mish (softplus, tanh) | 80.0 | 16% |" in text
+  assert "| dot.1 | matmul | 10.00 | 100 | `f32[8,8]` | `jit(step)/dot_general` |" in text
+  assert "| fusion.2 | elementwise | 5.00 | - | `f32[8]` | - |" in text
+  assert text.rstrip().endswith("(rebuild: `python -m experiments.reports.build`).")

@@ -257,6 +257,74 @@ def training_section(raw: dict) -> str:
   return "\n".join(lines) + "\n"
 
 
+def profile_table(p: dict) -> str:
+  """One dtype's profile (benchmarks/profile_step.py): the step against the matmul peak,
+  time per op class, what is left between the step and the peak, the top ops."""
+  step_ms, profiled_ms = 1e3 * p["step_s"], 1e3 * p["profiled_s"]
+  peak = p["matmul_peak_gflops"]
+  rate = p["step_gflop"] / p["step_s"]
+  lines = [f"Train step {p['dtype']}, batch {p['batch']}: {step_ms:.0f} ms per step (wall), "
+           f"{p['step_gflop']:.1f} GFLOP (XLA cost analysis), {rate:.0f} GFLOP/s = "
+           f"{rate / peak:.0%} of the {peak:.0f} GFLOP/s {p['dtype']} matmul peak measured in "
+           f"the same process. The ops' times sum to {profiled_ms:.0f} ms "
+           f"({profiled_ms / step_ms:.2f}x the wall time: the runtime runs independent ops at "
+           "once on its threads); shares are of that sum.", "",
+           "| class | ops | ms per step (summed) | share | GFLOP | GFLOP/s | of the peak |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+  classes = p["classes"]
+  for cls in sorted(classes, key=lambda c: -classes[c]["seconds"]):
+    c = classes[cls]
+    flops = c["flops"] / 1e9
+    rate_c = flops / c["seconds"] if c["seconds"] and flops else None
+    lines.append(f"| {cls} | {c['ops']} | {1e3 * c['seconds']:.1f} | "
+                 f"{c['seconds'] / p['profiled_s']:.0%} | {flops:.2f} | "
+                 + (f"{rate_c:.0f} | {rate_c / peak:.0%} |" if rate_c else "- | - |"))
+  mm = classes.get("matmul")
+  if mm and mm["seconds"] and mm["flops"]:
+    at_peak = mm["flops"] / 1e9 / peak
+    rest = p["profiled_s"] - mm["seconds"]
+    lines += ["", f"Between the step and the peak: the matmuls would take {1e3 * at_peak:.0f} "
+              f"ms at the peak against {1e3 * mm['seconds']:.0f} ms now (summed), and every "
+              f"other op {1e3 * rest:.0f} ms ({rest / p['profiled_s']:.0%} of the summed time) "
+              "that a step at the peak would not spend."]
+  sources = p.get("not_matmul_by_source", {})
+  if sources:
+    lines += ["", "The ops that are not matmuls, by the part of the step their JAX source names:",
+              "", "| source | ms per step (summed) | share |", "|---|---:|---:|"]
+    for kind in sorted(sources, key=lambda k: -sources[k]):
+      lines.append(f"| {kind} | {1e3 * sources[kind]:.1f} | "
+                   f"{sources[kind] / p['profiled_s']:.0%} |")
+  for title, key in (("The slowest ops", "top"), ("The slowest ops that are not matmuls",
+                                                   "top_not_matmul")):
+    lines += ["", f"{title} (ms per step; source: the JAX operation the op came from):", "",
+              "| op | class | ms | GFLOP/s | shape | source |", "|---|---|---:|---:|---|---|"]
+    for r in p.get(key, []):
+      rate_r = f"{r['flops'] / r['seconds'] / 1e9:.0f}" if r["flops"] and r["seconds"] else "-"
+      lines.append(f"| {r['name']} | {r['cls']} | {1e3 * r['seconds']:.2f} | {rate_r} | "
+                   f"`{r['shape']}` | {r.get('source') and '`' + r['source'] + '`' or '-'} |")
+  return "\n".join(lines)
+
+
+def profile_section(raw: dict) -> str:
+  """BENCHMARKS.md's "Where the train step's time goes" from benchmarks/profile_step.py's
+  raw record: one profile table per dtype."""
+  mach = raw["machine"]
+  loads = [x["loadavg"][0] for x in raw["load"]]
+  lines = [f"XLA's per-op profile of the paper network's train step (`jax.profiler.trace`, "
+           f"the mean of {raw['settings']['calls']} calls), ops classed from the optimized HLO "
+           "(`benchmarks/profile_step.py`'s docstring says how). Measured "
+           f"{raw['date']} on {mach['cpu']} ({mach['cores']} cores), git "
+           f"{(raw['git'].get('commit') or '?')[:10]}"
+           + (" (uncommitted changes)" if raw["git"].get("dirty") else "")
+           + f"; load average (1 min) {min(loads):.2f}-{max(loads):.2f}. One run: read the "
+           "shares, not the absolute times, against the core table above."]
+  for p in raw["profiles"]:
+    lines += ["", f"### {p['dtype']}", "", profile_table(p)]
+  lines += ["", f"Command: `{raw['command']}`; raw figures: `results/raw/benchmarks/"
+            "profile.json` (rebuild: `python -m experiments.reports.build`)."]
+  return "\n".join(lines) + "\n"
+
+
 def sharding_section(raw: dict) -> str:
   """BENCHMARKS.md's sharding section from benchmarks/sharding.py's raw record: each
   layout's differences to one device and the share of the state device 0 holds."""

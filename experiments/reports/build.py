@@ -125,6 +125,8 @@ SECTIONS = (
      benchmarks.variants_report),
     ("BENCHMARKS.md", "benchmarks/training", "benchmarks/training.json",
      benchmarks.training_section),
+    ("BENCHMARKS.md", "benchmarks/profile", "benchmarks/profile.json",
+     benchmarks.profile_section),
     ("README.md", "benchmarks/summary", ("benchmarks/core.json", "benchmarks/training.json"),
      benchmarks.readme_bullet),
     ("BUILD.md", "benchmarks/huge_pages", "benchmarks/huge_pages.json",
