@@ -78,6 +78,29 @@ def test_group_norm_matches_flax():
   np.testing.assert_allclose(ours.apply(variables, x), ref.apply(variables, x), atol=1e-5)
 
 
+def test_group_norm_derivatives_match_flax_to_second_order():
+  """Our GroupNorm's derivatives against flax's: the input gradient (the score) and the
+  gradients of a loss on it (the DSM step differentiates the network twice)."""
+  from flax import linen as nn
+  from efjax.networks.unet import GroupNorm
+  k = jax.random.split(jax.random.key(0), 3)
+  x = jax.random.normal(k[0], (3, 4, 16)) * 2 + 1
+  w = jax.random.normal(k[1], (16,))
+  ours, ref = GroupNorm(4), nn.GroupNorm(num_groups=4, epsilon=1e-5)
+  variables = ref.init(jax.random.key(1), x)
+  variables = jax.tree_util.tree_map(lambda v: v + jax.random.normal(k[2], v.shape), variables)
+
+  def dsm_like(module, variables, x):
+    energy = lambda a: jnp.sum(jnp.tanh(module.apply(variables, a)) * w)   # noqa: E731
+    return jnp.sum(jnp.square(jax.grad(energy)(x) - 0.3))
+
+  for argnum in (1, 2):                 # d/dparams and d/dx of the loss on the input gradient
+    got = jax.grad(dsm_like, argnums=argnum)(ours, variables, x)
+    want = jax.grad(dsm_like, argnums=argnum)(ref, variables, x)
+    for g, r in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
+      np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-5)
+
+
 def _edm_pair(parameterization):
   """(preconditioned net, plain net with the same variables, inputs, schedule)."""
   from efjax.schedules import VESchedule
