@@ -1,13 +1,14 @@
-"""Where the paper network's train step spends its time: XLA's per-op profile on this machine.
+"""Where the paper network's train step and batch-1 sampling spend their time: XLA's
+per-op profile on this machine.
 
     python benchmarks/profile_step.py                      # float32, batch 256
     python benchmarks/profile_step.py --dtype bfloat16 --top 30
     python benchmarks/profile_step.py --json /tmp/profile.json
 
 Compiles benchmarks/core.py's train step (the paper UNet, power iteration, DSM with one
-noise level, AdamW, EMA), runs it under `jax.profiler.trace` and reads the per-op events
-of the trace (the XLA CPU runtime's thunks, named after the optimized HLO's
-instructions). Each op is classed from the optimized HLO (`compiled.as_text()`):
+noise level, AdamW, EMA) or its batch-1 PF-ODE solve (20 steps in one call), runs it
+under `jax.profiler.trace` and reads the per-op events of the trace (the XLA CPU
+runtime's thunks, named after the optimized HLO's instructions). Each op is classed from the optimized HLO (`compiled.as_text()`):
   matmul         a dot, or a fusion around one (XLA's CPU matmul, through YNNPACK where
                  it takes it; im2col and Toeplitz convolutions become these)
   convolution    XLA's own convolution, or a fusion around one
@@ -15,7 +16,7 @@ instructions). Each op is classed from the optimized HLO (`compiled.as_text()`):
                  fusions of only these (the im2col gathers, padding, layout changes, casts)
   reduction      a reduce, or a fusion holding one (GroupNorm statistics, the loss, the
                  optimizer's norms)
-  elementwise    any other fusion: Mish, softplus, FiLM, normalization, AdamW, EMA
+  elementwise    any other fusion: the activation, FiLM, normalization, AdamW, EMA
   other          control flow and bookkeeping (while, call, tuple, constants)
 and given its FLOPs (XLA's cost analysis per op is not exposed; matmul and convolution
 FLOPs are computed here from their shapes). The CPU runtime runs independent ops at once
@@ -23,11 +24,12 @@ on its threads, so the ops' summed time exceeds the step's wall time; shares are
 summed time. The report: time per class, the top ops with their shapes and achieved
 GFLOP/s, against the matmul peak measured in the same process.
 
+    python benchmarks/profile_step.py --workload sample_b1   # the 20-step batch-1 solve
     python benchmarks/profile_step.py --record
 
-profiles both dtypes and writes results/raw/benchmarks/profile.json, from which
-`python -m experiments.reports.build` rebuilds BENCHMARKS.md's "Where the train step's
-time goes".
+profiles both workloads in both dtypes, measures the memory read bandwidth, and writes
+results/raw/benchmarks/profile.json, from which
+`python -m experiments.reports.build` rebuilds BENCHMARKS.md's "Where the time goes".
 """
 import argparse
 import collections
@@ -60,7 +62,7 @@ MOVEMENT = {"concatenate", "slice", "dynamic-slice", "dynamic-update-slice", "pa
             "get-tuple-element"}
 # Where a non-matmul op came from, by the first keyword its JAX source (HLO op_name) holds.
 SOURCES = (("GroupNorm", ("GroupNorm",)),
-           ("Mish (softplus, tanh)", ("softplus", "tanh", "mish")),
+           ("activation (softplus)", ("softplus", "silu", "gelu", "mish", "tanh", "relu")),
            ("convolution plumbing (im2col, padding, casts)", ("Conv1D",)),
            ("FiLM and dense layers", ("FiLM", "Dense")),
            ("rest of the network", ("EnergyNet",)),
@@ -172,43 +174,61 @@ def trace_events(log_dir: str) -> list[dict]:
   return [e for e in events if e.get("ph") == "X" and "dur" in e]
 
 
-def profile(dtype: str, calls: int, top: int) -> dict:
-  """One dtype's profile: the step's wall time and FLOPs, the matmul peak, seconds per op
-  class and per source of the ops that are not matmuls, the `top` slowest ops."""
+WORKLOADS = ("train", "sample_b1")   # benchmarks/core.py's workloads this tool profiles
+
+
+def read_bandwidth_gbps(megabytes: int = 256, repeats: int = 7) -> float:
+  """Memory read bandwidth (GB/s): a compiled sum over a float32 array, the median call."""
+  x = jax.numpy.ones(megabytes * 2**20 // 4, jax.numpy.float32)
+  compiled = jax.jit(jax.numpy.sum).lower(x).compile()
+  return megabytes / 1024 / core.time_calls(compiled, (x,), 2, repeats)[0]
+
+
+def profile(dtype: str, calls: int, top: int, workload: str = "train") -> dict:
+  """One workload's profile in one dtype: its wall time per call, the matmul peak, seconds
+  per op class and per source of the ops that are not matmuls, the `top` slowest ops.
+  An op inside a loop (the PF-ODE's steps) counts every execution: its seconds and FLOPs
+  are per call."""
   bench = core.Bench(dtype)
-  compiled, args, facts, _ = bench._prepare_train()
+  compiled, args, facts, _ = getattr(bench, f"_prepare_{workload}")()
   peak_compiled, peak_args, _, peak_result = bench._prepare_matmul_peak()
   peak = peak_result(core.time_calls(peak_compiled, peak_args, 2, 10)[0])["gflops"]
-  step_s = core.time_calls(compiled, args, 2, 5)[0]
+  call_s = core.time_calls(compiled, args, 2, 5)[0]
   ops = parse_hlo(compiled.as_text())
   with tempfile.TemporaryDirectory() as log_dir:
     with jax.profiler.trace(log_dir, create_perfetto_trace=True):
       for _ in range(calls):
         jax.block_until_ready(compiled(*args))
     events = trace_events(log_dir)
-  per_op = collections.defaultdict(float)
+  per_op, runs = collections.defaultdict(float), collections.Counter()
   for e in events:
     if e["name"] in ops:
       per_op[e["name"]] += e["dur"] / 1e6 / calls
-  profiled = sum(per_op.values())
+      runs[e["name"]] += 1
+  flops = {name: ops[name]["flops"] * runs[name] / calls for name in per_op}
   by_class = collections.defaultdict(lambda: dict(seconds=0.0, flops=0.0, ops=0))
+  by_source = collections.defaultdict(float)
   for name, s in per_op.items():
     c = by_class[ops[name]["cls"]]
     c["seconds"] += s
-    c["flops"] += ops[name]["flops"]
+    c["flops"] += flops[name]
     c["ops"] += 1
-  by_source = collections.defaultdict(float)
-  for name, s in per_op.items():
     if ops[name]["cls"] != "matmul":
       by_source[source_kind(ops[name]["source"])] += s
   rows = sorted(per_op.items(), key=lambda kv: -kv[1])
   others = [kv for kv in rows if ops[kv[0]]["cls"] != "matmul"]
-  return dict(dtype=dtype, batch=facts["batch"], step_s=step_s, step_gflop=facts["step_gflop"],
-              matmul_peak_gflops=peak, profiled_s=profiled, events=len(events),
-              classes={k: dict(v) for k, v in by_class.items()},
+
+  def row(name, s):
+    return dict(ops[name], name=name, seconds=s, flops=flops[name], runs=runs[name] / calls)
+  gflop = facts.get("step_gflop") or by_class["matmul"]["flops"] / 1e9
+  return dict(workload=workload, dtype=dtype, batch=facts["batch"],
+              ode_steps=facts.get("ode_steps"), step_s=call_s, step_gflop=gflop,
+              gflop_source="XLA cost analysis" if facts.get("step_gflop") else "matmul ops",
+              params=bench.num_params, matmul_peak_gflops=peak, profiled_s=sum(per_op.values()),
+              events=len(events), classes={k: dict(v) for k, v in by_class.items()},
               not_matmul_by_source=dict(by_source),
-              top=[dict(name=n, seconds=s, **ops[n]) for n, s in rows[:top]],
-              top_not_matmul=[dict(name=n, seconds=s, **ops[n]) for n, s in others[:top]])
+              top=[row(n, s) for n, s in rows[:top]],
+              top_not_matmul=[row(n, s) for n, s in others[:top]])
 
 
 def main():
@@ -216,6 +236,8 @@ def main():
                               formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--dtype", default=None, choices=["float32", "bfloat16"],
                  help="one dtype (default: float32; both with --record)")
+  p.add_argument("--workload", default="train", choices=WORKLOADS,
+                 help="the train step, or the 20-step batch-1 solve (both with --record)")
   p.add_argument("--calls", type=int, default=3, help="profiled calls (averaged)")
   p.add_argument("--top", type=int, default=12)
   p.add_argument("--json", default=None, help="also write the raw record here")
@@ -223,22 +245,28 @@ def main():
                  help=f"profile both dtypes, write results/raw/{RAW_NAME} and rebuild "
                       "BENCHMARKS.md's section from it")
   args = p.parse_args()
-  if args.record and args.dtype:
-    p.error("--record publishes both dtypes; drop --dtype (use --json for one)")
+  if args.record and (args.dtype or args.workload != "train"):
+    p.error("--record publishes every workload in both dtypes; drop --dtype and --workload "
+            "(use --json for one)")
   if args.calls < 1 or args.top < 1:
     p.error("--calls and --top must be >= 1")
   dtypes = ("float32", "bfloat16") if args.record else (args.dtype or "float32",)
+  workloads = WORKLOADS if args.record else (args.workload,)
   start = time.perf_counter()
   record = dict(benchmark="profile_step",
                 command=" ".join(["python", "benchmarks/profile_step.py"] + sys.argv[1:]),
                 date=core.load_average()["time"], machine=core.machine(),
                 versions=core.versions(), git=core.git_commit(),
-                settings=dict(calls=args.calls, top=args.top, dtypes=list(dtypes)),
-                load=[core.load_average()], profiles=[])
-  for dtype in dtypes:
-    record["profiles"].append(profile(dtype, args.calls, args.top))
-    record["load"].append(core.load_average())
-    print(profile_table(record["profiles"][-1]) + "\n", flush=True)
+                settings=dict(calls=args.calls, top=args.top, dtypes=list(dtypes),
+                              workloads=list(workloads)),
+                load=[core.load_average()], profiles=[],
+                read_bandwidth_gbps=read_bandwidth_gbps())
+  for workload in workloads:
+    for dtype in dtypes:
+      record["profiles"].append(profile(dtype, args.calls, args.top, workload))
+      record["load"].append(core.load_average())
+      print(profile_table(record["profiles"][-1], record["read_bandwidth_gbps"]) + "\n",
+            flush=True)
   print(f"({time.perf_counter() - start:.0f} s)")
   if args.json:
     core.save(record, args.json)

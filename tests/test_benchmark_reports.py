@@ -118,7 +118,7 @@ def test_profile_classes_the_ops_of_a_real_optimized_hlo():
   kind = profile_step.source_kind
   net = "jit(train_step)/jvp(jvp(EnergyNet.from_features))/backbone/FiLMResBlock_7/ConvBlock_1/"
   assert kind(net + "GroupNorm_0/sub") == "GroupNorm"
-  assert kind(net + "jit(softplus)/log1p").startswith("Mish")
+  assert kind(net + "jit(softplus)/log1p").startswith("activation")
   assert kind(net + "Conv1D_0/concatenate").startswith("convolution plumbing")
   assert kind("jit(train_step)/adam/mul").startswith("outside the network")
   assert kind("") == profile_step.UNNAMED
@@ -130,7 +130,7 @@ def test_profile_section_says_what_is_left_between_the_step_and_the_peak():
               classes={"matmul": dict(seconds=0.3, flops=60e9, ops=10),
                        "elementwise": dict(seconds=0.15, flops=0.0, ops=50),
                        "reduction": dict(seconds=0.05, flops=0.0, ops=20)},
-              not_matmul_by_source={"GroupNorm": 0.12, "Mish (softplus, tanh)": 0.08},
+              not_matmul_by_source={"GroupNorm": 0.12, "activation (softplus)": 0.08},
               top=[dict(name="dot.1", seconds=0.01, cls="matmul", flops=1e9, shape="f32[8,8]",
                         source="jit(step)/dot_general")],
               top_not_matmul=[dict(name="fusion.2", seconds=0.005, cls="elementwise", flops=0.0,
@@ -146,7 +146,21 @@ def test_profile_section_says_what_is_left_between_the_step_and_the_peak():
   # the matmuls at the peak: 60 GFLOP / 300 GFLOP/s = 200 ms; the rest 200 ms of 500
   assert "would take 200 ms at the peak against 300 ms now" in text
   assert "every other op 200 ms (40% of the summed time)" in text
-  assert "| GroupNorm | 120.0 | 24% |\n| Mish (softplus, tanh) | 80.0 | 16% |" in text
-  assert "| dot.1 | matmul | 10.00 | 100 | `f32[8,8]` | `jit(step)/dot_general` |" in text
-  assert "| fusion.2 | elementwise | 5.00 | - | `f32[8]` | - |" in text
+  assert "| GroupNorm | 120.0 | 24% |\n| activation (softplus) | 80.0 | 16% |" in text
+  assert "| dot.1 | matmul | 1 | 10.00 | 100 | `f32[8,8]` | `jit(step)/dot_general` |" in text
+  assert "| fusion.2 | elementwise | 1 | 5.00 | - | `f32[8]` | - |" in text
+  assert "### train step, float32" in text and "read bandwidth" not in text
+  # batch-1 sampling: 4,194,304 bf16 parameters (8 MB) read twice per ODE step at 16 GB/s:
+  # 16 MiB / 16 GiB/s = 0.98 ms per step, 20 ms per call of 20 steps
+  sample = dict(prof, workload="sample_b1", dtype="bfloat16", batch=1, ode_steps=20,
+                step_s=0.05, step_gflop=1.5, params=4 * 2**20, gflop_source="matmul ops",
+                top=[dict(prof["top"][0], runs=20)])
+  text = core.profile_section(dict(raw, profiles=[prof, sample], read_bandwidth_gbps=16.0))
+  assert "### batch-1 sampling, bfloat16" in text
+  assert ("Batch-1 sampling bfloat16, 20 PF-ODE steps in one call: 50.0 ms per call (wall), "
+          "2.50 ms per ODE step; its matmuls do 1.50 GFLOP per call, 30 GFLOP/s") in text
+  assert ("(4,194,304 parameters, 8.0 MB in the matmuls' bfloat16 inputs) are read twice per "
+          "ODE step") in text
+  assert "16.0 GB/s read bandwidth measured here that alone takes 0.98 ms per step, 20 ms" in text
+  assert "| dot.1 | matmul | 20 | 10.00 |" in text
   assert text.rstrip().endswith("(rebuild: `python -m experiments.reports.build`).")

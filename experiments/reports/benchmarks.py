@@ -257,19 +257,26 @@ def training_section(raw: dict) -> str:
   return "\n".join(lines) + "\n"
 
 
-def profile_table(p: dict) -> str:
-  """One dtype's profile (benchmarks/profile_step.py): the step against the matmul peak,
-  time per op class, what is left between the step and the peak, the top ops."""
-  step_ms, profiled_ms = 1e3 * p["step_s"], 1e3 * p["profiled_s"]
+def profile_table(p: dict, read_gbps: float | None = None) -> str:
+  """One profile (benchmarks/profile_step.py: a workload in one dtype): its time against
+  the matmul peak, time per op class and per source, what is left between it and the peak
+  (train step) or the weights' streaming time (batch-1 sampling), the slowest ops."""
+  call_ms, profiled_ms = 1e3 * p["step_s"], 1e3 * p["profiled_s"]
   peak = p["matmul_peak_gflops"]
   rate = p["step_gflop"] / p["step_s"]
-  lines = [f"Train step {p['dtype']}, batch {p['batch']}: {step_ms:.0f} ms per step (wall), "
-           f"{p['step_gflop']:.1f} GFLOP (XLA cost analysis), {rate:.0f} GFLOP/s = "
-           f"{rate / peak:.0%} of the {peak:.0f} GFLOP/s {p['dtype']} matmul peak measured in "
-           f"the same process. The ops' times sum to {profiled_ms:.0f} ms "
-           f"({profiled_ms / step_ms:.2f}x the wall time: the runtime runs independent ops at "
-           "once on its threads); shares are of that sum.", "",
-           "| class | ops | ms per step (summed) | share | GFLOP | GFLOP/s | of the peak |",
+  sampling = p.get("workload") == "sample_b1"
+  if sampling:
+    head = (f"Batch-1 sampling {p['dtype']}, {p['ode_steps']} PF-ODE steps in one call: "
+            f"{call_ms:.1f} ms per call (wall), {call_ms / p['ode_steps']:.2f} ms per ODE step; "
+            f"its matmuls do {p['step_gflop']:.2f} GFLOP per call")
+  else:
+    head = (f"Train step {p['dtype']}, batch {p['batch']}: {call_ms:.0f} ms per step (wall), "
+            f"{p['step_gflop']:.1f} GFLOP ({p.get('gflop_source', 'XLA cost analysis')})")
+  lines = [f"{head}, {rate:.0f} GFLOP/s = {rate / peak:.0%} of the {peak:.0f} GFLOP/s "
+           f"{p['dtype']} matmul peak measured in the same process. The ops' times sum to "
+           f"{profiled_ms:.0f} ms ({profiled_ms / call_ms:.2f}x the wall time: the runtime runs "
+           "independent ops at once on its threads); shares are of that sum.", "",
+           "| class | ops | ms per call (summed) | share | GFLOP | GFLOP/s | of the peak |",
            "|---|---:|---:|---:|---:|---:|---:|"]
   classes = p["classes"]
   for cls in sorted(classes, key=lambda c: -classes[c]["seconds"]):
@@ -280,7 +287,16 @@ def profile_table(p: dict) -> str:
                  f"{c['seconds'] / p['profiled_s']:.0%} | {flops:.2f} | "
                  + (f"{rate_c:.0f} | {rate_c / peak:.0%} |" if rate_c else "- | - |"))
   mm = classes.get("matmul")
-  if mm and mm["seconds"] and mm["flops"]:
+  if sampling and read_gbps and p.get("params"):
+    itemsize = 2 if p["dtype"] == "bfloat16" else 4
+    megabytes = p["params"] * itemsize / 2**20
+    floor_ms = 2 * megabytes / 1024 / read_gbps * 1e3
+    lines += ["", f"The weights ({p['params']:,} parameters, {megabytes:.1f} MB in the "
+              f"matmuls' {p['dtype']} inputs) are read twice per ODE step (the forward, and "
+              "the backward that gives the score): at the "
+              f"{read_gbps:.1f} GB/s read bandwidth measured here that alone takes "
+              f"{floor_ms:.2f} ms per step, {floor_ms * p['ode_steps']:.0f} ms per call."]
+  elif mm and mm["seconds"] and mm["flops"]:
     at_peak = mm["flops"] / 1e9 / peak
     rest = p["profiled_s"] - mm["seconds"]
     lines += ["", f"Between the step and the peak: the matmuls would take {1e3 * at_peak:.0f} "
@@ -289,37 +305,46 @@ def profile_table(p: dict) -> str:
               "that a step at the peak would not spend."]
   sources = p.get("not_matmul_by_source", {})
   if sources:
-    lines += ["", "The ops that are not matmuls, by the part of the step their JAX source names:",
-              "", "| source | ms per step (summed) | share |", "|---|---:|---:|"]
+    lines += ["", "The ops that are not matmuls, by the part of the network their JAX source "
+              "names:", "", "| source | ms per call (summed) | share |", "|---|---:|---:|"]
     for kind in sorted(sources, key=lambda k: -sources[k]):
       lines.append(f"| {kind} | {1e3 * sources[kind]:.1f} | "
                    f"{sources[kind] / p['profiled_s']:.0%} |")
   for title, key in (("The slowest ops", "top"), ("The slowest ops that are not matmuls",
                                                    "top_not_matmul")):
-    lines += ["", f"{title} (ms per step; source: the JAX operation the op came from):", "",
-              "| op | class | ms | GFLOP/s | shape | source |", "|---|---|---:|---:|---|---|"]
+    lines += ["", f"{title} (ms per call, over its runs per call; source: the JAX operation "
+              "the op came from):", "",
+              "| op | class | runs | ms | GFLOP/s | shape | source |",
+              "|---|---|---:|---:|---:|---|---|"]
     for r in p.get(key, []):
       rate_r = f"{r['flops'] / r['seconds'] / 1e9:.0f}" if r["flops"] and r["seconds"] else "-"
-      lines.append(f"| {r['name']} | {r['cls']} | {1e3 * r['seconds']:.2f} | {rate_r} | "
-                   f"`{r['shape']}` | {r.get('source') and '`' + r['source'] + '`' or '-'} |")
+      lines.append(f"| {r['name']} | {r['cls']} | {r.get('runs', 1):g} | "
+                   f"{1e3 * r['seconds']:.2f} | {rate_r} | `{r['shape']}` | "
+                   f"{r.get('source') and '`' + r['source'] + '`' or '-'} |")
   return "\n".join(lines)
 
 
 def profile_section(raw: dict) -> str:
-  """BENCHMARKS.md's "Where the train step's time goes" from benchmarks/profile_step.py's
-  raw record: one profile table per dtype."""
+  """BENCHMARKS.md's "Where the time goes" from benchmarks/profile_step.py's raw record: a
+  profile table per workload and dtype."""
   mach = raw["machine"]
   loads = [x["loadavg"][0] for x in raw["load"]]
-  lines = [f"XLA's per-op profile of the paper network's train step (`jax.profiler.trace`, "
-           f"the mean of {raw['settings']['calls']} calls), ops classed from the optimized HLO "
+  read = raw.get("read_bandwidth_gbps")
+  lines = [f"XLA's per-op profile of the paper network (`jax.profiler.trace`, the mean of "
+           f"{raw['settings']['calls']} calls), ops classed from the optimized HLO "
            "(`benchmarks/profile_step.py`'s docstring says how). Measured "
            f"{raw['date']} on {mach['cpu']} ({mach['cores']} cores), git "
            f"{(raw['git'].get('commit') or '?')[:10]}"
            + (" (uncommitted changes)" if raw["git"].get("dirty") else "")
-           + f"; load average (1 min) {min(loads):.2f}-{max(loads):.2f}. One run: read the "
-           "shares, not the absolute times, against the core table above."]
+           + f"; load average (1 min) {min(loads):.2f}-{max(loads):.2f}"
+           + (f"; memory read bandwidth {read:.1f} GB/s (a compiled sum over 256 MB)"
+              if read else "")
+           + ". One run: read the shares, not the absolute times, against the core table "
+           "above."]
+  names = {"train": "train step", "sample_b1": "batch-1 sampling"}
   for p in raw["profiles"]:
-    lines += ["", f"### {p['dtype']}", "", profile_table(p)]
+    lines += ["", f"### {names[p.get('workload', 'train')]}, {p['dtype']}", "",
+              profile_table(p, read)]
   lines += ["", f"Command: `{raw['command']}`; raw figures: `results/raw/benchmarks/"
             "profile.json` (rebuild: `python -m experiments.reports.build`)."]
   return "\n".join(lines) + "\n"
