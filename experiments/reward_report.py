@@ -140,6 +140,20 @@ def markdown(result: dict, workdir: str, demos_path: str) -> str:
                  f"({ref['energy_spread']:.4g}). A state-dependent shift acts as a spurious "
                  "state reward; above a few percent, prefer the Gauss-Hermite rule "
                  "(`--config.reward.reference=gauss_hermite --config.reward.num_reference=2`).")
+  learned = result["learned_term"]
+  lines += ["", "## The network's part of the energy", ""]
+  if learned["ratio"] is None:
+    lines.append(f"Not measured: {learned['note']}.")
+  else:
+    lines.append(f"With the EDM preconditioning the energy is a fixed Gaussian prior plus the "
+                 f"network's learned term; at t = {learned['t']:g} the learned term varies over "
+                 f"the same actions {learned['ratio']:.3g} times as much as the prior (mean over "
+                 "states of their standard deviations).")
+    if learned["flat"]:
+      lines += ["", "**The learned term is flat in the action**: the reward is the prior's "
+                "quadratic alone and says nothing about the demos (the noise levels above then "
+                "agree perfectly). Training collapsed; retrain with a lower learning rate, e.g. "
+                "`--config.train.learning_rate=1e-3`."]
   return "\n".join(lines) + "\n"
 
 
@@ -162,6 +176,11 @@ def main(argv):
   _plots(out, result)
   with open(os.path.join(out, REPORT), "w") as f:
     f.write(markdown(result, workdir, demos_path))
+  if result["learned_term"]["flat"]:
+    print(f"warning: the network's learned term is flat in the action (spread "
+          f"{result['learned_term']['ratio']:.2g} x the prior's): the reward is the "
+          "preconditioning's prior alone; retrain with a lower train.learning_rate",
+          file=sys.stderr)
   print(os.path.join(out, REPORT))
 
 

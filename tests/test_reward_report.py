@@ -10,8 +10,9 @@ import pytest
 
 import efjax
 from efjax.data import load_demos, save_demos
-from efjax.reward.diagnostics import (DiagnosticsError, demo_windows, diagnose,
-                                      noise_level_agreement, perturbation_preference)
+from efjax.reward.diagnostics import (FLAT_LEARNED_TERM, DiagnosticsError, demo_windows,
+                                      diagnose, learned_term_spread, noise_level_agreement,
+                                      perturbation_preference)
 from efjax.train import train_and_evaluate
 from experiments.configs import demos as demos_config
 
@@ -49,6 +50,29 @@ def test_diagnostics_on_a_smoke_model(smoke_workdir):
   json.dumps(result)                                       # JSON-able
   assert 0.0 <= result["lines"]["demo_above_random"] <= 1.0
   assert result["reference_rule"]["relative_shift"] >= 0.0   # 8 action dims: 256 GH points
+  assert result["learned_term"]["ratio"] > 0.0
+
+
+def test_a_network_that_ignores_the_action_is_flagged(smoke_workdir):
+  """The collapse seen on near-uniform bandit demos: the network's learned term flat in the
+  action, the reward the EDM prior alone. Zeroing the first layer's action inputs makes
+  exactly that network; the trained one's learned term is orders of magnitude larger."""
+  import dataclasses
+  workdir, path = smoke_workdir
+  model = efjax.load(workdir)
+  assert model.config.model.preconditioning == "edm"
+  obs, actions = demo_windows(load_demos(path), model, max_windows=32)
+  trained = learned_term_spread(model, obs, actions, jax.random.key(0))
+  assert trained["ratio"] > 1e-2            # a 40-step smoke model: small, yet not flat
+  params = jax.tree_util.tree_map(np.array, model.params)
+  first = params["params"]["backbone"]["MLP_0"]["dense_0"]["kernel"]
+  first[: actions.shape[1] * actions.shape[2]] = 0.0      # rows of the flattened action chunk
+  blind = dataclasses.replace(model, params=params)
+  collapsed = learned_term_spread(blind, obs, actions, jax.random.key(0))
+  assert collapsed["ratio"] < 1e-4 < FLAT_LEARNED_TERM and collapsed["flat"]
+  # ... and every noise level then agrees perfectly, which is why the check is needed
+  agreement = noise_level_agreement(blind, obs, actions, jax.random.key(1), levels=(0.1, 0.6))
+  np.testing.assert_allclose(agreement["pearson"], 1.0, atol=1e-4)
 
 
 def test_wrong_sizes_are_refused(smoke_workdir, tmp_path):

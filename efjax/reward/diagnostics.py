@@ -15,6 +15,12 @@ reward as a user does, `model.reward(obs, actions)`:
 - `noise_level_agreement`: the reward read at several noise levels t, compared by the
   Pearson correlation of their per-state-centered values on the same actions (demo,
   perturbed and random ones); a reward that changes its ordering with t is fragile.
+- `learned_term_spread`: with the EDM preconditioning the energy is a fixed Gaussian prior
+  plus the network's learned term, E = |x|^2 / (2 s^2) - F(x / s) / sigma; how much the
+  learned term varies over actions against the prior. Near 0 the network ignores the
+  action and the reward is the prior's quadratic alone, whatever the demos: a training
+  collapse (seen at a learning rate of 3e-3 on near-uniform 1-D bandit demos, where 1e-3
+  trained), which the other checks can miss (every noise level then agrees perfectly).
 - `reference_rule_shift`: how much the centering term, which the reward subtracts at each
   state, moves between the `sampled` and `gauss_hermite` reference rules
   (efjax/reward/reference.py): the state-dependent part of the difference, relative to the
@@ -33,6 +39,7 @@ from efjax.reward.reference import reference_rule
 
 PERTURBATION_SCALES = (0.03, 0.1, 0.3, 1.0, 3.0)
 NOISE_LEVELS = (1e-3, 0.05, 0.1, 0.2, 0.4, 0.6)
+FLAT_LEARNED_TERM = 0.05                   # learned term's spread / prior's: below, collapsed
 MAX_GAUSS_HERMITE_DIM = 12                 # 2^12 = 4096 reference points at most
 POINTS_PER_CALL = 16                       # reference points evaluated per compiled call
 
@@ -136,6 +143,34 @@ def noise_level_agreement(model, obs, actions, key, levels=NOISE_LEVELS,
           "configured_t": float(model.config.reward.t)}
 
 
+def learned_term_spread(model, obs, actions, key, num_actions: int = 16) -> dict:
+  """{'ratio', 'flat', 't'}: at the reward's level t, the mean over states of the learned
+  term's standard deviation over num_actions candidate actions (demo, perturbed, random)
+  divided by the prior's; 'flat' when the ratio is below FLAT_LEARNED_TERM. Without the
+  EDM preconditioning the energy has no separate prior: ratio and flat are None."""
+  t = float(model.config.reward.t)
+  if model.config.model.get("preconditioning", "none") != "edm":
+    return {"ratio": None, "flat": None, "t": t,
+            "note": "the energy has no separate prior without model.preconditioning=edm"}
+  cand = _candidate_actions(actions, key, num_actions)              # [B, N, Ha, A]
+  b, n = cand.shape[:2]
+  flat_obs = jnp.repeat(obs, n, axis=0)
+  flat_act = cand.reshape((b * n,) + cand.shape[2:])
+  sigma = model.schedule.sigma(jnp.float32(t))
+  level = model.schedule.t_of_sigma(sigma)
+  scaling = model.net.preconditioning                               # EnergyNet._preconditioned
+  var = scaling.alpha(level) ** 2 + scaling.sigma(level) ** 2
+
+  @jax.jit
+  def terms(o, a):
+    x = model.units.actions(a)                                      # the network's units
+    prior = 0.5 * jnp.sum(jnp.square(x), axis=(-2, -1)) / var
+    return model.energy(o, a, sigma) - prior, prior
+  learned, prior = (v.reshape(b, n) for v in terms(flat_obs, flat_act))
+  ratio = float(jnp.mean(learned.std(1)) / jnp.mean(prior.std(1)))
+  return {"ratio": ratio, "flat": ratio < FLAT_LEARNED_TERM, "t": t, "note": ""}
+
+
 def reference_rule_shift(model, obs, num_sampled: int = 16) -> dict:
   """The centering term under `sampled` (num_sampled chunks) vs 2-node `gauss_hermite`.
 
@@ -176,7 +211,7 @@ def reference_rule_shift(model, obs, num_sampled: int = 16) -> dict:
 
 def diagnose(model, obs, actions, seed: int = 0) -> dict:
   """Every diagnostic on the same windows; arrays as nested lists (JSON-able)."""
-  k1, k2, k3 = jax.random.split(jax.random.key(seed), 3)
+  k1, k2, k3, k4 = jax.random.split(jax.random.key(seed), 4)
   lines = reward_along_lines(model, obs, actions, k2)
   agreement = noise_level_agreement(model, obs, actions, k3)
   rel = lines["relative"]
@@ -192,4 +227,5 @@ def diagnose(model, obs, actions, seed: int = 0) -> dict:
       "noise_levels": {"levels": agreement["levels"], "pearson": agreement["pearson"].tolist(),
                        "configured_t": agreement["configured_t"]},
       "reference_rule": reference_rule_shift(model, obs),
+      "learned_term": learned_term_spread(model, obs, actions, k4),
   }
