@@ -11,6 +11,18 @@ from flax import linen as nn
 Array = jax.Array
 
 
+def edm_scale(schedule, t: Array) -> Array:
+  """s = sqrt(alpha(t)^2 + sigma(t)^2), the standard deviation of a noised action of unit
+  variance: the scale the EDM preconditioning divides the network's input by."""
+  return jnp.sqrt(schedule.alpha(t) ** 2 + schedule.sigma(t) ** 2)
+
+
+def edm_prior(x: Array, scale: Array) -> Array:
+  """|x|^2 / (2 s^2) over the last two axes ([..., Ha, act_dim] -> [...]): the fixed
+  Gaussian part of the preconditioned energy (EnergyNet._preconditioned)."""
+  return 0.5 * jnp.sum(jnp.square(x / scale), axis=(-2, -1))
+
+
 class EnergyNet(nn.Module):
   """E(a, s, t): actions [B, Ha, act_dim], obs [B, Ho, obs_dim], t [B] in [0, 1] -> [B].
 
@@ -54,12 +66,11 @@ class EnergyNet(nn.Module):
     denoised action by only O(sigma) at small sigma, where the plain network must
     output gradients of size 1 / sigma.
     """
-    alpha, sigma = self.preconditioning.alpha(t), self.preconditioning.sigma(t)
-    std = jnp.sqrt(alpha**2 + sigma**2)[:, None, None]     # [B, 1, 1]: also over rows [R, B, ...]
+    sigma = self.preconditioning.sigma(t)
+    std = edm_scale(self.preconditioning, t)[:, None, None]   # [B, 1, 1]: also rows [R, B, ...]
     out = self.backbone(x / std, cond)
     if out.ndim == x.ndim - 2:     # energy [B] (or rows [R, B])
-      prior = 0.5 * jnp.sum(jnp.square(x / std), axis=(-2, -1))
-      return prior - out / sigma
+      return edm_prior(x, std) - out / sigma
     return -x / std**2 + out / (sigma[:, None, None] * std)
 
   def __call__(self, actions: Array, obs: Array, t: Array) -> Array:

@@ -34,6 +34,7 @@ import numpy as np
 
 from efjax.data import Demos, window_indices
 from efjax.errors import DataError
+from efjax.networks.energy_net import edm_prior, edm_scale
 from efjax.reward.formulas import default_reward_config
 from efjax.reward.reference import reference_rule
 
@@ -157,14 +158,11 @@ def learned_term_spread(model, obs, actions, key, num_actions: int = 16) -> dict
   flat_obs = jnp.repeat(obs, n, axis=0)
   flat_act = cand.reshape((b * n,) + cand.shape[2:])
   sigma = model.schedule.sigma(jnp.float32(t))
-  level = model.schedule.t_of_sigma(sigma)
-  scaling = model.net.preconditioning                               # EnergyNet._preconditioned
-  var = scaling.alpha(level) ** 2 + scaling.sigma(level) ** 2
+  scale = edm_scale(model.net.preconditioning, model.schedule.t_of_sigma(sigma))
 
   @jax.jit
   def terms(o, a):
-    x = model.units.actions(a)                                      # the network's units
-    prior = 0.5 * jnp.sum(jnp.square(x), axis=(-2, -1)) / var
+    prior = edm_prior(model.units.actions(a), scale)               # in the network's units
     return model.energy(o, a, sigma) - prior, prior
   learned, prior = (v.reshape(b, n) for v in terms(flat_obs, flat_act))
   ratio = float(jnp.mean(learned.std(1)) / jnp.mean(prior.std(1)))
