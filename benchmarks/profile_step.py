@@ -8,7 +8,8 @@ per-op profile on this machine.
 Compiles benchmarks/core.py's train step (the paper UNet, power iteration, DSM with one
 noise level, AdamW, EMA) or its batch-1 PF-ODE solve (20 steps in one call), runs it
 under `jax.profiler.trace` and reads the per-op events of the trace (the XLA CPU
-runtime's thunks, named after the optimized HLO's instructions). Each op is classed from the optimized HLO (`compiled.as_text()`):
+runtime's thunks, named after the optimized HLO's instructions). Each op is classed from
+the optimized HLO (`compiled.as_text()`):
   matmul         a dot, or a fusion around one (XLA's CPU matmul, through YNNPACK where
                  it takes it; im2col and Toeplitz convolutions become these)
   convolution    XLA's own convolution, or a fusion around one
