@@ -13,7 +13,12 @@ nothing is trained twice. DIR/sweep.json (what was tried, each run's per-seed
 normalized returns, the pick) and DIR/finals.json are the run's own results; --record
 gathers them, with what made them, into results/raw/rl_compare/<env>.json, from which
 results/rl_compare.md is built (experiments/reports/rl_compare.py, `document`).
+
+A sweep takes many hours on a CPU. With --record each finished run is also kept in
+results/progress/rl_sweep/<env>.json (Progress), a file a session commits as it goes: a
+sweep whose workdir is lost resumes from it and reruns only what it does not hold.
 """
+import hashlib
 import json
 import os
 import shlex
@@ -33,6 +38,50 @@ from experiments.reports import rl_compare as rl_report
 from experiments.reports.rl_compare import normalized
 
 SHARED = ("expert", "demos.npz", "demos.json", "random.json", "heldout.npz", "heldout.json")
+
+
+PROGRESS_FOLDER = "results/progress/rl_sweep"
+
+
+class Progress:
+  """The finished runs of one sweep ({name: row}, name as 'sweep/airl/3'), kept in a JSON.
+
+  A row is reused only for the same run config (sha256 of its JSON) trained on the same
+  base (sha256 of the base's demos.npz): a base made again that differs discards every
+  row, saying so. path None keeps nothing (the sweep then resumes from its workdir alone).
+  """
+
+  def __init__(self, path: str | None, base: str, log=print):
+    self.path, self.rows = path, {}
+    self.base = _sha256(os.path.join(base, "demos.npz"))
+    kept = stages.cached(path) if path else None
+    if kept and kept.get("base") == self.base:
+      self.rows = kept["runs"]
+      log(f"   {len(self.rows)} finished runs kept in {path}")
+    elif kept:
+      log(f"   {path} was made on other demos (sha256 {kept.get('base', '?')[:12]}, these "
+          f"{self.base[:12]}): its runs are not reused")
+
+  def get(self, name: str, config) -> dict | None:
+    row = self.rows.get(name)
+    return row["row"] if row and row["config"] == _config_id(config) else None
+
+  def put(self, name: str, config, row: dict) -> dict:
+    if self.path:
+      self.rows[name] = {"config": _config_id(config), "row": row}
+      os.makedirs(os.path.dirname(self.path), exist_ok=True)
+      write_json(self.path, {"base": self.base, "runs": self.rows})
+    return row
+
+
+def _sha256(path: str) -> str:
+  with open(path, "rb") as f:
+    return hashlib.sha256(f.read()).hexdigest()
+
+
+def _config_id(config) -> str:
+  return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True, default=str)
+                        .encode()).hexdigest()
 
 
 def _link_shared(base: str, workdir: str) -> None:
@@ -88,7 +137,19 @@ def _made_at(run_dir: str, method: str) -> str | None:
   return stages.made_at(os.path.join(run_dir, "rl", method))
 
 
-def run_sweep(config, workdir: str, log=print) -> dict:
+def _run_row(progress: Progress, name: str, config, base: str, workdir: str, method: str,
+             log, row) -> dict:
+  """row(result, run_dir) of one run of `method` in workdir/name, or the row progress
+  keeps for it."""
+  kept = progress.get(name, config)
+  if kept is not None:
+    log(f"   {name}: kept from {progress.path}")
+    return kept
+  run_dir = os.path.join(workdir, name)
+  return progress.put(name, config, row(_run(config, base, run_dir, method, log), run_dir))
+
+
+def run_sweep(config, workdir: str, log=print, progress_path: str | None = None) -> dict:
   cmp = config.compare
   stages.check_workdir_config(config, workdir)
   base = os.path.join(workdir, "base")
@@ -97,8 +158,21 @@ def run_sweep(config, workdir: str, log=print) -> dict:
   base_results = {name: fn(cmp, base, log) for name, fn in rl_compare.STAGES
                   if name in ("expert", "demos", "random")}
   stages.heldout(cmp, base, log)
+  progress = Progress(progress_path, base, log)
   tuning = with_overrides(cmp, {"rl.seed": config.tuning.seed,
                                 "rl.num_seeds": config.tuning.num_seeds})
+
+  def tuning_row(method, **extra):
+    def row(result, run_dir):
+      scores = _score(result, base_results)
+      return {**extra, "normalized_per_seed": scores, "mean": float(np.mean(scores)),
+              "made_at": _made_at(run_dir, method),
+              "eval_return_per_seed": result["rl"]["eval_return_per_seed"],
+              "wall_s": result["rl"]["wall_s"], **_diagnosed(extra, run_dir, method),
+              "absorbing_reward": result["absorbing_reward"],
+              "reward_quality": result["reward_quality"]}
+    return row
+
   sweep, picks = {}, {}
   for method, points in sweep_config.sweeps().items():
     if method not in cmp.methods:
@@ -106,15 +180,8 @@ def run_sweep(config, workdir: str, log=print) -> dict:
     runs = []
     for i, overrides in enumerate(points[:config.sweep_size]):
       log(f"== sweep {method} {i + 1}/{config.sweep_size}: {overrides}")
-      run_dir = os.path.join(workdir, "sweep", method, str(i))
-      result = _run(with_overrides(tuning, overrides), base, run_dir, method, log)
-      scores = _score(result, base_results)
-      runs.append({"overrides": overrides, "normalized_per_seed": scores,
-                   "mean": float(np.mean(scores)), "made_at": _made_at(run_dir, method),
-                   "eval_return_per_seed": result["rl"]["eval_return_per_seed"],
-                   "wall_s": result["rl"]["wall_s"],
-                   "absorbing_reward": result["absorbing_reward"],
-                   "reward_quality": result["reward_quality"]})
+      runs.append(_run_row(progress, f"sweep/{method}/{i}", with_overrides(tuning, overrides),
+                           base, workdir, method, log, tuning_row(method, overrides=overrides)))
     best = int(np.argmax([r["mean"] for r in runs]))
     sweep[method] = {"runs": runs, "pick": best}
     picks[method] = runs[best]["overrides"]
@@ -125,32 +192,30 @@ def run_sweep(config, workdir: str, log=print) -> dict:
     if method not in cmp.methods:
       continue
     rows = []
+    first = sweep_config.sweeps()[method][0]      # the method's first sweep configuration
     for i, (label, overrides) in enumerate(variants):
       log(f"== diagnose {method} {i + 1}/{len(variants)}: {label}")
-      run_dir = os.path.join(workdir, "diagnose", method, str(i))
-      first = sweep_config.sweeps()[method][0]      # the method's first sweep configuration
-      result = _run(with_overrides(tuning, {**first, **overrides}), base, run_dir, method, log)
-      scores = _score(result, base_results)
-      rows.append({"label": label, "overrides": overrides, "normalized_per_seed": scores,
-                   "mean": float(np.mean(scores)), "made_at": _made_at(run_dir, method),
-                   "eval_return_per_seed": result["rl"]["eval_return_per_seed"],
-                   "wall_s": result["rl"]["wall_s"],
-                   "policy_entropy": _entropy_path(os.path.join(run_dir, "rl", method)),
-                   "reward_paid": _where_reward_pays(os.path.join(run_dir, "rl", method)),
-                   "absorbing_reward": result["absorbing_reward"],
-                   "reward_quality": result["reward_quality"]})
+      rows.append(_run_row(progress, f"diagnose/{method}/{i}",
+                           with_overrides(tuning, {**first, **overrides}), base, workdir, method,
+                           log, tuning_row(method, label=label, overrides=overrides)))
     diagnoses[method] = rows
     write_json(os.path.join(workdir, "diagnoses.json"), diagnoses)
   finals = {}
+
+  def final_row(method):
+    def row(result, run_dir):
+      rl = {k: result["rl"].get(k) for k in ("eval_return_per_seed", "wall_s", "steps_per_s")}
+      return {"overrides": picks.get(method, {}), "rl": rl, "made_at": _made_at(run_dir, method),
+              "absorbing_reward": result["absorbing_reward"],
+              "normalized_per_seed": _score(result, base_results),
+              "reward_quality": result["reward_quality"]}
+    return row
+
   for method in cmp.methods:
     log(f"== final {method}: {picks.get(method, {})}")
-    run_dir = os.path.join(workdir, "final", method)
-    result = _run(with_overrides(cmp, picks.get(method, {})), base, run_dir, method, log)
-    finals[method] = {"overrides": picks.get(method, {}), "rl": result["rl"],
-                      "made_at": _made_at(run_dir, method),
-                      "absorbing_reward": result["absorbing_reward"],
-                      "normalized_per_seed": _score(result, base_results),
-                      "reward_quality": result["reward_quality"]}
+    finals[method] = _run_row(progress, f"final/{method}",
+                              with_overrides(cmp, picks.get(method, {})), base, workdir, method,
+                              log, final_row(method))
     write_json(os.path.join(workdir, "finals.json"),
                {"env": cmp.env_name, "expert_return": base_results["demos"]["return_mean"],
                 "random_return": base_results["random"]["return_mean"], "methods": finals})
@@ -159,6 +224,15 @@ def run_sweep(config, workdir: str, log=print) -> dict:
           "random_return": base_results["random"]["return_mean"],
           "expert_eval_return": base_results["expert"].get("eval_return_mean"),
           "expert_wall_s": base_results["expert"].get("wall_s")}
+
+
+def _diagnosed(extra: dict, run_dir: str, method: str) -> dict:
+  """A diagnosis row's extra readings (those with a label): the policy's entropy path and
+  where the reward pays."""
+  if "label" not in extra:
+    return {}
+  rl_dir = os.path.join(run_dir, "rl", method)
+  return {"policy_entropy": _entropy_path(rl_dir), "reward_paid": _where_reward_pays(rl_dir)}
 
 
 def raw_record(config, out: dict, command: str, start: float) -> dict:
@@ -201,8 +275,9 @@ _CONFIG = cli.config_flag()
 _WORKDIR = cli.workdir_flag()
 _STALE = cli.stale_flag()
 _RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False,
-                          "Write results/raw/rl_compare/<env>.json and "
-                          "rebuild results/rl_compare.md from the raw records.")
+                          "Keep each finished run in results/progress/rl_sweep/<env>.json "
+                          "(resumed from there), then write results/raw/rl_compare/<env>.json "
+                          "and rebuild results/rl_compare.md from the raw records.")
 
 
 def main(argv):
@@ -210,15 +285,18 @@ def main(argv):
   cli.quiet_library_logs()
   stages.stale_policy = _STALE.value
   start = time.perf_counter()
-  out = run_sweep(_CONFIG.value, _WORKDIR.value, log=cli.progress)
+  env = _CONFIG.value.compare.env_name
+  progress = os.path.join(build.ROOT, PROGRESS_FOLDER, f"{env}.json") if _RECORD.value else None
+  out = run_sweep(_CONFIG.value, _WORKDIR.value, log=cli.progress, progress_path=progress)
   if _RECORD.value:
-    env = _CONFIG.value.compare.env_name
     given = [a for a in sys.argv[1:] if a.startswith(("--config.", "--stale"))]
     command = shlex.join(["python", "-m", "experiments.rl_sweep",
                           f"--config=experiments/configs/rl_sweep.py:{env}", *given,
                           "--workdir=WORKDIR", "--record"])
     build.record({f"{rl_report.RAW_FOLDER}/{env}.json":
                   raw_record(_CONFIG.value, out, command, start)})
+    if os.path.exists(progress):
+      os.remove(progress)                   # the record holds every row it kept
     print(f"report: {rl_report.write_document(rl_report.RAW_FOLDER)}")
 
 

@@ -17,9 +17,17 @@ def swept(tmp_path_factory):
   config.diagnose = True
   workdir = str(tmp_path_factory.mktemp("sweep") / "ip")
   with pytest.MonkeyPatch.context() as mp:   # one cheap diagnosis: the sweep's first config
-    mp.setattr(sweep_config, "diagnoses", lambda env: {"gail": [("as swept", {}),],
-                                                   "airl": [("not compared", {})]})
-    return config, workdir, rl_sweep.run_sweep(config, workdir, log=lambda *_: None)
+    mp.setattr(sweep_config, "diagnoses", _one_diagnosis)
+    return config, workdir, rl_sweep.run_sweep(config, workdir, log=lambda *_: None,
+                                               progress_path=_progress(workdir))
+
+
+def _one_diagnosis(env):
+  return {"gail": [("as swept", {}),], "airl": [("not compared", {})]}
+
+
+def _progress(workdir):
+  return os.path.join(os.path.dirname(workdir), "progress", "inverted_pendulum.json")
 
 
 def test_each_learned_method_gets_the_same_number_of_configurations(swept):
@@ -110,3 +118,42 @@ def test_every_diagnosis_overrides_keys_the_compare_config_has():
           assert leaf in node, (method, key)
     # the absorbing state's diagnoses only where episodes can end early
     assert ("energyflow_centered" in diagnoses) == (env == "inverted_pendulum")
+
+
+def test_a_lost_workdir_resumes_from_the_kept_progress(swept, tmp_path):
+  """A new workdir (the old one lost) makes the base again, finds the same demos, and
+  takes every finished run from the progress file instead of training it again."""
+  config, workdir, out = swept
+  kept = json.load(open(_progress(workdir)))["runs"]
+  assert set(kept) == {"sweep/gail/0", "sweep/gail/1", "diagnose/gail/0", "final/true_reward",
+                       "final/gail", "final/constant_plus"}
+  logs, again = [], str(tmp_path / "ip")
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setattr(sweep_config, "diagnoses", _one_diagnosis)
+    out2 = rl_sweep.run_sweep(config, again, log=logs.append,
+                              progress_path=_progress(workdir))
+  assert out2["finals"] == out["finals"] and out2["sweep"] == out["sweep"]
+  assert out2["diagnoses"] == out["diagnoses"]
+  assert not any(os.path.exists(os.path.join(again, d)) for d in ("sweep", "diagnose", "final"))
+  assert sum("kept from" in line for line in logs) == len(kept)
+  # another config for a run (its tuning seeds) is not taken from the file
+  progress = rl_sweep.Progress(_progress(workdir), os.path.join(again, "base"))
+  tuning = with_overrides(config.compare, {"rl.seed": config.tuning.seed,
+                                           "rl.num_seeds": config.tuning.num_seeds})
+  first = sweep_config.sweeps()["gail"][0]
+  assert progress.get("sweep/gail/0", with_overrides(tuning, first)) is not None
+  assert progress.get("sweep/gail/0", with_overrides(tuning, {**first, "rl.seed": 7})) is None
+
+
+def test_progress_made_on_other_demos_is_not_reused(tmp_path):
+  base = tmp_path / "base"
+  base.mkdir()
+  (base / "demos.npz").write_bytes(b"one set of demos")
+  path = str(tmp_path / "progress.json")
+  config = sweep_config.get_config("inverted_pendulum,smoke").compare
+  rl_sweep.Progress(path, str(base)).put("final/zero", config, {"mean": 1.0})
+  assert rl_sweep.Progress(path, str(base)).get("final/zero", config) == {"mean": 1.0}
+  (base / "demos.npz").write_bytes(b"demos made again, different")
+  logs = []
+  assert rl_sweep.Progress(path, str(base), logs.append).get("final/zero", config) is None
+  assert "not reused" in logs[0]
