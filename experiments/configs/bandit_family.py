@@ -55,7 +55,9 @@ def _candidates() -> dict:
           "lr3e-3_k1_edm_wd3e-2": cand(3e-3, 1, "edm") + ("optim.weight_decay=0.03",),
           "lr3e-3_k1_edm_wd1e-1": cand(3e-3, 1, "edm") + ("optim.weight_decay=0.1",),
           "lr1e-2_k1_edm": cand(1e-2, 1, "edm"),
-          "lr3e-3_k1_edm_nosn": cand(3e-3, 1, "edm") + ("model.spectral_norm=False",)}
+          "lr3e-3_k1_edm_nosn": cand(3e-3, 1, "edm") + ("model.spectral_norm=False",),
+          # Stage 9: the learning rate's warm-up over 10% of the run instead of 500 steps.
+          "lr3e-3_k1_edm_wu10": cand(3e-3, 1, "edm") + ("optim.warmup_steps=2400",)}
 
 # Stage 5's probes, on the weakest stage-4 member (seed 0): the training seed (run-to-run
 # spread), width, depth, activation, weight decay and (run after stage 7) a learning rate
@@ -114,6 +116,13 @@ def _stages() -> tuple:
      level): seed 261 at 3e-3 here, and seed 294 at 3e-3 with training seed 1 in a
      diagnosis outside the stages (Pearson 0.448, the prior's own figure, where 1e-3 read
      0.887 with both training seeds). `experiments.reward_report` flags such a run.
+  9. The warm-up, 500 steps (stage 8's 3e-3) against 10% of the run (2,400 steps), on stage
+     8's members. Probes on seed 261 outside the stages (learned term's spread and Pearson
+     read every 2,000 steps from the checkpoints) showed the collapse within the first
+     2,000 steps at 3e-3, right after the 500-step warm-up, the time embedding grown to 40
+     times its healthy size; a LayerNorm in the MLP, on its conditioning or both let the
+     term come back later (0.65-0.75) but did not stop the collapse; a 2,400-step warm-up
+     did (0.831, against 0.801 at 1e-3 and 0.379 collapsed).
 
   Stage 3 was planned as stage 4 (12 runs); at 10-16 min a run on the 2-core CPU it was cut,
   before any held-out member ran at the defaults, to the three runs above. The first
@@ -132,7 +141,9 @@ def _stages() -> tuple:
           dict(seeds=_stage3_seeds() + _stage4_new_seeds(),
                candidates=("lr3e-3_k1_edm", "lr3e-3_k1_edm_wd1e-2")),
           dict(seeds=_stage3_seeds() + _stage4_new_seeds() + _near_uniform_seeds(),
-               candidates=("lr1e-3_k1_edm", "lr3e-3_k1_edm")))
+               candidates=("lr1e-3_k1_edm", "lr3e-3_k1_edm")),
+          dict(seeds=_stage3_seeds() + _stage4_new_seeds() + _near_uniform_seeds(),
+               candidates=("lr3e-3_k1_edm", "lr3e-3_k1_edm_wu10")))
 
 
 def _stage3_seeds() -> tuple:
