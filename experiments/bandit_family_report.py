@@ -82,15 +82,17 @@ def held_out_table(records: list[dict], rounds=()) -> dict:
 
 def tuning_table(records: list[dict], stage: dict) -> dict:
   """{'cells': {(candidate, ema horizon, reading): {'pearson', 'p10', 'preference_accuracy'}},
-  'seeds', 'samples_per_s'}: medians over the stage's seeds, for its candidates; {} cells
+  'seeds', 'samples_per_s', 'cpus'}: medians over the stage's seeds, for its candidates
+  ('cpus': each candidate's CPU models, None for a run that did not record it); {} cells
   until every (seed, candidate) of the stage has a record."""
   rows = [r for r in records if r["candidate"] in stage["candidates"]
           and r["member"]["seed"] in stage["seeds"]]
   done = {(r["member"]["seed"], r["candidate"]) for r in rows}
   complete = len(done) == len(stage["seeds"]) * len(stage["candidates"])
-  cells, speed = {}, {}
+  cells, speed, cpus = {}, {}, {}
   for r in rows if complete else []:
     speed.setdefault(r["candidate"], []).append(r["samples_per_s"])
+    cpus.setdefault(r["candidate"], set()).add(r.get("cpu"))
     for ema, per in r["scores"].items():
       for reading, sets in per.items():
         cell = cells.setdefault((r["candidate"], ema, reading), {"pearson": [], "pref": []})
@@ -101,7 +103,8 @@ def tuning_table(records: list[dict], stage: dict) -> dict:
                "preference_accuracy": float(np.median(v["pref"]))} for k, v in cells.items()}
   return {"cells": table, "seeds": list(stage["seeds"]), "done": len(done),
           "runs": len(stage["seeds"]) * len(stage["candidates"]),
-          "samples_per_s": {c: float(np.median(v)) for c, v in speed.items()}}
+          "samples_per_s": {c: float(np.median(v)) for c, v in speed.items()},
+          "cpus": {c: sorted(v, key=str) for c, v in cpus.items()}}
 
 
 def choose(tuning: dict) -> dict | None:
@@ -109,7 +112,9 @@ def choose(tuning: dict) -> dict | None:
   over (candidate, EMA horizon, reading) among the readings of DEFAULT_KIND; then, among
   cells within SPEED_TOLERANCE of it, the fastest candidates (those at least SAME_SPEED x the
   fastest one's samples/s: equal cost within the load noise of the shared CPU), and of
-  their cells the best."""
+  their cells the best. Speeds are compared only when every run of those candidates
+  recorded one and the same CPU model (these machines vary between sessions); otherwise
+  every candidate near the best counts as fast ('speed_compared' False)."""
   cells = {k: v for k, v in tuning["cells"].items()
            if k[2].partition(":")[0] == DEFAULT_KIND}
   if not cells:
@@ -117,11 +122,13 @@ def choose(tuning: dict) -> dict | None:
   best = max(v["pearson"] for v in cells.values())
   near = {k: v for k, v in cells.items() if v["pearson"] >= best - SPEED_TOLERANCE}
   speed = lambda c: tuning["samples_per_s"].get(c, 0.0)  # noqa: E731
+  machines = {m for k in near for m in tuning.get("cpus", {}).get(k[0], [None])}
+  compared = len(machines) == 1 and None not in machines
   top = max(speed(k[0]) for k in near)
-  fastest = {k[0] for k in near if speed(k[0]) >= SAME_SPEED * top}
+  fastest = {k[0] for k in near if not compared or speed(k[0]) >= SAME_SPEED * top}
   key = max((k for k in near if k[0] in fastest), key=lambda k: cells[k]["pearson"])
   return {"candidate": key[0], "ema_horizon": key[1], "reading": key[2], **cells[key],
-          "best_pearson": best}
+          "best_pearson": best, "speed_compared": compared}
 
 
 def _fmt(q: dict, digits: int = 3) -> str:
@@ -305,8 +312,11 @@ def markdown(family, held_out: list[dict], tuning_records: list[dict], plot_name
                 "readings (the kind `efjax.load(W).reward` reads by default), the best median "
                 f"Pearson is {pick['best_pearson']:.3f}; among the cells within "
                 f"{SPEED_TOLERANCE} of it, "
-                f"of the fastest candidates (samples/s at least {SAME_SPEED} x the fastest's) "
-                f"the best is `{pick['candidate']}`, at EMA horizon "
+                + (f"of the fastest candidates (samples/s at least {SAME_SPEED} x the fastest's) "
+                   if pick["speed_compared"] else
+                   "of all candidates (their runs were not all timed on one recorded CPU "
+                   "model, so their samples/s are not compared) ")
+                + f"the best is `{pick['candidate']}`, at EMA horizon "
                 f"{pick['ema_horizon']} and reading `{pick['reading']}` (median Pearson "
                 f"{pick['pearson']:.3f}, 10th percentile {pick['p10']:.3f}, preference "
                 f"accuracy {pick['preference_accuracy']:.3f})."]

@@ -63,9 +63,12 @@ def member_files(seed: int, directory: str, member_cfg) -> tuple[str, dict, obje
 
 
 def provenance(command) -> dict:
-  """Command, git commit (and whether the tree had changes), versions of jax and flax."""
+  """Command, git commit (and whether the tree had changes), versions of jax and flax, and
+  the CPU model (samples/s compare only between runs on the same one)."""
   import flax
   import jax
+
+  from efjax.provenance import machine
 
   def git(*args):
     try:
@@ -76,7 +79,8 @@ def provenance(command) -> dict:
   status = git("status", "--porcelain", "--untracked-files=no")
   return {"command": command if isinstance(command, str) else " ".join(command),
           "git_commit": git("rev-parse", "HEAD"), "git_dirty": bool(status),
-          "jax": jax.__version__, "flax": flax.__version__, "python": sys.version.split()[0]}
+          "jax": jax.__version__, "flax": flax.__version__, "python": sys.version.split()[0],
+          "cpu": machine()["cpu"]}
 
 
 def write_json(path: str, record: dict) -> None:

@@ -479,13 +479,18 @@ def test_bandit_choose_takes_the_best_of_the_equally_fast_candidates_near_the_be
                       ("b", "0.4", r): cell(0.70), ("c", "0.01", r): cell(0.885),
                       ("far", "0.01", r): cell(0.5),
                       ("c", "0.01", "multi_noise:0.4,0.5"): cell(0.99)},
-            "samples_per_s": {"slow": 1000.0, "b": 9000.0, "c": 10000.0, "far": 50000.0}}
+            "samples_per_s": {"slow": 1000.0, "b": 9000.0, "c": 10000.0, "far": 50000.0},
+            "cpus": {c: ["one CPU"] for c in ("slow", "b", "c", "far")}}
   pick = fam.choose(tuning)
   # the multi_noise cell is not a default's reading (efjax.load reads the centered reward);
   # within 0.02 of 0.90: slow, b, c ('far' is not); b and c are within 0.8 x the fastest
   # of those (10000); of their cells b's 0.89 is the best
   assert (pick["candidate"], pick["ema_horizon"], pick["best_pearson"]) == ("b", "0.01", 0.90)
-  assert pick["reading"] == r
+  assert pick["reading"] == r and pick["speed_compared"]
+  # timed on two CPU models (or one not recorded), samples/s say nothing: the best cell wins
+  for other in (["another CPU"], [None]):
+    pick = fam.choose({**tuning, "cpus": {**tuning["cpus"], "slow": other}})
+    assert (pick["candidate"], pick["speed_compared"]) == ("slow", False)
 
 
 def test_rl_budget_command_is_one_a_shell_runs_as_recorded():

@@ -122,7 +122,10 @@ def _stages() -> tuple:
      2,000 steps at 3e-3, right after the 500-step warm-up, the time embedding grown to 40
      times its healthy size; a LayerNorm in the MLP, on its conditioning or both let the
      term come back later (0.65-0.75) but did not stop the collapse; a 2,400-step warm-up
-     did (0.831, against 0.801 at 1e-3 and 0.379 collapsed).
+     did (0.831, against 0.801 at 1e-3 and 0.379 collapsed). Stage 9's runs were made on
+     another CPU model than stage 8's, so from this stage on the rule compares samples/s
+     only between runs that recorded one and the same CPU model (`choose`; decided before
+     stage 9's comparison was read: one of its eight runs had finished).
 
   Stage 3 was planned as stage 4 (12 runs); at 10-16 min a run on the 2-core CPU it was cut,
   before any held-out member ran at the defaults, to the three runs above. The first
