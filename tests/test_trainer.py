@@ -296,3 +296,16 @@ def test_cli_refuses_unknown_keys_and_wrong_types(tmp_path, override, message):
   assert proc.returncode == 2
   assert message in proc.stderr and "Traceback" not in proc.stderr
   assert not os.path.exists(tmp_path / "run")
+
+
+def test_warm_up_is_steps_when_set_else_a_fraction_of_the_run():
+  from efjax.train.config import optim_config
+  config = demos_config.get_config()
+  config.train.num_steps = 24_000
+  config.optim.warmup_steps, config.optim.warmup_fraction = None, 0.1
+  assert optim_config(config).warmup_steps == 2_400
+  config.optim.warmup_steps = 700                      # steps, when given, win
+  assert optim_config(config).warmup_steps == 700
+  config.optim.warmup_steps, config.optim.warmup_fraction = None, None
+  with pytest.raises(ConfigError, match="optim.warmup_fraction must be in"):
+    optim_config(config)

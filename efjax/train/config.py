@@ -63,6 +63,8 @@ def validate_train_config(config: ml_collections.ConfigDict) -> None:
     run_ema_decay(t)
   except ValueError as e:
     raise ConfigError(f"config {e}") from None
+  if "optim" in config:
+    optim_config(config)                  # the warm-up resolves
   if not 0.0 <= d.get("val_fraction", 0.0) < 1.0:
     raise ConfigError(f"config data.val_fraction must be in [0, 1), got {d.val_fraction}")
   if t.get("param_sharding", "replicated") not in sharding.PARAM_SHARDING:
@@ -97,8 +99,16 @@ def validate_energyflow_config(config: ml_collections.ConfigDict) -> None:
 
 
 def optim_config(config) -> ml_collections.ConfigDict:
-  """config.optim with the peak learning rate and the decay length of config.train."""
+  """config.optim with the peak learning rate and the decay length of config.train, and
+  its warm-up in steps: `optim.warmup_steps` when set, else `optim.warmup_fraction` x
+  train.num_steps (ConfigError names the key when neither is usable)."""
   optim = ml_collections.ConfigDict(config.optim.to_dict())
   optim.learning_rate = config.train.learning_rate
   optim.decay_steps = config.train.num_steps
+  if optim.warmup_steps is None:
+    fraction = optim.get("warmup_fraction")
+    if fraction is None or not 0.0 <= fraction < 1.0:
+      raise ConfigError(f"config optim.warmup_fraction must be in [0, 1) when "
+                        f"optim.warmup_steps is not set, got {fraction}")
+    optim.warmup_steps = int(round(fraction * config.train.num_steps))
   return optim

@@ -5,6 +5,7 @@ part of the optimizer state so it is checkpointed and reported.
 """
 import ml_collections
 import optax
+from ml_collections import config_dict
 
 
 def default_optim_config() -> ml_collections.ConfigDict:
@@ -12,6 +13,9 @@ def default_optim_config() -> ml_collections.ConfigDict:
       learning_rate=1e-4,    # peak, after warm-up (paper: 1e-4)
       weight_decay=1e-6,
       warmup_steps=500,
+      # When warmup_steps is None: the warm-up as a fraction of the run (train.num_steps),
+      # resolved by efjax.train.config.optim_config.
+      warmup_fraction=config_dict.placeholder(float),
       decay_steps=100_000,   # cosine decay length (paper: the whole run)
       final_lr_fraction=0.0,
       clip_norm=1.0,

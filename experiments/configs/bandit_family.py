@@ -190,12 +190,15 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.settings = dict(defaults="experiments/configs/demos.py",
                     paper="experiments/configs/demos.py:paper")
   # Held-out rounds, each a fresh set of held-out seeds scored once per setting: round 1 ran
-  # the defaults stage 3 picked, round 2 the defaults stage 4 picked (demos.py as it is).
+  # the defaults stage 3 picked, round 2 those stage 4 picked, round 3 those stage 9 picked
+  # (demos.py as it is).
   c.held_out_rounds = (
       dict(name="round 1", seeds=tuple(held_out_seeds(12)), settings=("defaults", "paper"),
            picked_by="stage 3"),
       dict(name="round 2", seeds=tuple(held_out_seeds(24)[12:]), settings=("defaults",),
-           picked_by="stage 4"))
+           picked_by="stage 4"),
+      dict(name="round 3", seeds=tuple(held_out_seeds(36)[24:]), settings=("defaults",),
+           picked_by="stage 9"))
   c.tune = dict(stages=_stages(), candidates=_candidates(),
                 ema_horizons=(0.003, 0.01, 0.03, 0.1, 0.4), readings=READINGS)
   c.raw_dir = "results/raw/bandit_family"
