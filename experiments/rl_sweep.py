@@ -18,7 +18,6 @@ A sweep takes many hours on a CPU. With --record each finished run is also kept 
 results/progress/rl_sweep/<env>.json (Progress), a file a session commits as it goes: a
 sweep whose workdir is lost resumes from it and reruns only what it does not hold.
 """
-import hashlib
 import json
 import os
 import shlex
@@ -53,7 +52,7 @@ class Progress:
 
   def __init__(self, path: str | None, base: str, log=print):
     self.path, self.rows = path, {}
-    self.base = _sha256(os.path.join(base, "demos.npz"))
+    self.base = provenance.file_record(os.path.join(base, "demos.npz"))["sha256"]
     kept = stages.cached(path) if path else None
     if kept and kept.get("base") == self.base:
       self.rows = kept["runs"]
@@ -64,24 +63,14 @@ class Progress:
 
   def get(self, name: str, config) -> dict | None:
     row = self.rows.get(name)
-    return row["row"] if row and row["config"] == _config_id(config) else None
+    return row["row"] if row and row["config"] == provenance.config_hash(config) else None
 
   def put(self, name: str, config, row: dict) -> dict:
     if self.path:
-      self.rows[name] = {"config": _config_id(config), "row": row}
+      self.rows[name] = {"config": provenance.config_hash(config), "row": row}
       os.makedirs(os.path.dirname(self.path), exist_ok=True)
       write_json(self.path, {"base": self.base, "runs": self.rows})
     return row
-
-
-def _sha256(path: str) -> str:
-  with open(path, "rb") as f:
-    return hashlib.sha256(f.read()).hexdigest()
-
-
-def _config_id(config) -> str:
-  return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True, default=str)
-                        .encode()).hexdigest()
 
 
 def _link_shared(base: str, workdir: str) -> None:
