@@ -133,6 +133,21 @@ def choose(tuning: dict) -> dict | None:
           "best_pearson": best, "speed_compared": compared}
 
 
+def _verdict(members: list, goal: str, missing: int) -> str:
+  """'met' / 'NOT met' for a GOAL key, decided when the `missing` members of a round cut
+  short could not change it (all at the metric's worst or all at its best); else 'open'."""
+  key, stat = goal.rsplit("_", 1)
+  metric = "preference_accuracy" if key == "preference" else key
+  worst, best = (0.0, 1.0) if key == "preference" else (-1.0, 1.0)
+  scores = [r["scores"]["support"][metric] for r in members]
+  def met(fill):
+    values = scores + [fill] * missing
+    value = np.median(values) if stat == "median" else np.quantile(values, 0.1)
+    return value >= GOAL[goal]
+  low, high = met(worst), met(best)
+  return "met" if low else ("NOT met" if not high else "open")
+
+
 def _fmt(q: dict, digits: int = 3) -> str:
   return f"{q['median']:.{digits}f} [{q['p10']:.{digits}f}, {q['p90']:.{digits}f}]"
 
@@ -266,7 +281,10 @@ def markdown(family, held_out: list[dict], tuning_records: list[dict], plot_name
               f"{GOAL['pearson_median']}, 10th percentile >= {GOAL['pearson_p10']}, median "
               f"preference accuracy >= {GOAL['preference_median']}.", ""]
     for s, e in table.items():
-      verdict = ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in e["goal"].items())
+      missing = (len(e["round"]["seeds"]) if e["round"] else len(e["members"])) - len(e["members"])
+      verdict = ", ".join(f"{k} {_verdict(e['members'], k, missing)}" for k in GOAL)
+      if missing:                              # a round cut short or still running
+        verdict += f" ({len(e['members'])} of {len(e['members']) + missing} members scored)"
       lines.append(f"- {s}: {verdict}")
     lines += ["", f"![held-out family]({plot_name})", "",
               "Wall times are of the shared 2-core CPU, with other jobs running beside; the "

@@ -511,3 +511,16 @@ def test_rl_budget_records_each_env_alone_with_its_own_command():
   assert record["checks"] == [check] and record["wall_s"] == 12.5
   assert "--envs=inverted_pendulum --record" in record["command"]
   assert record["setting"]["envs"] == ["inverted_pendulum"]
+
+
+def test_bandit_goal_on_a_round_cut_short_is_decided_only_when_the_rest_cannot_change_it():
+  from experiments import bandit_family_report as fam
+  members = lambda ps: [{"scores": {"support": {"pearson": p, "preference_accuracy": p}}}  # noqa: E731
+                        for p in ps]
+  # 7 of 12 scored far below 0.93: even five perfect members leave the median below it
+  assert fam._verdict(members([0.5] * 7), "pearson_median", 5) == "NOT met"
+  # 2 of 12: the median can go either way
+  assert fam._verdict(members([0.84, 0.92]), "pearson_median", 10) == "open"
+  # 11 of 12 all perfect: one member at the worst cannot pull the median down
+  assert fam._verdict(members([1.0] * 11), "preference_median", 1) == "met"
+  assert fam._verdict(members([0.95] * 12), "pearson_p10", 0) == "met"
