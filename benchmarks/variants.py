@@ -53,12 +53,6 @@ CHANGES = {
         "gradients were summed in bf16 through chains of converts)",
         "bfloat16", ("train", "sample_b256", "energy"),
         _setter(conv, "CAST_EARLY", True), _setter(conv, "CAST_EARLY", False)),
-    "im2col_at_t8": (
-        "convolutions at T=8 (batch >= 32) as im2col matmuls instead of block-Toeplitz ones: "
-        "40 instead of 64 C_in C_out FLOPs per sample for K=5 (the Toeplitz form stays at "
-        "T <= 4, where it does fewer than im2col; efjax/networks/conv.py)",
-        "float32", ("train", "train_scan10", "sample_b256", "energy"),
-        _setter(conv, "TOEPLITZ_MAX_T", 8), _setter(conv, "TOEPLITZ_MAX_T", 4)),
 }
 
 

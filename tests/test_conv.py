@@ -66,16 +66,12 @@ def test_auto_picks_by_backend_and_length_and_rejects_unknown(monkeypatch):
   if jax.default_backend() == "cpu":
     # The default keeps to matmuls: XLA's convolution collapses inside lax.scan.
     assert conv.choose_conv("auto", 16, 5, 256) == "matmul"
-    assert conv.choose_conv("auto", 8, 5, 256) == "matmul"    # im2col: fewer FLOPs at T=8
+    assert conv.choose_conv("auto", 8, 5, 256) == "toeplitz"
     assert conv.choose_conv("auto", 8, 3, 1) == "matmul"
     assert conv.choose_conv("auto", 4, 5, 256) == "toeplitz"
     assert conv.choose_conv("auto", 4, 5, 256, jnp.bfloat16) == "toeplitz"
     assert conv.choose_conv("auto", 4, 5, 1) == "matmul"
     assert conv.choose_conv("auto", 4, 1, 256) == "matmul"
-    monkeypatch.setattr(conv, "TOEPLITZ_MAX_T", 8)   # before "im2col_at_t8"
-    assert conv.choose_conv("auto", 8, 5, 256) == "toeplitz"
-    assert conv.choose_conv("auto", 16, 5, 256) == "matmul"
-    monkeypatch.setattr(conv, "TOEPLITZ_MAX_T", 4)
     # The single-call choice, kept for benchmarks/variants.py.
     monkeypatch.setattr(conv, "POLICY", "xla_from_t8")
     assert conv.choose_conv("auto", 16, 5, 256) == "xla"

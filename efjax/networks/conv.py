@@ -7,12 +7,9 @@ block-Toeplitz matmul. From T=8 up it is as fast or faster in float32 in a singl
 at batch 4096 1.2x, its train step 1.0x), but inside a loop (`lax.scan` over training
 steps, as `train.steps_per_call` runs them, or over the PF-ODE's steps) it collapses
 too: 10 train steps in one scan ran 8x slower than with the matmul forms, batch-256
-sampling 1.3x slower (benchmarks/variants.py, BENCHMARKS.md, 2-core Xeon, 2026-12-01).
-Training and sampling run in loops, so `auto` keeps to matmuls: Toeplitz at T <= 4
-(batch >= 32), im2col otherwise (POLICY = "matmul"; "xla_from_t8" restores the
-single-call choice, for benchmarks/variants.py). At T=8 im2col does 40 C_in C_out FLOPs
-per sample and the Toeplitz form 64: im2col ran the paper network's train step, energy
-and batch-256 sampling 2-7% faster (benchmarks/variants.py, "im2col_at_t8"). Of the matmul forms, one im2col matmul
+sampling 1.3x slower (benchmarks/variants.py, BENCHMARKS.md, 2-core Xeon, 2026-12-01). Training and sampling run in loops, so `auto` keeps to matmuls: Toeplitz
+at T <= 8 (batch >= 32), im2col otherwise (POLICY = "matmul"; "xla_from_t8" restores the
+single-call choice, for benchmarks/variants.py). Of the matmul forms, one im2col matmul
 beat a sum of per-tap matmuls (1.3x) and one matmul into K stacked output blocks (2x).
 On GPU and TPU `auto` is always `lax.conv_general_dilated`.
 All forms share the parameters (`kernel [K, C_in, C_out]`, `bias [C_out]`, as
@@ -119,12 +116,9 @@ def conv1d_portable(x: Array, kernel: Array, stride: int, padding: int,
 
 _CONVS = {"matmul": conv1d_matmul, "toeplitz": conv1d_toeplitz, "xla": conv1d_xla,
           "portable": conv1d_portable}
-# On CPU, sequences up to TOEPLITZ_MAX_T use the Toeplitz form (benchmarks/variants.py's
-# "im2col_at_t8": 8 before, when T=8 paid the Toeplitz form's 64 C_in C_out FLOPs per
-# sample against im2col's 40), for batches at least TOEPLITZ_MIN_BATCH.
-TOEPLITZ_MAX_T = 4
-TOEPLITZ_MIN_BATCH = 32
-XLA_MIN_T = 8             # "xla_from_t8": sequences from this length XLA's own convolution
+TOEPLITZ_MAX_T = 4        # on CPU, sequences up to this length use the Toeplitz form,
+TOEPLITZ_MIN_BATCH = 32   # for batches at least this large
+XLA_MIN_T = 8             # and sequences from this length XLA's own convolution
 
 
 def choose_conv(impl: str, t_in: int, kernel_size: int, batch: int,
@@ -149,7 +143,7 @@ def choose_conv(impl: str, t_in: int, kernel_size: int, batch: int,
   if POLICY not in POLICIES:
     raise ValueError(f"conv.POLICY {POLICY!r} is not one of {POLICIES}")
   if POLICY == "matmul":
-    return "toeplitz" if t_in <= TOEPLITZ_MAX_T and batch >= TOEPLITZ_MIN_BATCH else impl
+    return "toeplitz" if t_in <= 8 and batch >= TOEPLITZ_MIN_BATCH else impl
   if t_in >= XLA_MIN_T and compute_dtype is None:
     return "xla"
   if t_in <= TOEPLITZ_MAX_T and batch >= TOEPLITZ_MIN_BATCH:
