@@ -132,6 +132,10 @@ def choose_conv(impl: str, t_in: int, kernel_size: int, batch: int,
   the sequence is shorter than the kernel; Toeplitz beat im2col 1.5x at T=4. At batch 1
   the Toeplitz form is a matrix-vector product that rereads a rebuilt matrix per layer
   (PF-ODE sampling at batch 1 went from 24 to 92 ms), so small batches keep im2col at T=4.
+  At T=8 the Toeplitz form does 64 C_in C_out FLOPs per sample against im2col's 40, yet
+  im2col there did not pay (2-core EPYC, 2026-12-02, 3 interleaved rounds: one train step
+  1.08x [0.64-1.10], ten steps per call 0.95x [0.90-1.00], energy 1.00x), so T=8 stays
+  Toeplitz.
   1x1 convolutions are plain matmuls. With bfloat16 compute XLA:CPU's convolution has
   no fast path (its mixed-precision derivatives ran as loops: the train step slowed
   down), so bf16 keeps the matmul forms, whose derivatives stay bf16 x bf16 -> f32
