@@ -1,43 +1,17 @@
-"""What the bandit-family mains share: member files, config overrides, raw JSON records.
+"""What the bandit-family mains share: member files, provenance, raw JSON records.
 
 Raw records (one JSON file per member and setting or candidate) carry what made them:
 the command, the config, the git commit and the versions of jax and flax.
 """
-import ast
 import json
 import os
 import subprocess
 import sys
 
-import ml_collections
-
 from efjax.envs.bandit import family_member
 from efjax.envs.bandit_files import DEMOS_FILE, GRID_FILE, load_grid, write_member
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def apply_overrides(config: ml_collections.ConfigDict, overrides) -> None:
-  """Sets `key=value` strings on a ConfigDict, each parsed as its current value's type
-  (as `--config.key=value` would); KeyError names an unknown key."""
-  for item in overrides:
-    key, sep, text = item.partition("=")
-    if not sep:
-      raise ValueError(f"config override {item!r} is not key=value")
-    *path, leaf = key.split(".")
-    node = config
-    for part in path:
-      node = node[part]
-    old = node[leaf]
-    if isinstance(old, bool):
-      value = text == "True"
-    elif isinstance(old, (int, float)) and not isinstance(old, bool):
-      value = type(old)(ast.literal_eval(text))
-    elif isinstance(old, (tuple, list)):
-      value = tuple(ast.literal_eval(text))
-    else:
-      value = text
-    node[leaf] = value
 
 
 def reading_overrides(reading: str) -> dict:

@@ -32,7 +32,7 @@ _ONLY = cli.shared_flag(flags.DEFINE_list, "only", None,
 
 def candidate_config(family, name: str, demos_path: str):
   config = demos_config.get_config()
-  bandit_runs.apply_overrides(config, tuple(family.user_flags) + tuple(family.tune.candidates[name]))
+  cli.apply_overrides(config, tuple(family.user_flags) + tuple(family.tune.candidates[name]))
   config.data.path = demos_path
   return config
 

@@ -5,6 +5,7 @@ and any `efjax.errors.EfjaxError` the main raises (bad config value, bad demo fi
 wrong workdir), end the command with one line on stderr and exit status 2. Every
 other exception is a bug and keeps its traceback.
 """
+import ast
 import functools
 import sys
 import warnings
@@ -116,3 +117,39 @@ def run_config_workdir(fn, stale: bool = False) -> None:
       stages.stale_policy = policy.value
     fn(config.value, workdir.value, log=progress)
   run(main)
+
+
+def apply_overrides(config, overrides) -> None:
+  """Sets `key=value` strings on a ConfigDict, as `--config.key=value` would.
+
+  Each value is parsed as its field's declared type (`ConfigDict.get_type`), so a
+  placeholder field, unset until a user sets it, takes `2400` as the int it declares;
+  bools read `True`/`False`, tuples and lists a Python literal. KeyError names an unknown
+  key; ValueError a malformed item or a value its type does not parse.
+  """
+  for item in overrides:
+    key, sep, text = item.partition("=")
+    if not sep:
+      raise ValueError(f"config override {item!r} is not key=value")
+    *path, leaf = key.split(".")
+    node = config
+    try:
+      for part in path:
+        node = node[part]
+      field_type = node.get_type(leaf)
+    except (KeyError, AttributeError):
+      raise KeyError(f"config override {item!r}: the config has no key {key!r}") from None
+    try:
+      if field_type is bool:
+        if text not in ("True", "False"):
+          raise ValueError("expected True or False")
+        value = text == "True"
+      elif field_type in (int, float):
+        value = field_type(ast.literal_eval(text))
+      elif field_type in (tuple, list):
+        value = tuple(ast.literal_eval(text))
+      else:
+        value = text
+    except (ValueError, SyntaxError) as e:
+      raise ValueError(f"config override {item!r}: {text!r} is not a valid {field_type.__name__} ({e})") from None
+    node[leaf] = value

@@ -16,7 +16,6 @@ table, methods side by side, with fewer seeds.
 The recorded per-model commands (experiments.train / train_bc / evaluate) reproduce
 each model alone; this main calls the same functions in one process.
 """
-import ast
 import datetime
 import json
 import os
@@ -52,28 +51,14 @@ class TableError(ConfigError):
 # --- configs and commands --------------------------------------------------------------
 
 def apply_overrides(config, overrides) -> None:
-  """Sets `key=value` strings on a ConfigDict, each parsed as its current value's type."""
-  for item in overrides:
-    key, sep, text = item.partition("=")
-    if not sep:
-      raise TableError(f"config override {item!r} is not key=value")
-    *path, leaf = key.split(".")
-    node = config
-    try:
-      for part in path:
-        node = node[part]
-      old = node[leaf]
-    except (KeyError, AttributeError):
-      raise TableError(f"config override {item!r}: the model config has no key {key!r}") from None
-    if isinstance(old, bool):
-      value = text == "True"
-    elif isinstance(old, (tuple, list)):
-      value = tuple(ast.literal_eval(text))
-    elif old is None:
-      value = text
-    else:
-      value = type(old)(text)
-    node[leaf] = value
+  """`key=value` strings set on the model config (experiments.cli.apply_overrides); a bad
+  one is a TableError naming it."""
+  try:
+    cli.apply_overrides(config, overrides)
+  except KeyError as e:
+    raise TableError(e.args[0].replace("the config", "the model config")) from None
+  except ValueError as e:
+    raise TableError(str(e)) from None
 
 
 def model_config(table, task: str, method: str, seed: int, demos_path: str):

@@ -1,0 +1,37 @@
+"""experiments.cli.apply_overrides: `key=value` strings typed as `--config.key=value` is."""
+import pytest
+
+from experiments import bandit_tune, cli
+from experiments.configs import bandit_family, demos
+
+
+def test_values_take_their_fields_declared_type_placeholders_included():
+  config = demos.get_config()
+  assert config.optim.warmup_steps is None        # a placeholder(int) until set
+  cli.apply_overrides(config, ("optim.warmup_steps=2400", "train.learning_rate=3e-3",
+                               "model.mlp.hidden=(64, 64)", "model.spectral_norm=False",
+                               "model.backbone=mlp"))
+  assert config.optim.warmup_steps == 2400 and isinstance(config.optim.warmup_steps, int)
+  assert config.train.learning_rate == 3e-3
+  assert tuple(config.model.mlp.hidden) == (64, 64)
+  assert config.model.spectral_norm is False and config.model.backbone == "mlp"
+
+
+@pytest.mark.parametrize("item, error, match", [
+    ("train.num_stepz=3", KeyError, "no key 'train.num_stepz'"),
+    ("train.num_steps", ValueError, "is not key=value"),
+    ("optim.warmup_steps=many", ValueError, "'many' is not a valid int"),
+    ("model.spectral_norm=yes", ValueError, "'yes' is not a valid bool"),
+])
+def test_a_bad_override_names_itself(item, error, match):
+  with pytest.raises(error, match=match):
+    cli.apply_overrides(demos.get_config(), (item,))
+
+
+def test_every_tuning_candidate_builds_on_the_current_defaults():
+  # Candidates are key=value strings written against demos.py: a default that changes type
+  # (a value turned placeholder) must not leave a candidate that no longer applies.
+  family = bandit_family.get_config()
+  for name in family.tune.candidates:
+    config = bandit_tune.candidate_config(family, name, "demos.npz")
+    assert config.data.path == "demos.npz"
