@@ -145,11 +145,16 @@ def apply_overrides(config, overrides) -> None:
           raise ValueError("expected True or False")
         value = text == "True"
       elif field_type in (int, float):
-        value = field_type(ast.literal_eval(text))
+        value = ast.literal_eval(text)
+        allowed = (int,) if field_type is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, allowed):
+          raise ValueError(f"a {type(value).__name__}")
+        value = field_type(value)
       elif field_type in (tuple, list):
         value = tuple(ast.literal_eval(text))
       else:
         value = text
     except (ValueError, SyntaxError) as e:
-      raise ValueError(f"config override {item!r}: {text!r} is not a valid {field_type.__name__} ({e})") from None
+      raise ValueError(f"config override {item!r}: {text!r} is not a valid "
+                       f"{field_type.__name__} ({e})") from None
     node[leaf] = value

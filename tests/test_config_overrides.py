@@ -22,6 +22,7 @@ def test_values_take_their_fields_declared_type_placeholders_included():
     ("train.num_steps", ValueError, "is not key=value"),
     ("optim.warmup_steps=many", ValueError, "'many' is not a valid int"),
     ("model.spectral_norm=yes", ValueError, "'yes' is not a valid bool"),
+    ("train.num_steps=1.5", ValueError, "'1.5' is not a valid int"),
 ])
 def test_a_bad_override_names_itself(item, error, match):
   with pytest.raises(error, match=match):
