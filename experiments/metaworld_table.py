@@ -55,10 +55,8 @@ def apply_overrides(config, overrides) -> None:
   one is a TableError naming it."""
   try:
     cli.apply_overrides(config, overrides)
-  except KeyError as e:
-    raise TableError(e.args[0].replace("the config", "the model config")) from None
-  except ValueError as e:
-    raise TableError(str(e)) from None
+  except (KeyError, ValueError) as e:
+    raise TableError(e.args[0]) from None
 
 
 def model_config(table, task: str, method: str, seed: int, demos_path: str):
