@@ -2,6 +2,8 @@
 
     python -m experiments.bandit_tune --config=experiments/configs/bandit_family.py \
         --workdir=/work/bandit_runs/tune [--only=CANDIDATE,...]
+    python -m experiments.bandit_tune --config=experiments/configs/bandit_family.py \
+        --workdir=/work/bandit_runs/tune --study=demos80k
 
 For each stage of `tune.stages`, each of its tuning seeds and candidates
 (`tune.candidates`: demos.py plus `user_flags` plus the candidate's keys), trains once keeping one EMA per `tune.ema_horizons` (a fraction
@@ -9,7 +11,13 @@ of the run, efjax/train/ema_set.py) and scores every EMA's reward at every
 `tune.readings` against the member's true Q. One JSON per (candidate, seed) under
 RAW_DIR/tuning/<candidate>/seed<k>.json; finished ones are skipped, so the command
 resumes. Only tuning seeds are accepted.
+
+--study=NAME runs one of `tune.studies` instead: its candidate on its seeds with its member
+settings changed (for example more demos), one JSON per seed under
+RAW_DIR/study/<name>/seed<k>.json, to be paired with the stage run of the same candidate and
+seed.
 """
+import copy
 import os
 import sys
 import time
@@ -28,6 +36,8 @@ _CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None,
 _WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "Member files go here.")
 _ONLY = cli.shared_flag(flags.DEFINE_list, "only", None,
                         "Run only these candidates (default: all).")
+_STUDY = cli.shared_flag(flags.DEFINE_string, "study", None,
+                         "Run this controlled study of tune.studies instead of the stages.")
 
 
 def candidate_config(family, name: str, demos_path: str):
@@ -58,7 +68,7 @@ def tune_one(family, name: str, seed: int, workdir: str, log=print) -> dict:
   readings = {r: bandit_runs.reading_overrides(r) for r in family.tune.readings}
   scores = score_models({f"{h:g}": trained["models"][d] for h, d in zip(horizons, decays)},
                         grid, readings)
-  return {"member": task.summary(), "candidate": name,
+  return {"member": task.summary(), "num_demos": family.member.num_demos, "candidate": name,
           "overrides": list(family.user_flags) + list(family.tune.candidates[name]),
           "ema_horizons": list(horizons), "ema_decays": decays, "scores": scores,
           "samples_per_s": trained["samples_per_s"], "train_wall_s": train_s,
@@ -66,29 +76,48 @@ def tune_one(family, name: str, seed: int, workdir: str, log=print) -> dict:
           "config": config.to_dict(), **made_by}
 
 
+def _run_and_record(family, name: str, seed: int, workdir: str, path: str, **extra) -> None:
+  print(f"tuning {name} on seed {seed}", flush=True)
+  record = {**tune_one(family, name, seed, workdir), **extra}
+  bandit_runs.write_json(path, record)
+  top = max((s["support"]["pearson"], h, r) for h, per in record["scores"].items()
+            for r, s in per.items())
+  print(f"  done in {record['train_wall_s']:.0f}s, {record['samples_per_s']:.0f} samples/s; "
+        f"best support Pearson {top[0]:.3f} (ema {top[1]}, {top[2]}); {path}", flush=True)
+
+
+def run_study(family, name: str, workdir: str) -> None:
+  """Runs study `name` of family.tune.studies; finished seeds are skipped."""
+  studies = family.tune.get("studies") or {}
+  if name not in studies:
+    cli.fail(f"unknown study {name!r}; valid: {sorted(studies)}")
+  study = studies[name]
+  varied = copy.deepcopy(family)
+  varied.member.update(dict(study.member))
+  for seed in study.seeds:
+    path = os.path.join(family.raw_dir, "study", name, f"seed{seed}.json")
+    if not os.path.exists(path):
+      _run_and_record(varied, study.candidate, seed, os.path.join(workdir, name), path,
+                      study=name, study_member=dict(study.member))
+
+
 def main(argv):
   del argv
   cli.quiet_library_logs()
   family, workdir = _CONFIG.value, _WORKDIR.value
+  if _STUDY.value:
+    run_study(family, _STUDY.value, workdir)
+    return
   names = _ONLY.value or list(family.tune.candidates)
   unknown = [n for n in names if n not in family.tune.candidates]
   if unknown:
-    print(f"error: unknown candidates {unknown}; valid: {sorted(family.tune.candidates)}",
-          file=sys.stderr)
-    sys.exit(2)
+    cli.fail(f"unknown candidates {unknown}; valid: {sorted(family.tune.candidates)}")
   runs = [(seed, name) for stage in family.tune.stages for seed in stage["seeds"]
           for name in stage["candidates"] if name in names]     # seed rounds within a stage
   for seed, name in dict.fromkeys(runs):
     path = os.path.join(family.raw_dir, "tuning", name, f"seed{seed}.json")
-    if os.path.exists(path):
-      continue
-    print(f"tuning {name} on seed {seed}", flush=True)
-    record = tune_one(family, name, seed, workdir)
-    bandit_runs.write_json(path, record)
-    top = max((s["support"]["pearson"], h, r) for h, per in record["scores"].items()
-              for r, s in per.items())
-    print(f"  done in {record['train_wall_s']:.0f}s, {record['samples_per_s']:.0f} samples/s; "
-          f"best support Pearson {top[0]:.3f} (ema {top[1]}, {top[2]}); {path}", flush=True)
+    if not os.path.exists(path):
+      _run_and_record(family, name, seed, workdir, path)
 
 
 if __name__ == "__main__":
