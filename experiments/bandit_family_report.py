@@ -4,7 +4,8 @@
     python -m experiments.reports.build [--check]     # with the project's other documents
 
 Reads RAW_DIR/held_out/<setting>/seed<k>.json (experiments.bandit_family) and
-RAW_DIR/tuning/<candidate>/seed<k>.json (experiments.bandit_tune); every number in the
+RAW_DIR/tuning/<candidate>/seed<k>.json and RAW_DIR/study/<name>/seed<k>.json
+(experiments.bandit_tune, the latter with --study); every number in the
 report is computed here from those files. The choice rule for the defaults
 (`choose`) is applied to the tuning records only. `document(files)` and `plot(files, path)`
 take {path under RAW_DIR: record}; --report passes every file on disk, the build
@@ -209,6 +210,72 @@ def _plot(table: dict, path: str) -> None:
   plt.close(fig)
 
 
+def _cell(record: dict, ema: str, reading: str) -> float:
+  return record["scores"][ema][reading]["support"]["pearson"]
+
+
+def _best_default_kind(record: dict) -> float:
+  return max(s["support"]["pearson"] for per in record["scores"].values()
+             for reading, s in per.items() if reading.partition(":")[0] == DEFAULT_KIND)
+
+
+def study_table(name: str, study: dict, records: list[dict], tuning_records: list[dict],
+                pick: dict) -> dict:
+  """Study `name` of config tune.studies, each finished seed paired with the stage run of
+  the same candidate and seed: {'rows': [{'member', 'base', 'study', 'base_best',
+  'study_best'}], 'done', 'runs', 'median': {...}}, Pearson at the defaults' cell (`pick`:
+  the last stage's EMA horizon and reading) and at each run's best reading of DEFAULT_KIND."""
+  base = {r["member"]["seed"]: r for r in tuning_records if r["candidate"] == study["candidate"]}
+  mine = {r["member"]["seed"]: r for r in records if r.get("study") == name}
+  rows = []
+  for seed in study["seeds"]:
+    if seed in mine and seed in base:
+      a, b = base[seed], mine[seed]
+      rows.append({"member": b["member"],
+                   "base": _cell(a, pick["ema_horizon"], pick["reading"]),
+                   "study": _cell(b, pick["ema_horizon"], pick["reading"]),
+                   "base_best": _best_default_kind(a), "study_best": _best_default_kind(b)})
+  keys = ("base", "study", "base_best", "study_best")
+  median = {k: float(np.median([r[k] for r in rows])) for k in keys} if rows else {}
+  if rows:
+    median["change"] = float(np.median([r["study"] - r["base"] for r in rows]))
+  return {"rows": rows, "done": len(mine), "runs": len(study["seeds"]), "median": median}
+
+
+def _study_lines(family, tuning_records: list[dict], study_records: list[dict]) -> list[str]:
+  studies = family.tune.get("studies") or {}
+  pick = choose(tuning_table(tuning_records, family.tune.stages[-1]))
+  if not studies or pick is None:
+    return []
+  lines = ["", "## Controlled studies (tuning seeds only)", "",
+           "`python -m experiments.bandit_tune --config=experiments/configs/bandit_family.py "
+           "--workdir=... --study=NAME`: one candidate on the listed tuning seeds with one "
+           "member setting changed, each run paired with that candidate's stage run on the "
+           "same seed. Support Pearson at the defaults' cell (EMA horizon "
+           f"{pick['ema_horizon']}, `{pick['reading']}`: the last stage's pick) and at each "
+           f"run's best `{DEFAULT_KIND}` reading."]
+  for name, study in studies.items():
+    table = study_table(name, study, study_records, tuning_records, pick)
+    changed = ", ".join(f"{k}={v}" for k, v in study["member"].items())
+    base = ", ".join(f"{k}={family.member[k]}" for k in study["member"])
+    lines += ["", f"### {name}: `{study['candidate']}` with {changed} (stage runs: {base})",
+              "", f"{table['done']} of {table['runs']} runs finished."]
+    if not table["rows"]:
+      continue
+    lines += ["", f"| seed | act_dim | modes | temperature | {base} | {changed} | change | "
+              f"best reading, {base} | best reading, {changed} |", "|---" * 9 + "|"]
+    for r in table["rows"]:
+      m = r["member"]
+      lines.append(f"| {m['seed']} | {m['act_dim']} | {m['num_modes']} | "
+                   f"{m['temperature']:.3f} | {r['base']:.3f} | {r['study']:.3f} | "
+                   f"{r['study'] - r['base']:+.3f} | {r['base_best']:.3f} | "
+                   f"{r['study_best']:.3f} |")
+    md = table["median"]
+    lines.append(f"| median | | | | {md['base']:.3f} | {md['study']:.3f} | {md['change']:+.3f} "
+                 f"| {md['base_best']:.3f} | {md['study_best']:.3f} |")
+  return lines
+
+
 def _provenance(records: list[dict]) -> list[str]:
   commits = sorted({(r["git_commit"] or "?")[:10] + (" (uncommitted changes)" if r["git_dirty"]
                                                       else "") for r in records})
@@ -238,7 +305,7 @@ def _tuning_tables(tuning: dict, pick: dict) -> list[str]:
 
 
 def markdown(family, held_out: list[dict], tuning_records: list[dict], plot_name: str,
-             speed: dict | None = None) -> str:
+             speed: dict | None = None, study_records: list[dict] = ()) -> str:
   rounds = tuple(family.held_out_rounds)
   table = held_out_table(held_out, rounds)
   lines = ["# Reward recovery on a held-out family of max-ent bandits", "",
@@ -349,18 +416,19 @@ def markdown(family, held_out: list[dict], tuning_records: list[dict], plot_name
     for row in speed["rows"]:
       lines.append(f"| {row['backbone']} | {row['candidate']} | {row['samples_per_s']:.0f} | "
                    f"{row['ratio_to_paper']:.2f} |")
-  lines += ["", "## Provenance", ""] + _provenance(held_out + tuning_records)
+  lines += _study_lines(family, tuning_records, list(study_records))
+  lines += ["", "## Provenance", ""] + _provenance(held_out + tuning_records
+                                                   + list(study_records))
   if speed:
     lines.append(f"- speed: git commit {speed['git_commit'][:10]}, jax {speed['jax']}")
   return "\n".join(lines) + "\n"
 
 
-def split(files: dict) -> tuple[list, list, dict | None]:
-  """{path under RAW_DIR: record} -> (held-out records, tuning records, speed record), each
-  list in path order (the order read_records gives)."""
-  held_out = [files[p] for p in sorted(files) if p.startswith("held_out/")]
-  tuning = [files[p] for p in sorted(files) if p.startswith("tuning/")]
-  return held_out, tuning, files.get(SPEED_FILE)
+def split(files: dict) -> tuple[list, list, dict | None, list]:
+  """{path under RAW_DIR: record} -> (held-out records, tuning records, speed record, study
+  records), each list in path order (the order read_records gives)."""
+  under = lambda prefix: [files[p] for p in sorted(files) if p.startswith(prefix)]  # noqa: E731
+  return under("held_out/"), under("tuning/"), files.get(SPEED_FILE), under("study/")
 
 
 def _family(family):
@@ -373,13 +441,14 @@ def _family(family):
 def document(files: dict, family=None) -> str:
   """The report's markdown from {path under RAW_DIR: record} (family: the config's)."""
   family = _family(family)
-  held_out, tuning, speed = split(files)
-  return markdown(family, held_out, tuning, os.path.basename(family.report.plot), speed)
+  held_out, tuning, speed, studies = split(files)
+  return markdown(family, held_out, tuning, os.path.basename(family.report.plot), speed,
+                  studies)
 
 
 def plot(files: dict, path: str, family=None) -> None:
   """The report's plot (none until a held-out member has finished)."""
-  held_out, _, _ = split(files)
+  held_out = split(files)[0]
   if held_out:
     _plot(held_out_table(held_out, tuple(_family(family).held_out_rounds)), path)
 

@@ -524,3 +524,28 @@ def test_bandit_goal_on_a_round_cut_short_is_decided_only_when_the_rest_cannot_c
   # 11 of 12 all perfect: one member at the worst cannot pull the median down
   assert fam._verdict(members([1.0] * 11), "preference_median", 1) == "met"
   assert fam._verdict(members([0.95] * 12), "pearson_p10", 0) == "met"
+
+
+def test_bandit_study_pairs_each_run_with_the_stage_run_of_its_candidate_and_seed():
+  from experiments import bandit_family_report as fam
+
+  def rec(seed, candidate, at_pick, best, study=None):
+    per = {"centered:0.5": {"support": {"pearson": at_pick}},
+           "centered:0.1": {"support": {"pearson": best}},
+           "multi_noise:0.4,0.5": {"support": {"pearson": 0.999}}}   # not a default's kind
+    r = {"member": {"seed": seed, "act_dim": 2, "num_modes": 4, "temperature": 0.3},
+         "candidate": candidate, "scores": {"0.1": per}}
+    return {**r, "study": study} if study else r
+  tuning = [rec(1, "c", 0.80, 0.85), rec(2, "c", 0.90, 0.91), rec(1, "other", 0.1, 0.1)]
+  runs = [rec(1, "c", 0.92, 0.93, study="more"), rec(3, "c", 0.5, 0.5, study="more")]
+  study = {"candidate": "c", "seeds": (1, 2, 3), "member": {"num_demos": 80}}
+  pick = {"ema_horizon": "0.1", "reading": "centered:0.5"}
+  table = fam.study_table("more", study, runs, tuning, pick)
+  # seed 1 paired with candidate c's stage run (not 'other'); seed 2 has no study run yet and
+  # seed 3 no stage run: neither is a row
+  assert [r["member"]["seed"] for r in table["rows"]] == [1]
+  row = table["rows"][0]
+  assert (row["base"], row["study"], row["base_best"], row["study_best"]) == (0.80, 0.92, 0.85,
+                                                                               0.93)
+  assert table["median"]["change"] == pytest.approx(0.12)
+  assert (table["done"], table["runs"]) == (2, 3)
