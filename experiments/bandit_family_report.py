@@ -22,6 +22,8 @@ GOAL = {"pearson_median": 0.93, "pearson_p10": 0.85, "preference_median": 0.92}
 TEMPERATURE_BINS = ((0.1, 0.2), (0.2, 0.5), (0.5, 1.0), (1.0, 2.0))
 SPEED_TOLERANCE = 0.02      # choose: the fastest candidate within this of the best median
 SAME_SPEED = 0.8            # choose: candidates this close to the fastest count as as fast
+P10_TIE = 0.01              # choose, rule 'p10': 10th percentiles this close count as tied
+RULES = ("median", "p10")   # choose: a stage's `rule` (stages before 10: 'median')
 # choose: the reward kind a default may read. `efjax.load(W).reward(obs, actions)` reads the
 # centered reward unless told otherwise (the model contract, ARCHITECTURE.md), so other
 # readings (multi_noise) are scored and shown but not picked.
@@ -110,14 +112,18 @@ def tuning_table(records: list[dict], stage: dict) -> dict:
           "cpus": {c: sorted(v, key=str) for c, v in cpus.items()}}
 
 
-def choose(tuning: dict) -> dict | None:
+def choose(tuning: dict, rule: str = "median") -> dict | None:
   """The rule that picked the defaults, on the tuning seeds only: the highest median Pearson
   over (candidate, EMA horizon, reading) among the readings of DEFAULT_KIND; then, among
   cells within SPEED_TOLERANCE of it, the fastest candidates (those at least SAME_SPEED x the
   fastest one's samples/s: equal cost within the load noise of the shared CPU), and of
-  their cells the best. Speeds are compared only when every run of those candidates
-  recorded one and the same CPU model (these machines vary between sessions); otherwise
-  every candidate near the best counts as fast ('speed_compared' False)."""
+  their cells the best: by median Pearson (rule 'median'), or (rule 'p10', the goal's
+  other Pearson figure) by 10th percentile, those within P10_TIE of the best one tied and
+  the best median of them taken. Speeds are compared only when every run of those
+  candidates recorded one and the same CPU model (these machines vary between sessions);
+  otherwise every candidate near the best counts as fast ('speed_compared' False)."""
+  if rule not in RULES:
+    raise ValueError(f"tuning rule {rule!r} is not one of {RULES}")
   cells = {k: v for k, v in tuning["cells"].items()
            if k[2].partition(":")[0] == DEFAULT_KIND}
   if not cells:
@@ -129,7 +135,11 @@ def choose(tuning: dict) -> dict | None:
   compared = len(machines) == 1 and None not in machines
   top = max(speed(k[0]) for k in near)
   fastest = {k[0] for k in near if not compared or speed(k[0]) >= SAME_SPEED * top}
-  key = max((k for k in near if k[0] in fastest), key=lambda k: cells[k]["pearson"])
+  candidates = [k for k in near if k[0] in fastest]
+  if rule == "p10":
+    top_p10 = max(cells[k]["p10"] for k in candidates)
+    candidates = [k for k in candidates if cells[k]["p10"] >= top_p10 - P10_TIE]
+  key = max(candidates, key=lambda k: cells[k]["pearson"])
   return {"candidate": key[0], "ema_horizon": key[1], "reading": key[2], **cells[key],
           "best_pearson": best, "speed_compared": compared}
 
@@ -244,7 +254,9 @@ def study_table(name: str, study: dict, records: list[dict], tuning_records: lis
 
 def _study_lines(family, tuning_records: list[dict], study_records: list[dict]) -> list[str]:
   studies = family.tune.get("studies") or {}
-  pick = choose(tuning_table(tuning_records, family.tune.stages[-1]))
+  picks = [choose(tuning_table(tuning_records, stage), stage.get("rule", "median"))
+           for stage in family.tune.stages]
+  pick = next((p for p in reversed(picks) if p is not None), None)   # the last stage done
   if not studies or pick is None:
     return []
   lines = ["", "## Controlled studies (tuning seeds only)", "",
@@ -252,7 +264,7 @@ def _study_lines(family, tuning_records: list[dict], study_records: list[dict]) 
            "--workdir=... --study=NAME`: one candidate on the listed tuning seeds with one "
            "member setting changed, each run paired with that candidate's stage run on the "
            "same seed. Support Pearson at the defaults' cell (EMA horizon "
-           f"{pick['ema_horizon']}, `{pick['reading']}`: the last stage's pick) and at each "
+           f"{pick['ema_horizon']}, `{pick['reading']}`: the last finished stage's pick) and at each "
            f"run's best `{DEFAULT_KIND}` reading."]
   for name, study in studies.items():
     table = study_table(name, study, study_records, tuning_records, pick)
@@ -392,18 +404,22 @@ def markdown(family, held_out: list[dict], tuning_records: list[dict], plot_name
     if not tuning["cells"]:
       lines.append(f"{tuning['done']} of {tuning['runs']} runs finished.")
       continue
-    pick = choose(tuning)
+    rule = stage.get("rule", "median")
+    pick = choose(tuning, rule)
     lines += _tuning_tables(tuning, pick)
     if i == len(stages):
-      lines += ["", f"The rule (`choose`, on this last stage): of the `{DEFAULT_KIND}` "
-                "readings (the kind `efjax.load(W).reward` reads by default), the best median "
-                f"Pearson is {pick['best_pearson']:.3f}; among the cells within "
-                f"{SPEED_TOLERANCE} of it, "
+      best = ("the best" if rule == "median" else
+              f"the best median of those whose 10th percentile is within {P10_TIE} of the "
+              "best 10th percentile")
+      lines += ["", f"The rule (`choose`, rule `{rule}`, on this last stage): of the "
+                f"`{DEFAULT_KIND}` readings (the kind `efjax.load(W).reward` reads by "
+                f"default), the best median Pearson is {pick['best_pearson']:.3f}; among the "
+                f"cells within {SPEED_TOLERANCE} of it, "
                 + (f"of the fastest candidates (samples/s at least {SAME_SPEED} x the fastest's) "
                    if pick["speed_compared"] else
                    "of all candidates (their runs were not all timed on one recorded CPU "
                    "model, so their samples/s are not compared) ")
-                + f"the best is `{pick['candidate']}`, at EMA horizon "
+                + f"{best} is `{pick['candidate']}`, at EMA horizon "
                 f"{pick['ema_horizon']} and reading `{pick['reading']}` (median Pearson "
                 f"{pick['pearson']:.3f}, 10th percentile {pick['p10']:.3f}, preference "
                 f"accuracy {pick['preference_accuracy']:.3f})."]

@@ -493,6 +493,23 @@ def test_bandit_choose_takes_the_best_of_the_equally_fast_candidates_near_the_be
     assert (pick["candidate"], pick["speed_compared"]) == ("slow", False)
 
 
+def test_bandit_choose_rule_p10_weighs_the_weakest_members_within_the_median_band():
+  from experiments import bandit_family_report as fam
+  r = "centered:0.5"
+  cell = lambda median, p10: {"pearson": median, "p10": p10, "preference_accuracy": 0.9}  # noqa: E731
+  cells = {("a", "0.1", r): cell(0.95, 0.80), ("b", "0.1", r): cell(0.94, 0.86),
+           ("b", "0.4", r): cell(0.945, 0.855), ("c", "0.1", r): cell(0.90, 0.95)}
+  tuning = {"cells": cells, "samples_per_s": {c: 1.0 for c in "abc"},
+            "cpus": {c: ["one CPU"] for c in "abc"}}
+  assert fam.choose(tuning)["candidate"] == "a"                  # the median alone
+  # p10: c (0.95) is outside the 0.02 median band; of a and b, b's 0.86 is the best 10th
+  # percentile, and b at 0.4 (0.855, within 0.01 of it) has the better median
+  pick = fam.choose(tuning, "p10")
+  assert (pick["candidate"], pick["ema_horizon"]) == ("b", "0.4")
+  with pytest.raises(ValueError, match="not one of"):
+    fam.choose(tuning, "mean")
+
+
 def test_rl_budget_command_is_one_a_shell_runs_as_recorded():
   import ast
   import shlex
