@@ -106,6 +106,8 @@ def main(argv):
   cli.quiet_library_logs()
   family, workdir = _CONFIG.value, _WORKDIR.value
   if _STUDY.value:
+    if _ONLY.value:
+      cli.fail("--only picks stage candidates; a study runs its own candidate: drop --only")
     run_study(family, _STUDY.value, workdir)
     return
   names = _ONLY.value or list(family.tune.candidates)

@@ -36,3 +36,18 @@ def test_every_tuning_candidate_builds_on_the_current_defaults():
   for name in family.tune.candidates:
     config = bandit_tune.candidate_config(family, name, "demos.npz")
     assert config.data.path == "demos.npz"
+
+
+def test_every_study_names_a_candidate_and_member_keys_that_exist():
+  family = bandit_family.get_config()
+  for name, study in family.tune.studies.items():
+    assert study.candidate in family.tune.candidates, name
+    assert set(study.member) <= set(family.member), name
+
+
+def test_an_unknown_study_is_one_line_and_nothing_runs(tmp_path, capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    bandit_tune.run_study(bandit_family.get_config(), "demos1M", str(tmp_path))
+  assert exit_info.value.code == 2
+  assert "unknown study 'demos1M'; valid: ['demos80k']" in capsys.readouterr().err
+  assert not list(tmp_path.iterdir())
