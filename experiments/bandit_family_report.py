@@ -224,27 +224,31 @@ def _cell(record: dict, ema: str, reading: str) -> float:
   return record["scores"][ema][reading]["support"]["pearson"]
 
 
-def _best_default_kind(record: dict) -> float:
-  return max(s["support"]["pearson"] for per in record["scores"].values()
-             for reading, s in per.items() if reading.partition(":")[0] == DEFAULT_KIND)
+def _default_kind_pearsons(record: dict) -> list[float]:
+  return [s["support"]["pearson"] for per in record["scores"].values()
+          for reading, s in per.items() if reading.partition(":")[0] == DEFAULT_KIND]
 
 
 def study_table(name: str, study: dict, records: list[dict], tuning_records: list[dict],
                 pick: dict) -> dict:
   """Study `name` of config tune.studies, each finished seed paired with the stage run of
   the same candidate and seed: {'rows': [{'member', 'base', 'study', 'base_best',
-  'study_best'}], 'done', 'runs', 'median': {...}}, Pearson at the defaults' cell (`pick`:
-  the last stage's EMA horizon and reading) and at each run's best reading of DEFAULT_KIND."""
+  'study_best', 'base_spread', 'study_spread'}], 'done', 'runs', 'median': {...}}, Pearson
+  at the defaults' cell (`pick`: the last stage's EMA horizon and reading), at each run's
+  best reading of DEFAULT_KIND, and the spread (max - min) over those readings: near 0, the
+  reward reads the same at every level, as when the learned term has gone flat in the
+  action and only the EDM prior's quadratic is left."""
   base = {r["member"]["seed"]: r for r in tuning_records if r["candidate"] == study["candidate"]}
   mine = {r["member"]["seed"]: r for r in records if r.get("study") == name}
   rows = []
   for seed in study["seeds"]:
     if seed in mine and seed in base:
-      a, b = base[seed], mine[seed]
-      rows.append({"member": b["member"],
-                   "base": _cell(a, pick["ema_horizon"], pick["reading"]),
-                   "study": _cell(b, pick["ema_horizon"], pick["reading"]),
-                   "base_best": _best_default_kind(a), "study_best": _best_default_kind(b)})
+      row = {"member": mine[seed]["member"]}
+      for arm, record in (("base", base[seed]), ("study", mine[seed])):
+        pearsons = _default_kind_pearsons(record)
+        row.update({arm: _cell(record, pick["ema_horizon"], pick["reading"]),
+                    f"{arm}_best": max(pearsons), f"{arm}_spread": max(pearsons) - min(pearsons)})
+      rows.append(row)
   keys = ("base", "study", "base_best", "study_best")
   median = {k: float(np.median([r[k] for r in rows])) for k in keys} if rows else {}
   if rows:
@@ -275,16 +279,21 @@ def _study_lines(family, tuning_records: list[dict], study_records: list[dict]) 
     if not table["rows"]:
       continue
     lines += ["", f"| seed | act_dim | modes | temperature | {base} | {changed} | change | "
-              f"best reading, {base} | best reading, {changed} |", "|---" * 9 + "|"]
+              f"best reading, {base} | best reading, {changed} | spread over readings, "
+              f"{base} / {changed} |", "|---" * 10 + "|"]
     for r in table["rows"]:
       m = r["member"]
       lines.append(f"| {m['seed']} | {m['act_dim']} | {m['num_modes']} | "
                    f"{m['temperature']:.3f} | {r['base']:.3f} | {r['study']:.3f} | "
                    f"{r['study'] - r['base']:+.3f} | {r['base_best']:.3f} | "
-                   f"{r['study_best']:.3f} |")
+                   f"{r['study_best']:.3f} | {r['base_spread']:.3f} / {r['study_spread']:.3f} |")
     md = table["median"]
-    lines.append(f"| median | | | | {md['base']:.3f} | {md['study']:.3f} | {md['change']:+.3f} "
-                 f"| {md['base_best']:.3f} | {md['study_best']:.3f} |")
+    lines += [f"| median | | | | {md['base']:.3f} | {md['study']:.3f} | {md['change']:+.3f} "
+              f"| {md['base_best']:.3f} | {md['study_best']:.3f} | |", "",
+              "Spread over readings: the run's best minus its worst Pearson over every EMA "
+              f"horizon and `{DEFAULT_KIND}` reading; near 0, the reward reads the same at "
+              "every level, as when the learned term has gone flat in the action and only the "
+              "EDM prior's quadratic is left (`experiments.reward_report` flags such a run)."]
   return lines
 
 

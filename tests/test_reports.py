@@ -565,4 +565,5 @@ def test_bandit_study_pairs_each_run_with_the_stage_run_of_its_candidate_and_see
   assert (row["base"], row["study"], row["base_best"], row["study_best"]) == (0.80, 0.92, 0.85,
                                                                                0.93)
   assert table["median"]["change"] == pytest.approx(0.12)
+  assert (row["base_spread"], row["study_spread"]) == (pytest.approx(0.05), pytest.approx(0.01))
   assert (table["done"], table["runs"]) == (2, 3)
