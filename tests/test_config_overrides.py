@@ -51,3 +51,30 @@ def test_an_unknown_study_is_one_line_and_nothing_runs(tmp_path, capsys):
   assert exit_info.value.code == 2
   assert "unknown study 'demos1M'; valid: ['demos80k']" in capsys.readouterr().err
   assert not list(tmp_path.iterdir())
+
+
+def test_demos_defaults_are_the_last_finished_tuning_stage_pick():
+  # What demos.py ships is what the tuning rule picked on the committed tuning records
+  # (results/bandit_family.md): the candidate's trained keys, the EMA horizon and the reading.
+  from efjax.train.config import optim_config
+  from experiments import bandit_family_report as report
+  family = bandit_family.get_config()
+  files = report.read_files(family.raw_dir)
+  tuning = report.split(files)[1]
+  picks = [report.choose(report.tuning_table(tuning, stage), stage.get("rule", "median"))
+           for stage in family.tune.stages]
+  pick = next(p for p in reversed(picks) if p is not None)
+  shipped = demos.get_config()
+  cli.apply_overrides(shipped, family.user_flags)
+  picked = bandit_tune.candidate_config(family, pick["candidate"], "demos.npz")
+  for section, key in (("train", "learning_rate"), ("train", "num_levels"),
+                       ("model", "preconditioning"), ("model", "mlp"), ("model", "activation"),
+                       ("model", "spectral_norm"), ("seed", None)):
+    got = shipped[section] if key is None else shipped[section][key]
+    want = picked[section] if key is None else picked[section][key]
+    assert got == want, (section, key)
+  for key in ("warmup_steps", "weight_decay", "learning_rate"):
+    assert optim_config(shipped)[key] == optim_config(picked)[key], key
+  assert shipped.train.ema is None and shipped.train.ema_horizon == float(pick["ema_horizon"])
+  kind, _, level = pick["reading"].partition(":")
+  assert (shipped.reward.kind, shipped.reward.t) == (kind, float(level))
