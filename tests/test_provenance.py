@@ -84,7 +84,7 @@ def test_a_resumed_run_may_change_its_length_not_its_recipe(tmp_path):
   train_and_evaluate(_config(data, num_steps=30), workdir, log=lambda *_: None)   # longer: fine
   config = _config(data, num_steps=40)
   config.optim.weight_decay = 0.1
-  with pytest.raises(ConfigError, match="optim.weight_decay was 1e-06, now 0.1"):
+  with pytest.raises(ConfigError, match="optim.weight_decay was 0.01, now 0.1"):
     train_and_evaluate(config, workdir, log=lambda *_: None)
 
 
