@@ -144,6 +144,14 @@ def choose(tuning: dict, rule: str = "median") -> dict | None:
           "best_pearson": best, "speed_compared": compared}
 
 
+def last_pick(family, tuning_records: list[dict]) -> dict | None:
+  """The pick of the last stage whose runs have all finished, each stage by its own rule:
+  what demos.py ships (tests/test_config_overrides.py holds it to that)."""
+  picks = [choose(tuning_table(tuning_records, stage), stage.get("rule", "median"))
+           for stage in family.tune.stages]
+  return next((p for p in reversed(picks) if p is not None), None)
+
+
 def _verdict(members: list, goal: str, missing: int) -> str:
   """'met' / 'NOT met' for a GOAL key, decided when the `missing` members of a round cut
   short could not change it (all at the metric's worst or all at its best); else 'open'."""
@@ -258,9 +266,7 @@ def study_table(name: str, study: dict, records: list[dict], tuning_records: lis
 
 def _study_lines(family, tuning_records: list[dict], study_records: list[dict]) -> list[str]:
   studies = family.tune.get("studies") or {}
-  picks = [choose(tuning_table(tuning_records, stage), stage.get("rule", "median"))
-           for stage in family.tune.stages]
-  pick = next((p for p in reversed(picks) if p is not None), None)   # the last stage done
+  pick = last_pick(family, tuning_records)
   if not studies or pick is None:
     return []
   lines = ["", "## Controlled studies (tuning seeds only)", "",

@@ -59,11 +59,7 @@ def test_demos_defaults_are_the_last_finished_tuning_stage_pick():
   from efjax.train.config import optim_config
   from experiments import bandit_family_report as report
   family = bandit_family.get_config()
-  files = report.read_files(family.raw_dir)
-  tuning = report.split(files)[1]
-  picks = [report.choose(report.tuning_table(tuning, stage), stage.get("rule", "median"))
-           for stage in family.tune.stages]
-  pick = next(p for p in reversed(picks) if p is not None)
+  pick = report.last_pick(family, report.split(report.read_files(family.raw_dir))[1])
   shipped = demos.get_config()
   cli.apply_overrides(shipped, family.user_flags)
   picked = bandit_tune.candidate_config(family, pick["candidate"], "demos.npz")

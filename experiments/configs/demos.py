@@ -80,8 +80,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
 
 def apply_paper_recipe(c: ml_collections.ConfigDict, reward_t: float = 1e-3) -> None:
   """The EnergyFlow paper's training and reward recipe (the `paper` variant): AdamW at 1e-4
-  with weight decay 1e-6, a fixed EMA decay 0.9999, one noise level per sample, the plain energy (no
-  preconditioning), the centered reward read at t = reward_t (the paper: 1e-3).
+  with weight decay 1e-6, a fixed EMA decay 0.9999, one noise level per sample, the plain
+  energy (no preconditioning), the centered reward read at t = reward_t (the paper: 1e-3).
 
   With reward_t = 0.4 it is demos.py's defaults before they were tuned on the bandit family
   (issue 17, results/bandit_family.md); the configs whose published results were made
