@@ -204,9 +204,16 @@ def _studies() -> dict:
   defaults as shipped (stage 9's pick) train on 80,000 demos instead of 20,000, on stage 9's
   members (same steps, batch and samples seen; only the number of distinct demos
   changes), most modes first.
+
+  demos80k_wd: the same with stage 10's pick (weight decay 0.01), seed 261 first: its
+  demos80k run collapsed (the learned term went flat; the same Pearson at every level), so
+  does the recipe shipped now collapse on the same data?
   """
   return dict(demos80k=dict(candidate="lr3e-3_k1_edm_wu10", member=dict(num_demos=80_000),
-                            seeds=(1, 0, 261, 294, 7, 4, 12, 6)))
+                            seeds=(1, 0, 261, 294, 7, 4, 12, 6)),
+              demos80k_wd=dict(candidate="lr3e-3_k1_edm_wu10_wd1e-2",
+                               member=dict(num_demos=80_000),
+                               seeds=(261, 1, 0, 294, 7, 4, 12, 6)))
 
 
 # Reward readings scored in tuning, as `kind:levels` (centered: one t; multi_noise: the
