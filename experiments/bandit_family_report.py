@@ -44,14 +44,16 @@ def round_of(seed: int, rounds) -> dict | None:
 
 def recipe(config: dict) -> str:
   """The tuned keys a run used, read from its config: learning rate, EMA, preconditioning,
-  noise levels per sample, the reward reading and the learning rate's warm-up."""
+  noise levels per sample, the reward reading, the learning rate's warm-up and the weight
+  decay."""
   train, reward, optim = config["train"], config["reward"], config.get("optim", {})
   ema = (f"EMA {train['ema']:g}" if train.get("ema") is not None
          else f"EMA horizon {train.get('ema_horizon', 0):g}")
   warm_up = (f"warm-up {optim['warmup_steps']} steps" if optim.get("warmup_steps") is not None
              else f"warm-up {optim.get('warmup_fraction', 0):g} of the run")
   return (f"lr {train['learning_rate']:g}, {ema}, {config['model']['preconditioning']}, "
-          f"{train['num_levels']} level(s), {reward['kind']} t={reward['t']:g}, {warm_up}")
+          f"{train['num_levels']} level(s), {reward['kind']} t={reward['t']:g}, {warm_up}, "
+          f"weight decay {optim.get('weight_decay', 0):g}")
 
 
 def held_out_table(records: list[dict], rounds=()) -> dict:
