@@ -240,23 +240,33 @@ def _default_kind_pearsons(record: dict) -> list[float]:
 
 
 def study_table(name: str, study: dict, records: list[dict], tuning_records: list[dict],
-                pick: dict) -> dict:
+                pick: dict, studies: dict | None = None) -> dict:
   """Study `name` of config tune.studies, each finished seed paired with the stage run of
-  the same candidate and seed: {'rows': [{'member', 'base', 'study', 'base_best',
-  'study_best', 'base_spread', 'study_spread'}], 'done', 'runs', 'median': {...}}, Pearson
-  at the defaults' cell (`pick`: the last stage's EMA horizon and reading), at each run's
+  the same candidate and seed, or with the run of study `paired_with` on that seed:
+  {'rows': [{'member', 'base', 'study', 'base_best', 'study_best', 'base_spread',
+  'study_spread'}], 'done', 'runs', 'median': {...}}, Pearson at each arm's cell (a
+  study's own `cell`, else `pick`: the last stage's EMA horizon and reading), at each run's
   best reading of DEFAULT_KIND, and the spread (max - min) over those readings: near 0, the
   reward reads the same at every level, as when the learned term has gone flat in the
-  action and only the EDM prior's quadratic is left."""
-  base = {r["member"]["seed"]: r for r in tuning_records if r["candidate"] == study["candidate"]}
+  action and only the EDM prior's quadratic is left. studies: every study by name (for a
+  paired study's cell)."""
+  paired = study.get("paired_with")
+  if paired:
+    base = {r["member"]["seed"]: r for r in records if r.get("study") == paired}
+    base_cell = (studies or {}).get(paired, {}).get("cell") or pick
+  else:
+    base = {r["member"]["seed"]: r for r in tuning_records
+            if r["candidate"] == study["candidate"]}
+    base_cell = pick
   mine = {r["member"]["seed"]: r for r in records if r.get("study") == name}
   rows = []
   for seed in study["seeds"]:
     if seed in mine and seed in base:
       row = {"member": mine[seed]["member"]}
-      for arm, record in (("base", base[seed]), ("study", mine[seed])):
+      for arm, record, cell in (("base", base[seed], base_cell),
+                                ("study", mine[seed], study.get("cell") or pick)):
         pearsons = _default_kind_pearsons(record)
-        row.update({arm: _cell(record, pick["ema_horizon"], pick["reading"]),
+        row.update({arm: _cell(record, cell["ema_horizon"], cell["reading"]),
                     f"{arm}_best": max(pearsons), f"{arm}_spread": max(pearsons) - min(pearsons)})
       rows.append(row)
   keys = ("base", "study", "base_best", "study_best")
@@ -273,17 +283,27 @@ def _study_lines(family, tuning_records: list[dict], study_records: list[dict]) 
     return []
   lines = ["", "## Controlled studies (tuning seeds only)", "",
            "`python -m experiments.bandit_tune --config=experiments/configs/bandit_family.py "
-           "--workdir=... --study=NAME`: one candidate on the listed tuning seeds with one "
-           "member setting changed, each run paired with that candidate's stage run on the "
-           "same seed. Support Pearson at the defaults' cell (EMA horizon "
-           f"{pick['ema_horizon']}, `{pick['reading']}`: the last finished stage's pick) and at each "
+           "--workdir=... --study=NAME`: one candidate on the listed tuning seeds with "
+           "member settings or flags changed, each run paired with that candidate's stage run "
+           "on the same seed, or with the run of the study it names. Support Pearson at the "
+           "defaults' cell (EMA horizon "
+           f"{pick['ema_horizon']}, `{pick['reading']}`: the last finished stage's pick; a study "
+           "of another recipe at its own cell, named below) and at each "
            f"run's best `{DEFAULT_KIND}` reading."]
   for name, study in studies.items():
-    table = study_table(name, study, study_records, tuning_records, pick)
-    changed = ", ".join(f"{k}={v}" for k, v in study["member"].items())
-    base = ", ".join(f"{k}={family.member[k]}" for k in study["member"])
-    lines += ["", f"### {name}: `{study['candidate']}` with {changed} (stage runs: {base})",
-              "", f"{table['done']} of {table['runs']} runs finished."]
+    table = study_table(name, study, study_records, tuning_records, pick, studies)
+    changes = [f"{k}={v}" for k, v in study["member"].items()] + list(study.get("flags", ()))
+    if study.get("paired_with"):
+      changed, base = name, study["paired_with"]
+      against = f"against study {base}"
+    else:
+      changed = ", ".join(changes)
+      base = ", ".join(f"{k}={family.member[k]}" for k in study["member"])
+      against = f"stage runs: {base}"
+    cell = study.get("cell")
+    at = (f"; read at EMA horizon {cell['ema_horizon']}, `{cell['reading']}`" if cell else "")
+    lines += ["", f"### {name}: `{study['candidate']}` with {', '.join(changes)} "
+              f"({against}{at})", "", f"{table['done']} of {table['runs']} runs finished."]
     if not table["rows"]:
       continue
     lines += ["", f"| seed | act_dim | modes | temperature | {base} | {changed} | change | "

@@ -32,7 +32,8 @@ def member_files(seed: int, directory: str, member_cfg) -> tuple[str, dict, obje
   demos, grid = os.path.join(directory, DEMOS_FILE), os.path.join(directory, GRID_FILE)
   if not (os.path.exists(demos) and os.path.exists(grid)):
     write_member(task, directory, member_cfg.num_demos, member_cfg.episode_length,
-                 member_cfg.num_states, member_cfg.num_actions)
+                 member_cfg.num_states, member_cfg.num_actions,
+                 member_cfg.get("action_horizon", 1))
   return demos, load_grid(grid), task
 
 

@@ -12,10 +12,12 @@ of the run, efjax/train/ema_set.py) and scores every EMA's reward at every
 RAW_DIR/tuning/<candidate>/seed<k>.json; finished ones are skipped, so the command
 resumes. Only tuning seeds are accepted.
 
---study=NAME runs one of `tune.studies` instead: its candidate on its seeds with its member
-settings changed (for example more demos), one JSON per seed under
-RAW_DIR/study/<name>/seed<k>.json, to be paired with the stage run of the same candidate and
-seed.
+--study=NAME[,NAME...] runs studies of `tune.studies` instead: each its candidate on its
+seeds with its member settings (for example more demos) and its own `flags` (for example
+the backbone) changed, one JSON per seed under RAW_DIR/study/<name>/seed<k>.json, to be
+paired with the stage run of the same candidate and seed or with the run of the study it
+names in `paired_with`. Several studies run seed by seed (every study on a seed, then the
+next), so a run cut short still compares them.
 """
 import copy
 import os
@@ -36,24 +38,32 @@ _CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None,
 _WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "Member files go here.")
 _ONLY = cli.shared_flag(flags.DEFINE_list, "only", None,
                         "Run only these candidates (default: all).")
-_STUDY = cli.shared_flag(flags.DEFINE_string, "study", None,
-                         "Run this controlled study of tune.studies instead of the stages.")
+_STUDY = cli.shared_flag(flags.DEFINE_list, "study", None,
+                         "Run these controlled studies of tune.studies instead of the stages.")
 
 
-def candidate_config(family, name: str, demos_path: str):
+def overrides(family, name: str, extra=()) -> tuple:
+  """The `key=value` overrides of demos.py a run of candidate `name` trains with: the
+  family's user flags, the candidate's keys, then `extra` (a study's flags; the later value
+  of a key wins)."""
+  return tuple(family.user_flags) + tuple(family.tune.candidates[name]) + tuple(extra)
+
+
+def candidate_config(family, name: str, demos_path: str, extra=()):
   config = demos_config.get_config()
-  cli.apply_overrides(config, tuple(family.user_flags) + tuple(family.tune.candidates[name]))
+  cli.apply_overrides(config, overrides(family, name, extra))
   config.data.path = demos_path
   return config
 
 
-def tune_one(family, name: str, seed: int, workdir: str, log=print) -> dict:
-  """Trains candidate `name` on tuning member `seed` and scores it: the raw record."""
+def tune_one(family, name: str, seed: int, workdir: str, log=print, extra=()) -> dict:
+  """Trains candidate `name` (plus `extra` overrides) on tuning member `seed` and scores
+  it: the raw record."""
   if seed >= HELD_OUT_START:
     raise ValueError(f"seed {seed} is a held-out member; tuning uses seeds < {HELD_OUT_START}")
   demos, grid, task = bandit_runs.member_files(seed, os.path.join(workdir, "members",
                                                                   f"seed{seed}"), family.member)
-  config = candidate_config(family, name, demos)
+  config = candidate_config(family, name, demos, extra)
   made_by = bandit_runs.provenance(sys.argv)          # the code as the run starts
   horizons = tuple(family.tune.ema_horizons)
   decays = [1.0 - 1.0 / max(1.0, h * config.train.num_steps) for h in horizons]
@@ -69,16 +79,18 @@ def tune_one(family, name: str, seed: int, workdir: str, log=print) -> dict:
   scores = score_models({f"{h:g}": trained["models"][d] for h, d in zip(horizons, decays)},
                         grid, readings)
   return {"member": task.summary(), "num_demos": family.member.num_demos, "candidate": name,
-          "overrides": list(family.user_flags) + list(family.tune.candidates[name]),
+          "overrides": list(overrides(family, name, extra)),
           "ema_horizons": list(horizons), "ema_decays": decays, "scores": scores,
           "samples_per_s": trained["samples_per_s"], "train_wall_s": train_s,
           "score_wall_s": time.perf_counter() - start - train_s,
           "config": config.to_dict(), **made_by}
 
 
-def _run_and_record(family, name: str, seed: int, workdir: str, path: str, **extra) -> None:
-  print(f"tuning {name} on seed {seed}", flush=True)
-  record = {**tune_one(family, name, seed, workdir), **extra}
+def _run_and_record(family, name: str, seed: int, workdir: str, path: str, flags=(),
+                    **fields) -> None:
+  print(f"tuning {name} on seed {seed}" + (f" with {', '.join(flags)}" if flags else ""),
+        flush=True)
+  record = {**tune_one(family, name, seed, workdir, extra=flags), **fields}
   bandit_runs.write_json(path, record)
   top = max((s["support"]["pearson"], h, r) for h, per in record["scores"].items()
             for r, s in per.items())
@@ -86,19 +98,29 @@ def _run_and_record(family, name: str, seed: int, workdir: str, path: str, **ext
         f"best support Pearson {top[0]:.3f} (ema {top[1]}, {top[2]}); {path}", flush=True)
 
 
-def run_study(family, name: str, workdir: str) -> None:
-  """Runs study `name` of family.tune.studies; finished seeds are skipped."""
+def run_study(family, names, workdir: str) -> None:
+  """Runs studies `names` (one name or several) of family.tune.studies, seed by seed;
+  finished runs are skipped."""
+  names = [names] if isinstance(names, str) else list(names)
   studies = family.tune.get("studies") or {}
-  if name not in studies:
-    cli.fail(f"unknown study {name!r}; valid: {sorted(studies)}")
-  study = studies[name]
-  varied = copy.deepcopy(family)
-  varied.member.update(dict(study.member))
-  for seed in study.seeds:
+  unknown = [n for n in names if n not in studies]
+  if unknown:
+    cli.fail(f"unknown study {unknown[0]!r}; valid: {sorted(studies)}")
+  runs = [(seed, name) for name in names for seed in studies[name].seeds]
+  order = list(dict.fromkeys(seed for seed, _ in runs))
+  for seed, name in sorted(runs, key=lambda r: (order.index(r[0]), names.index(r[1]))):
+    study = studies[name]
     path = os.path.join(family.raw_dir, "study", name, f"seed{seed}.json")
-    if not os.path.exists(path):
-      _run_and_record(varied, study.candidate, seed, os.path.join(workdir, name), path,
-                      study=name, study_member=dict(study.member))
+    if os.path.exists(path):
+      continue
+    varied = copy.deepcopy(family)
+    varied.member.update(dict(study.member))
+    # members with the same member settings share their files
+    member_dir = "members_" + "_".join(f"{k}{v}" for k, v in sorted(study.member.items()))
+    _run_and_record(varied, study.candidate, seed, os.path.join(workdir, member_dir), path,
+                    flags=tuple(study.get("flags", ())), study=name,
+                    study_member=dict(study.member),
+                    study_flags=list(study.get("flags", ())))
 
 
 def main(argv):

@@ -117,6 +117,72 @@ def test_member_files_follow_the_demo_layout(tmp_path):
   assert float(grid["temperature"]) == pytest.approx(task.temperature)
 
 
+def test_chunked_member_files_hold_one_context_per_episode_and_sum_q_over_a_chunk(tmp_path):
+  task = family_member(5)
+  demos_path, grid_path = write_member(task, str(tmp_path), num_demos=200, episode_length=20,
+                                       num_states=3, num_actions=5, action_horizon=4)
+  demos = load_demos(demos_path)
+  assert demos.actions.shape == (200, task.act_dim)
+  assert demos.episode_ends.tolist() == list(range(20, 201, 20))
+  per_episode = demos.observations.reshape(10, 20, task.obs_dim)
+  np.testing.assert_array_equal(per_episode, per_episode[:, :1].repeat(20, axis=1))
+  assert len(np.unique(per_episode[:, 0], axis=0)) == 10           # a fresh context each
+  actions = demos.actions.reshape(10, 20, task.act_dim)
+  assert np.all(np.std(actions, axis=1) > 0)                       # fresh draws within one
+  grid = load_grid(grid_path)
+  assert grid["support_actions"].shape == (3, 5, 4, task.act_dim)
+  assert grid["box_actions"].shape == (3, 5, 4, task.act_dim)
+  s = task.from_file_obs(grid["observations"].astype(np.float64))
+  for key in ("support", "box"):
+    a = task.from_file_actions(grid[f"{key}_actions"].astype(np.float64))
+    steps = task.q(s, a.reshape(3, 20, task.act_dim)).reshape(3, 5, 4)
+    np.testing.assert_allclose(grid[f"{key}_q"], steps.sum(-1), rtol=1e-4, atol=1e-3)
+  with pytest.raises(ValueError, match="action_horizon <= episode_length"):
+    write_member(task, str(tmp_path / "bad"), num_demos=200, episode_length=2,
+                 action_horizon=4)
+
+
+def test_a_single_action_member_is_the_same_as_before_chunking_existed(tmp_path):
+  # action_horizon=1 keeps every random stream, so committed records stay reproducible.
+  from efjax.envs.bandit_files import demo_arrays, grid_arrays
+  task = family_member(3)
+  rng = np.random.default_rng([task.seed, 2])
+  s = task.sample_states(rng, 4)
+  support = task.sample_actions(rng, s, 6)
+  grid = grid_arrays(task, 4, 6)
+  np.testing.assert_allclose(grid["support_actions"], task.to_file_actions(support), rtol=1e-5)
+  rng = np.random.default_rng([task.seed, 1])
+  s = task.sample_states(rng, 50)
+  a = task.sample_actions(rng, s, 1)[:, 0]
+  np.testing.assert_allclose(demo_arrays(task, 50)["actions"], task.to_file_actions(a),
+                             rtol=1e-5)
+
+
+def test_a_chunk_study_trains_on_chunks_and_pairs_with_the_study_it_names(tmp_path):
+  """bandit_tune --study on the smoke family: the study's flags reach the run, the reward
+  is read on chunks, and the table pairs each run with its `paired_with` study's run."""
+  from experiments import bandit_family_report as report
+  from experiments import bandit_runs, bandit_tune
+  from experiments.configs import bandit_family
+  family = bandit_family.get_config("smoke")
+  family.raw_dir = str(tmp_path / "raw")
+  bandit_tune.run_study(family, ["chunk4", "chunk4_edm"], str(tmp_path / "work"))
+  records = bandit_runs.read_records(str(tmp_path / "raw" / "study"))
+  assert sorted(r["study"] for r in records) == ["chunk4", "chunk4_edm"]
+  for r in records:
+    assert r["config"]["data"]["action_horizon"] == 4
+    assert r["overrides"][-1] == "data.action_horizon=4"
+  edm = next(r for r in records if r["study"] == "chunk4_edm")
+  assert edm["config"]["model"]["preconditioning"] == "edm"
+  pick = {"ema_horizon": "0.4", "reading": "centered:0.4"}
+  table = report.study_table("chunk4_edm", family.tune.studies.chunk4_edm, records, [], pick,
+                             family.tune.studies)
+  (row,) = table["rows"]
+  base = next(r for r in records if r["study"] == "chunk4")
+  assert row["base"] == base["scores"]["0.4"]["centered:0.4"]["support"]["pearson"]
+  assert row["study"] == edm["scores"]["0.1"]["centered:0.4"]["support"]["pearson"]
+
+
 # demos.py's defaults chosen on the family's tuning members (stage 10) reach Pearson 0.81 and
 # preference accuracy 0.75 on this member at 1000 steps (stage 9's: 0.76 and 0.74; the
 # untuned defaults before them: 0.69 and 0.75; a random reward: about 0 and 0.5). Floors well

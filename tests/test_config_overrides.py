@@ -38,18 +38,28 @@ def test_every_tuning_candidate_builds_on_the_current_defaults():
     assert config.data.path == "demos.npz"
 
 
-def test_every_study_names_a_candidate_and_member_keys_that_exist():
-  family = bandit_family.get_config()
+@pytest.mark.parametrize("variant", ["", "smoke"])
+def test_every_study_names_a_candidate_member_keys_flags_and_cells_that_exist(variant):
+  family = bandit_family.get_config(variant)
   for name, study in family.tune.studies.items():
     assert study.candidate in family.tune.candidates, name
     assert set(study.member) <= set(family.member), name
+    config = bandit_tune.candidate_config(family, study.candidate, "demos.npz",
+                                          study.get("flags", ()))
+    assert config.data.action_horizon == study.member.get("action_horizon", 1), name
+    if "paired_with" in study:
+      assert study.paired_with in family.tune.studies and study.paired_with != name, name
+    if "cell" in study:
+      assert study.cell.reading in family.tune.readings, name
+      assert float(study.cell.ema_horizon) in family.tune.ema_horizons, name
 
 
 def test_an_unknown_study_is_one_line_and_nothing_runs(tmp_path, capsys):
   with pytest.raises(SystemExit) as exit_info:
     bandit_tune.run_study(bandit_family.get_config(), "demos1M", str(tmp_path))
   assert exit_info.value.code == 2
-  assert "unknown study 'demos1M'; valid: ['demos80k', 'demos80k_wd']" in capsys.readouterr().err
+  assert ("unknown study 'demos1M'; valid: ['chunk4_mlp', 'chunk4_unet', 'chunk4_unet_paper', "
+          "'demos80k', 'demos80k_wd']") in capsys.readouterr().err
   assert not list(tmp_path.iterdir())
 
 

@@ -33,10 +33,11 @@ def grid_quality(learned, q, temperature: float) -> dict:
 
 
 def _flat(obs, actions):
-  """obs [S, dc], actions [S, N, da] -> obs [S*N, dc], actions [S*N, da] float32."""
-  s, n, da = actions.shape
+  """obs [S, dc], actions [S, N, da] (or chunks [S, N, H, da]) -> obs [S*N, dc], actions
+  [S*N, da] ([S*N, H, da]) float32."""
+  s, n = actions.shape[:2]
   return (np.repeat(np.asarray(obs, np.float32), n, axis=0),
-          np.asarray(actions, np.float32).reshape(s * n, da))
+          np.asarray(actions, np.float32).reshape((s * n,) + actions.shape[2:]))
 
 
 def score_models(models: dict, grid: dict, readings: dict | None = None) -> dict:

@@ -60,7 +60,11 @@ def _candidates() -> dict:
           "lr3e-3_k1_edm_wu10": cand(3e-3, 1, "edm") + ("optim.warmup_steps=2400",),
           # Stage 10: stage 9's pick with weight decay.
           "lr3e-3_k1_edm_wu10_wd1e-2": cand(3e-3, 1, "edm") + ("optim.warmup_steps=2400",
-                                                                 "optim.weight_decay=0.01")}
+                                                                 "optim.weight_decay=0.01"),
+          # The paper's recipe (demos.py:paper) for the studies: its EMA (decay 0.9999, a
+          # 10k-step horizon) is the EMA horizon 0.4 of a 24k run, its reading centered:0.001.
+          "paper_recipe": cand(1e-4, 1, "none") + ("optim.warmup_steps=500",
+                                                   "optim.weight_decay=1e-6")}
 
 # Stage 5's probes, on the weakest stage-4 member (seed 0): the training seed (run-to-run
 # spread), width, depth, activation, weight decay and (run after stage 7) a learning rate
@@ -208,12 +212,34 @@ def _studies() -> dict:
   demos80k_wd: the same with stage 10's pick (weight decay 0.01), seed 261 first: its
   demos80k run collapsed (the learned term went flat; the same Pearson at every level), so
   does the recipe shipped now collapse on the same data?
+
+  The UNet (chunk4_*): the defaults were tuned with the MLP on single actions; the UNet
+  reads chunks of actions (its two downsamplings need a horizon that is a multiple of 4).
+  Each member here is chunked (efjax/envs/bandit_files.py: 1,000 contexts of 40 exact
+  expert draws each, a chunk's soft Q the sum of its steps') and trained with
+  data.action_horizon=4, same steps and batch. chunk4_mlp: the defaults' MLP on chunks,
+  against its stage run on single actions; chunk4_unet: the defaults with the UNet, against
+  chunk4_mlp; chunk4_unet_paper: the paper's recipe with the UNet, against chunk4_unet,
+  read at the paper's cell (its `cell`: EMA horizon 0.4, the paper's t = 1e-3).
+  A study's `flags` follow the family's user flags (the later value of a key wins) and
+  `paired_with` names the study its runs are compared with (default: the stage runs).
   """
+  chunked = dict(num_demos=40_000, episode_length=40, action_horizon=4)
+  chunk_seeds = (1, 0, 7, 4, 261, 294, 12, 6)
   return dict(demos80k=dict(candidate="lr3e-3_k1_edm_wu10", member=dict(num_demos=80_000),
                             seeds=(1, 0, 261, 294, 7, 4, 12, 6)),
               demos80k_wd=dict(candidate="lr3e-3_k1_edm_wu10_wd1e-2",
                                member=dict(num_demos=80_000),
-                               seeds=(261, 1, 0, 294, 7, 4, 12, 6)))
+                               seeds=(261, 1, 0, 294, 7, 4, 12, 6)),
+              chunk4_mlp=dict(candidate="lr3e-3_k1_edm_wu10_wd1e-2", member=chunked,
+                              flags=("data.action_horizon=4",), seeds=chunk_seeds),
+              chunk4_unet=dict(candidate="lr3e-3_k1_edm_wu10_wd1e-2", member=chunked,
+                               flags=("data.action_horizon=4", "model.backbone=unet"),
+                               seeds=chunk_seeds, paired_with="chunk4_mlp"),
+              chunk4_unet_paper=dict(candidate="paper_recipe", member=chunked,
+                                     flags=("data.action_horizon=4", "model.backbone=unet"),
+                                     seeds=chunk_seeds, paired_with="chunk4_unet",
+                                     cell=dict(ema_horizon="0.4", reading="centered:0.001")))
 
 
 # Reward readings scored in tuning, as `kind:levels` (centered: one t; multi_noise: the
@@ -227,7 +253,8 @@ READINGS = ("centered:0.001", "centered:0.1", "centered:0.2", "centered:0.3", "c
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.member = dict(num_demos=20_000, episode_length=100, num_states=64, num_actions=64)
+  c.member = dict(num_demos=20_000, episode_length=100, num_states=64, num_actions=64,
+                  action_horizon=1)
   c.user_flags = USER_FLAGS
   c.settings = dict(defaults="experiments/configs/demos.py",
                     paper="experiments/configs/demos.py:paper")
@@ -260,8 +287,17 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.tune.stages = (dict(seeds=tuple(tuning_seeds(2)), candidates=("lr1e-3_k1_none",)),)
     c.tune.ema_horizons = (0.1, 0.4)
     c.tune.readings = ("centered:0.4",)
+    chunked = dict(num_demos=400, episode_length=20, action_horizon=4)
     c.tune.studies = dict(demos2x=dict(candidate="lr1e-3_k1_none",
-                                       member=dict(num_demos=800), seeds=tuple(tuning_seeds(1))))
+                                       member=dict(num_demos=800), seeds=tuple(tuning_seeds(1))),
+                          chunk4=dict(candidate="lr1e-3_k1_none", member=chunked,
+                                      flags=("data.action_horizon=4",),
+                                      seeds=tuple(tuning_seeds(1))),
+                          chunk4_edm=dict(candidate="lr1e-3_k1_edm", member=chunked,
+                                          flags=("data.action_horizon=4",),
+                                          seeds=tuple(tuning_seeds(1)), paired_with="chunk4",
+                                          cell=dict(ema_horizon="0.1",
+                                                    reading="centered:0.4")))
   elif arg:
     raise ValueError(f"unknown variant {arg!r} of bandit_family.py; valid: '' or 'smoke'")
   return c
