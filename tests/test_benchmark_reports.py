@@ -164,3 +164,25 @@ def test_profile_section_says_what_is_left_between_the_step_and_the_peak():
   assert "16.0 GB/s read bandwidth measured here that alone takes 0.98 ms per step, 20 ms" in text
   assert "| dot.1 | matmul | 20 | 10.00 |" in text
   assert text.rstrip().endswith("(rebuild: `python -m experiments.reports.build`).")
+
+
+def test_bf16_accuracy_gaps_are_relative_to_the_f32_run_at_each_read_step():
+  import importlib.util
+  import os
+  spec = importlib.util.spec_from_file_location(
+      "bf16_accuracy", os.path.join(os.path.dirname(__file__), "..", "benchmarks",
+                                    "bf16_accuracy.py"))
+  bench = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(bench)
+  arms = {"f32": dict(eval_loss_f32=[1.0, 0.5], samples_per_s=100.0),
+          "bf16": dict(eval_loss_f32=[1.1, 0.45], eval_loss_own=[1.2, 0.5], samples_per_s=150.0),
+          "f32_seed1": dict(eval_loss_f32=[0.9, 0.55], samples_per_s=None)}
+  raw = dict(task="t", steps=[10, 20], arms=arms, command="c", date="d",
+             setting=dict(steps=20, batch=4, eval_batch=8))
+  raw["summary"] = bench.summary(raw)
+  assert raw["summary"]["bf16"] == pytest.approx({"last": -0.1, "mean_abs": 0.1})
+  assert raw["summary"]["bf16, read in bf16"] == pytest.approx({"last": 0.0, "mean_abs": 0.1})
+  assert raw["summary"]["f32_seed1"] == pytest.approx({"last": 0.1, "mean_abs": 0.1})
+  text = core.bf16_accuracy_section(raw)
+  assert "| 20 | 0.5000 | 0.4500 | 0.5000 | 0.5500 | -10.0 % | +10.0 % |" in text
+  assert "f32 100, bf16 150" in text and "f32_seed1" not in text.split("samples/s")[-1]

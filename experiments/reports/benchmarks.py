@@ -409,3 +409,57 @@ def huge_pages_section(raw: dict) -> str:
           f"{faults['on'][0]:,.0f} with them: {_range(speedup)} faster"
           + ("" if applied else " (the tunable did not take effect in every round: read "
              "the raw record)") + ".\n")
+
+
+def bf16_accuracy_section(raw: dict) -> str:
+  """BENCHMARKS.md's bf16 accuracy section from benchmarks/bf16_accuracy.py's raw record."""
+  arms, s = raw["arms"], raw["setting"]
+  fp = raw.get("fingerprint", {})
+  lines = [f"The paper network and recipe (`demos.py:paper`) on Meta-World {raw['task']}'s "
+           f"scripted-expert demos, {s['steps']:,} steps of {s['batch']}, EMA decay 0.99; "
+           f"measured {raw['date']} on {fp.get('platform', {}).get('cpu', '?')}, git "
+           f"{(fp.get('code', {}).get('commit') or '?')[:10]} (`{raw['command']}`; raw figures "
+           "`results/raw/benchmarks/bf16_accuracy.json`). DSM loss of each checkpoint's EMA "
+           f"weights on one fixed held-out batch of {s['eval_batch']:,} windows, read in "
+           "float32 (the bf16 run also as it trains, in bf16); gap: (loss - the f32 run's) / "
+           "the f32 run's.", "",
+           "| step | f32 | bf16 | bf16, read in bf16 | f32, seed 1 | gap bf16 | gap f32 seed 1 |",
+           "|---:|---:|---:|---:|---:|---:|---:|"]
+  base = arms["f32"]["eval_loss_f32"]
+  for i, step in enumerate(raw["steps"]):
+    b, own, other = (arms["bf16"]["eval_loss_f32"][i], arms["bf16"]["eval_loss_own"][i],
+                     arms["f32_seed1"]["eval_loss_f32"][i])
+    lines.append(f"| {step:,} | {base[i]:.4f} | {b:.4f} | {own:.4f} | {other:.4f} | "
+                 f"{100 * (b - base[i]) / base[i]:+.1f} % | "
+                 f"{100 * (other - base[i]) / base[i]:+.1f} % |")
+  lines.append("")
+  for name, g in raw["summary"].items():
+    lines.append(f"- {name} against f32: gap at the last step {100 * g['last']:+.1f} %, mean "
+                 f"|gap| over the read steps {100 * g['mean_abs']:.1f} %")
+  rates = ", ".join(f"{arm} {a['samples_per_s']:,.0f}" for arm, a in arms.items()
+                    if a.get("samples_per_s"))
+  lines += [f"- training samples/s as each run logged it (not a speed benchmark: other jobs "
+            f"may have shared the CPU; the core table above is): {rates}",
+            "", "![bf16 loss curve](results/bf16_loss_curve.png)"]
+  return "\n".join(lines) + "\n"
+
+
+def write_bf16_plot(raw: dict, path: str) -> None:
+  """The loss curves of bf16_accuracy_section as a PNG."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  fig, ax = plt.subplots(figsize=(6, 3.5))
+  for arm, key, label in (("f32", "eval_loss_f32", "f32"),
+                          ("bf16", "eval_loss_f32", "bf16 (read in f32)"),
+                          ("bf16", "eval_loss_own", "bf16 (read in bf16)"),
+                          ("f32_seed1", "eval_loss_f32", "f32, seed 1")):
+    ax.plot(raw["steps"], raw["arms"][arm][key], marker="o", ms=3, label=label)
+  ax.set_xlabel("training step")
+  ax.set_ylabel("held-out DSM loss (EMA weights)")
+  ax.set_title(f"paper network on {raw['task']}: bf16 against f32")
+  ax.grid(alpha=0.3)
+  ax.legend()
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
