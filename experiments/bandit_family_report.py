@@ -298,8 +298,9 @@ def _study_lines(family, tuning_records: list[dict], study_records: list[dict]) 
       against = f"against study {base}"
     else:
       changed = ", ".join(changes)
-      base = ", ".join(f"{k}={family.member[k]}" for k in study["member"])
-      against = f"stage runs: {base}"
+      base = (", ".join(f"{k}={family.member[k]}" for k in study["member"])
+              or "the stage runs")
+      against = f"stage runs: {base}" if study["member"] else "against the stage runs"
     cell = study.get("cell")
     at = (f"; read at EMA horizon {cell['ema_horizon']}, `{cell['reading']}`" if cell else "")
     lines += ["", f"### {name}: `{study['candidate']}` with {', '.join(changes)} "

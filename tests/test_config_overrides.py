@@ -58,7 +58,7 @@ def test_an_unknown_study_is_one_line_and_nothing_runs(tmp_path, capsys):
   with pytest.raises(SystemExit) as exit_info:
     bandit_tune.run_study(bandit_family.get_config(), "demos1M", str(tmp_path))
   assert exit_info.value.code == 2
-  assert ("unknown study 'demos1M'; valid: ['chunk4_mlp', 'chunk4_unet', 'chunk4_unet_paper', "
+  assert ("unknown study 'demos1M'; valid: ['bf16', 'chunk4_mlp', 'chunk4_unet', 'chunk4_unet_paper', "
           "'demos80k', 'demos80k_wd']") in capsys.readouterr().err
   assert not list(tmp_path.iterdir())
 

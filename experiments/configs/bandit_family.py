@@ -221,6 +221,9 @@ def _studies() -> dict:
   against its stage run on single actions; chunk4_unet: the defaults with the UNet, against
   chunk4_mlp; chunk4_unet_paper: the paper's recipe with the UNet, against chunk4_unet,
   read at the paper's cell (its `cell`: EMA horizon 0.4, the paper's t = 1e-3).
+  bf16: the defaults with model.compute_dtype=bfloat16 (bf16 matmul inputs, float32
+  accumulation and master weights), against the stage runs: bf16's cost on the recovered
+  reward (its cost on the loss curve: benchmarks/bf16_accuracy.py).
   A study's `flags` follow the family's user flags (the later value of a key wins) and
   `paired_with` names the study its runs are compared with (default: the stage runs).
   """
@@ -231,6 +234,9 @@ def _studies() -> dict:
               demos80k_wd=dict(candidate="lr3e-3_k1_edm_wu10_wd1e-2",
                                member=dict(num_demos=80_000),
                                seeds=(261, 1, 0, 294, 7, 4, 12, 6)),
+              bf16=dict(candidate="lr3e-3_k1_edm_wu10_wd1e-2", member={},
+                        flags=("model.compute_dtype=bfloat16",),
+                        seeds=(1, 0, 261, 294, 7, 4, 12, 6)),
               chunk4_mlp=dict(candidate="lr3e-3_k1_edm_wu10_wd1e-2", member=chunked,
                               flags=("data.action_horizon=4",), seeds=chunk_seeds),
               chunk4_unet=dict(candidate="lr3e-3_k1_edm_wu10_wd1e-2", member=chunked,
