@@ -127,6 +127,8 @@ SECTIONS = (
      benchmarks.training_section),
     ("BENCHMARKS.md", "benchmarks/profile", "benchmarks/profile.json",
      benchmarks.profile_section),
+    ("BENCHMARKS.md", "benchmarks/bf16_accuracy", "benchmarks/bf16_accuracy.json",
+     benchmarks.bf16_accuracy_section),
     ("README.md", "benchmarks/summary", ("benchmarks/core.json", "benchmarks/training.json"),
      benchmarks.readme_bullet),
     ("BUILD.md", "benchmarks/huge_pages", "benchmarks/huge_pages.json",
@@ -144,7 +146,9 @@ DOCUMENTS = (("results/bandit_family.md", "bandit_family", _bandit_family_text),
 PLOTS = (("metaworld/table.json", "results/metaworld_success.png", metaworld.write_plot),
          ("quickstart/results.json", "results/quickstart", quickstart.write_plots),
          ("bandit_family", "results/bandit_family.png", _bandit_family_plot),
-         (ppo.VALIDATION, "results", ppo.write_curves))
+         (ppo.VALIDATION, "results", ppo.write_curves),
+         ("benchmarks/bf16_accuracy.json", "results/bf16_loss_curve.png",
+          benchmarks.write_bf16_plot))
 
 
 def _names(raw) -> tuple:
