@@ -543,6 +543,20 @@ def test_bandit_goal_on_a_round_cut_short_is_decided_only_when_the_rest_cannot_c
   assert fam._verdict(members([0.95] * 12), "pearson_p10", 0) == "met"
 
 
+def test_bandit_goal_interval_is_a_seeded_bootstrap_over_members():
+  from experiments import bandit_family_report as fam
+  members = lambda ps: [{"scores": {"support": {"pearson": p, "preference_accuracy": p}}}  # noqa: E731
+                        for p in ps]
+  same = fam._goal_statistic(members([0.9] * 12), "pearson_median")
+  assert np.allclose(same, 0.9)                      # nothing to resample: no width
+  scores = np.linspace(0.7, 1.0, 12)
+  value, low, high = fam._goal_statistic(members(scores), "pearson_p10")
+  assert value == pytest.approx(np.quantile(scores, 0.1))
+  assert scores.min() <= low < value < high <= scores.max()
+  assert fam._goal_statistic(members(scores), "pearson_p10") == (value, low, high)
+  assert fam._goal_statistic(members(scores), "pearson_p10", seed=1) != (value, low, high)
+
+
 def test_bandit_study_pairs_each_run_with_the_stage_run_of_its_candidate_and_seed():
   from experiments import bandit_family_report as fam
 
