@@ -60,7 +60,8 @@ def recipe(config: dict) -> str:
 def held_out_table(records: list[dict], rounds=()) -> dict:
   """{label: {'setting', 'round', 'recipe', 'members': [...], metric: quantiles,
   'box_pearson': ..., wall/speed, 'goal'}}, one entry per (round, setting); label
-  'setting, round name' (the setting alone for records of no listed round)."""
+  'setting, round name' (the setting alone for records of no listed round); then the
+  pooled entries of _pooled_rounds."""
   groups = {}
   for r in records:
     rnd = round_of(r["member"]["seed"], rounds)
@@ -70,22 +71,44 @@ def held_out_table(records: list[dict], rounds=()) -> dict:
   out = {}
   for label in sorted(groups, key=lambda l: (order.index(l) if l in order else len(order), l)):
     rows = sorted(groups[label], key=lambda r: r["member"]["seed"])
-    rnd = round_of(rows[0]["member"]["seed"], rounds)
-    recipes = sorted({recipe(r["config"]) for r in rows})
-    entry = {"members": rows, "setting": rows[0]["setting"], "round": rnd,
-             "recipe": recipes[0] if len(recipes) == 1 else "mixed: " + "; ".join(recipes)}
-    for key, _ in METRICS:
-      entry[key] = _quantiles([r["scores"]["support"][key] for r in rows])
-    entry["box_pearson"] = _quantiles([r["scores"]["box"]["pearson"] for r in rows])
-    entry["train_wall_s"] = _quantiles([r["train_wall_s"] for r in rows])
-    entry["total_wall_s"] = float(sum(r["train_wall_s"] + r["score_wall_s"] for r in rows))
-    entry["samples_per_s"] = _quantiles([r["samples_per_s"] for r in rows if r["samples_per_s"]])
-    entry["goal"] = {"pearson_median": entry["pearson"]["median"] >= GOAL["pearson_median"],
-                     "pearson_p10": entry["pearson"]["p10"] >= GOAL["pearson_p10"],
-                     "preference_median":
-                         entry["preference_accuracy"]["median"] >= GOAL["preference_median"]}
-    out[label] = entry
+    out[label] = _held_out_entry(rows, round_of(rows[0]["member"]["seed"], rounds))
+  return {**out, **_pooled_rounds(out)}
+
+
+def _pooled_rounds(table: dict) -> dict:
+  """One more entry per setting whose rounds (two or more) ran the same recipe: their
+  members together, labelled 'setting, round a + round b (pooled)', its round
+  {'name', 'seeds', 'pooled': True}."""
+  same = {}
+  for e in table.values():
+    if e["round"] and not e["recipe"].startswith("mixed: "):
+      same.setdefault((e["setting"], e["recipe"]), []).append(e)
+  out = {}
+  for (setting, _), entries in same.items():
+    if len(entries) > 1:
+      rnd = {"name": " + ".join(e["round"]["name"] for e in entries) + " (pooled)",
+             "seeds": tuple(s for e in entries for s in e["round"]["seeds"]), "pooled": True}
+      rows = sorted((r for e in entries for r in e["members"]), key=lambda r: r["member"]["seed"])
+      out[f"{setting}, {rnd['name']}"] = _held_out_entry(rows, rnd)
   return out
+
+
+def _held_out_entry(rows: list[dict], rnd: dict | None) -> dict:
+  """held_out_table's entry for the records `rows` of round `rnd`."""
+  recipes = sorted({recipe(r["config"]) for r in rows})
+  entry = {"members": rows, "setting": rows[0]["setting"], "round": rnd,
+           "recipe": recipes[0] if len(recipes) == 1 else "mixed: " + "; ".join(recipes)}
+  for key, _ in METRICS:
+    entry[key] = _quantiles([r["scores"]["support"][key] for r in rows])
+  entry["box_pearson"] = _quantiles([r["scores"]["box"]["pearson"] for r in rows])
+  entry["train_wall_s"] = _quantiles([r["train_wall_s"] for r in rows])
+  entry["total_wall_s"] = float(sum(r["train_wall_s"] + r["score_wall_s"] for r in rows))
+  entry["samples_per_s"] = _quantiles([r["samples_per_s"] for r in rows if r["samples_per_s"]])
+  entry["goal"] = {"pearson_median": entry["pearson"]["median"] >= GOAL["pearson_median"],
+                   "pearson_p10": entry["pearson"]["p10"] >= GOAL["pearson_p10"],
+                   "preference_median":
+                       entry["preference_accuracy"]["median"] >= GOAL["preference_median"]}
+  return entry
 
 
 def tuning_table(records: list[dict], stage: dict) -> dict:
@@ -400,6 +423,8 @@ def markdown(family, held_out: list[dict], tuning_records: list[dict], plot_name
       lines.append(f"- {rnd['name']} (`--rounds={i}`): held-out seeds {seeds[0]}-{seeds[-1]}, "
                    f"settings {', '.join(rnd['settings'])}; the defaults as {rnd['picked_by']} "
                    "of the tuning below picked them.")
+    lines.append("- (pooled): the members of every round that ran one setting with the same "
+                 "recipe (the `run with` column), together.")
     lines += ["", "| setting | members | run with | Pearson | preference accuracy | EPIC | "
               "Pearson, uniform box actions | train wall s / member | samples/s | total wall |",
               "|---|---|---|---|---|---|---|---|---|---|"]
@@ -426,20 +451,21 @@ def markdown(family, held_out: list[dict], tuning_records: list[dict], plot_name
     lines += ["", f"![held-out family]({plot_name})", "",
               "Wall times are of the shared 2-core CPU, with other jobs running beside; the "
               "samples/s are each run's last logged rate.", "", "### By action dimension", ""]
-    lines += _group_rows(table, "act_dim", lambda m: m["act_dim"], range(1, 7))
+    per_round = {k: e for k, e in table.items() if not (e["round"] or {}).get("pooled")}
+    lines += _group_rows(per_round, "act_dim", lambda m: m["act_dim"], range(1, 7))
     lines += ["", "### By context dimension", ""]
-    lines += _group_rows(table, "obs_dim", lambda m: m["obs_dim"], range(1, 9))
+    lines += _group_rows(per_round, "obs_dim", lambda m: m["obs_dim"], range(1, 9))
     lines += ["", "### By temperature", ""]
-    lines += _group_rows(table, "temperature", _temperature_bin, TEMPERATURE_BINS)
+    lines += _group_rows(per_round, "temperature", _temperature_bin, TEMPERATURE_BINS)
     lines += ["", "### Every member (support Pearson / preference accuracy / EPIC)", "",
-              "| seed | obs_dim | act_dim | modes | temperature | " + " | ".join(table) + " |",
-              "|---" * (5 + len(table)) + "|"]
-    seeds = sorted({r["member"]["seed"] for e in table.values() for r in e["members"]})
+              "| seed | obs_dim | act_dim | modes | temperature | " + " | ".join(per_round) + " |",
+              "|---" * (5 + len(per_round)) + "|"]
+    seeds = sorted({r["member"]["seed"] for e in per_round.values() for r in e["members"]})
     for seed in seeds:
-      member = next(r["member"] for e in table.values() for r in e["members"]
+      member = next(r["member"] for e in per_round.values() for r in e["members"]
                     if r["member"]["seed"] == seed)
       cells = []
-      for e in table.values():
+      for e in per_round.values():
         r = next((r for r in e["members"] if r["member"]["seed"] == seed), None)
         sc = r and r["scores"]["support"]
         cells.append(f"{sc['pearson']:.3f} / {sc['preference_accuracy']:.3f} / {sc['epic']:.3f}"

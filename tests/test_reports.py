@@ -469,6 +469,17 @@ def test_bandit_family_held_out_rows_are_per_round_and_setting_with_the_recipe_r
   assert table["defaults, round 2"]["recipe"].startswith("lr 0.003, EMA horizon 0.01, edm")
   assert table["defaults, round 2"]["goal"]["pearson_median"]            # 0.95 >= 0.93
   assert not table["defaults, round 1"]["goal"]["pearson_median"]
+  # a third round with round 2's recipe is pooled with it; round 1's other recipe is not
+  rounds += ({"name": "round 3", "seeds": (13, 14), "settings": ("defaults",)},)
+  table = fam.held_out_table([rec(12, "defaults", 3e-3, 0.95), rec(10, "defaults", 1e-3, 0.9),
+                              rec(13, "defaults", 3e-3, 0.85), rec(14, "defaults", 3e-3, 0.75)],
+                             rounds)
+  assert list(table) == ["defaults, round 1", "defaults, round 2", "defaults, round 3",
+                         "defaults, round 2 + round 3 (pooled)"]
+  pooled = table["defaults, round 2 + round 3 (pooled)"]
+  assert [r["member"]["seed"] for r in pooled["members"]] == [12, 13, 14]
+  assert pooled["round"]["seeds"] == (12, 13, 14) and pooled["round"]["pooled"]
+  assert pooled["pearson"]["median"] == pytest.approx(0.85)
 
 
 def test_bandit_choose_takes_the_best_of_the_equally_fast_candidates_near_the_best():
