@@ -484,9 +484,9 @@ def main():
   p.add_argument("--json", default=None, help="also write the raw record here")
   p.add_argument("--markdown", default=None, help="write the report's Markdown here")
   p.add_argument("--record", action="store_true",
-                 help=f"write the raw record to {RAW} and rebuild BENCHMARKS.md's section "
-                      "from it (the published figures: needs --compare_torch, both dtypes, "
-                      "every workload)")
+                 help=f"write the raw record to {RAW} (and a copy per CPU model beside "
+                      "it) and rebuild BENCHMARKS.md's sections from it (the published "
+                      "figures: needs --compare_torch, both dtypes, every workload)")
   args = p.parse_args()
   if args.torch_compile and not args.compare_torch:
     p.error("--torch_compile needs --compare_torch")
@@ -511,9 +511,10 @@ def main():
   if args.markdown:
     with open(args.markdown, "w") as f:
       f.write(markdown_report(record))
-  if args.record:
-    from experiments.reports import build
-    build.record({RAW_NAME: record})
+  if args.record:                 # the newest run, and the newest on this CPU model
+    from experiments.reports import benchmarks, build
+    build.record({RAW_NAME: record,
+                  f"{benchmarks.CPU_FOLDER}/{benchmarks.cpu_file(record)}": record})
   return record
 
 

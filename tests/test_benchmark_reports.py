@@ -51,6 +51,21 @@ def test_ratios_are_per_round_and_goals_need_the_worst_round_within_10_percent()
   assert "busy" not in text
 
 
+def test_goals_per_cpu_model_take_one_column_per_model_named_by_its_record():
+  intel, amd = fake_record(), fake_record(train_ratios=(1.2, 1.1, 1.3))
+  amd["machine"] = dict(amd["machine"], cpu="AMD EPYC")
+  intel["machine"] = dict(intel["machine"], cpu="Intel(R) Xeon(R) Processor")
+  assert core.cpu_file(intel) == "intel-r-xeon-r-processor.json"
+  assert core.cpu_file(amd) == "amd-epyc.json"
+  text = core.by_cpu_section({core.cpu_file(r): r for r in (intel, amd)})
+  assert "| workload | goal | AMD EPYC (2026-12-01, git abc) | Intel(R) Xeon(R) Processor" in text
+  assert "| train step, f32 | >= 1.5x | 1.20x [1.10-1.30]: not met | " \
+         "1.50x [1.40-1.60]: **met** |" in text
+  assert "| 20-step sampling, batch 1, f32 | >= 10x | 9.52x [9.09-10.00]: not met |" in text
+  assert "| energy, f32 | >= 1.5x | - | - |" in text                 # not in these records
+  assert "AMD EPYC: XLA 200, torch 300" in text
+
+
 def test_variants_report_gives_each_change_its_speedup_over_rounds():
   rec = dict(date="2026-12-01", machine=dict(cpu="Test CPU", cores=2),
              git=dict(commit="abc", dirty=False), command="python benchmarks/variants.py --record",

@@ -7,6 +7,7 @@ sharding.json beside them)."""
 import numpy as np
 
 RAW = "results/raw/benchmarks/core.json"
+CPU_FOLDER = "benchmarks/core_by_cpu"   # under results/raw/: the newest core.json per CPU model
 ROUNDED = ("matmul_peak", "train", "train_scan10", "sample_b1", "sample_b256", "energy")
 # workload -> (result name, figure, higher is better, the torch workload it is compared to)
 FIGURES = {
@@ -73,6 +74,54 @@ def _range(s, fmt="{:.2f}"):
                                 + fmt.format(s[2]) + "]")
 
 
+def _batch(record, workload):
+  """The batch size `workload` ran at in `record` ('' where none is recorded)."""
+  return next((m.get("batch") for m in record["measurements"]
+               if m["workload"] == FIGURES[workload][0] and m.get("batch")), "")
+
+
+def cpu_file(record) -> str:
+  """The record's name under CPU_FOLDER: its CPU model, lower-case, runs of other
+  characters as '-' ('Intel(R) Xeon(R) Processor' -> 'intel-r-xeon-r-processor.json')."""
+  slug = "".join(c if c.isalnum() else " " for c in record["machine"]["cpu"].lower())
+  return "-".join(slug.split()) + ".json"
+
+
+def by_cpu_section(files: dict) -> str:
+  """BENCHMARKS.md's goals per CPU model, from the newest `core.py --record` run on each
+  ({name under CPU_FOLDER: record}): each goal's ratio, the median over rounds [min-max]."""
+  records = sorted(files.values(), key=lambda r: r["machine"]["cpu"])
+  lines = ["The goals on each CPU model these machines have had: the newest "
+           "`python benchmarks/core.py --compare_torch --record` run on each (it keeps a copy "
+           f"under `results/raw/{CPU_FOLDER}/`). Ratios over PyTorch eager float32, the median "
+           "over rounds [min-max over rounds]; a goal is met when the median meets it and the "
+           "worst round is within 10 % of it.", "",
+           "| workload | goal | " + " | ".join(
+               f"{r['machine']['cpu']} ({r['date'][:10]}, git {r['git']['commit'][:7]})"
+               for r in records) + " |",
+           "|---|---|" + "---|" * len(records)]
+  for (w, dtype), goal in GOALS.items():
+    cells = []
+    for r in records:
+      rs = summary(ratios(r, w, dtype))
+      cells.append(f"{_range(rs)}: {goal_status(rs, goal)}" if rs else "-")
+    batch = _batch(records[0], w)
+    label = (ROW_LABELS[w] if batch else ROW_LABELS[w].replace(", batch {b}", "")).format(
+        b=batch).split(" (")[0]
+    lines.append(f"| {label}, {'f32' if dtype == 'float32' else 'bf16'} | >= {goal:g}x | "
+                 + " | ".join(cells) + " |")
+  peaks = []
+  for r in records:
+    xla = summary([m["gflops"] for m in _by_round(r, "matmul_peak", "jax", "float32").values()])
+    mkl = summary([m["gflops"] for m in _by_round(r, "matmul_peak", "torch").values()])
+    if xla and mkl:
+      peaks.append(f"{r['machine']['cpu']}: XLA {xla[0]:.0f}, torch {mkl[0]:.0f}")
+  if peaks:
+    lines += ["", "float32 matmul peak (GFLOP/s, 2048^2, median over rounds): "
+              + "; ".join(peaks) + "."]
+  return "\n".join(lines)
+
+
 def markdown_report(record) -> str:
   """The section's Markdown: setting, the table with spreads, the once-measured facts."""
   s, mach = record["settings"], record["machine"]
@@ -122,8 +171,7 @@ def markdown_report(record) -> str:
     name, key, _, torch_w = FIGURES[w]
     if not any(m["workload"] == name for m in record["measurements"]):
       continue
-    batch = next((m.get("batch") for m in record["measurements"]
-                  if m["workload"] == name and m.get("batch")), "")
+    batch = _batch(record, w)
     theirs = [m[key] for m in _by_round(record, torch_w, "torch").values()]
     cells = [ROW_LABELS[w].format(b=batch), _fmt(summary(theirs)[0]) if theirs else "-"]
     goals = []

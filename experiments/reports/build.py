@@ -121,6 +121,8 @@ SECTIONS = (
     ("BENCHMARKS.md", "ppo/energyflow_reward", ppo.ENERGYFLOW, ppo.energyflow_section),
     ("README.md", "ppo/speed", (ppo.BRAX, ppo.ENERGYFLOW), ppo.readme_bullet),
     ("BENCHMARKS.md", "benchmarks/core", "benchmarks/core.json", benchmarks.markdown_report),
+    ("BENCHMARKS.md", "benchmarks/core_by_cpu", benchmarks.CPU_FOLDER,
+     benchmarks.by_cpu_section),
     ("BENCHMARKS.md", "benchmarks/variants", "benchmarks/variants.json",
      benchmarks.variants_report),
     ("BENCHMARKS.md", "benchmarks/training", "benchmarks/training.json",
