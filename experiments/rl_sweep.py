@@ -28,6 +28,7 @@ import numpy as np
 from absl import flags
 
 from efjax import provenance
+from efjax.train.config import without_inert_keys
 from efjax.workdir import write_json
 from experiments import cli, rl_compare, stages
 from experiments.configs import rl_sweep as sweep_config
@@ -42,12 +43,20 @@ SHARED = ("expert", "demos.npz", "demos.json", "random.json", "heldout.npz", "he
 PROGRESS_FOLDER = "results/progress/rl_sweep"
 
 
+def run_key(config) -> str:
+  """A sweep run's key in Progress: the hash of its config without inert keys (a default
+  changed under a key the run overrides, such as demos.py's train.ema_horizon under the
+  sweep's train.ema, does not discard its finished runs)."""
+  return provenance.config_hash(without_inert_keys(config.to_dict()))
+
+
 class Progress:
   """The finished runs of one sweep ({name: row}, name as 'sweep/airl/3'), kept in a JSON.
 
-  A row is reused only for the same run config (sha256 of its JSON) trained on the same
-  base (sha256 of the base's demos.npz): a base made again that differs discards every
-  row, saying so. path None keeps nothing (the sweep then resumes from its workdir alone).
+  A row is reused only for the same run config (`run_key`: sha256 of its JSON without the
+  keys its other keys make inert) trained on the same base (sha256 of the base's
+  demos.npz): a base made again that differs discards every row, saying so. path None
+  keeps nothing (the sweep then resumes from its workdir alone).
   """
 
   def __init__(self, path: str | None, base: str, log=print):
@@ -63,11 +72,11 @@ class Progress:
 
   def get(self, name: str, config) -> dict | None:
     row = self.rows.get(name)
-    return row["row"] if row and row["config"] == provenance.config_hash(config) else None
+    return row["row"] if row and row["config"] == run_key(config) else None
 
   def put(self, name: str, config, row: dict) -> dict:
     if self.path:
-      self.rows[name] = {"config": provenance.config_hash(config), "row": row}
+      self.rows[name] = {"config": run_key(config), "row": row}
       os.makedirs(os.path.dirname(self.path), exist_ok=True)
       write_json(self.path, {"base": self.base, "runs": self.rows})
     return row

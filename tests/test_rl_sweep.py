@@ -145,6 +145,27 @@ def test_a_lost_workdir_resumes_from_the_kept_progress(swept, tmp_path):
   assert progress.get("sweep/gail/0", with_overrides(tuning, {**first, "rl.seed": 7})) is None
 
 
+def test_progress_keys_ignore_a_default_the_run_overrides(tmp_path):
+  """A changed default under a key the run sets (train.ema_horizon under train.ema,
+  optim.warmup_fraction under optim.warmup_steps) keeps the row; a changed live key
+  does not."""
+  base = tmp_path / "base"
+  base.mkdir()
+  (base / "demos.npz").write_bytes(b"demos")
+  path = str(tmp_path / "progress.json")
+  config = with_overrides(sweep_config.get_config("inverted_pendulum,smoke").compare,
+                          {"energyflow.train.ema": 0.999, "energyflow.optim.warmup_steps": 100})
+  rl_sweep.Progress(path, str(base)).put("sweep/x/0", config, {"mean": 1.0})
+  progress = rl_sweep.Progress(path, str(base))
+  inert = with_overrides(config, {"energyflow.train.ema_horizon": 0.123,
+                                  "energyflow.optim.warmup_fraction": 0.3})
+  assert progress.get("sweep/x/0", inert) == {"mean": 1.0}
+  assert progress.get("sweep/x/0", with_overrides(config, {"energyflow.train.ema": 0.99})) is None
+  live = with_overrides(config, {"energyflow.train.ema": None,
+                                 "energyflow.train.ema_horizon": 0.123})
+  assert progress.get("sweep/x/0", live) is None     # ema unset: the horizon decides
+
+
 def test_progress_made_on_other_demos_is_not_reused(tmp_path):
   base = tmp_path / "base"
   base.mkdir()

@@ -3,6 +3,7 @@
     validate_train_config(config)     # ConfigError naming the first impossible key
     optim = optim_config(config)      # config.optim with train.learning_rate / num_steps
     n = steps_per_call(config.train)  # steps per compiled call
+    key = without_inert_keys(config.to_dict())   # what a run's result depends on
 
 `train.steps_per_call` is a speed knob (how many steps one compiled call runs). Left at
 0 (auto, the default), it is the largest divisor <= MAX_STEPS_PER_CALL of every
@@ -20,6 +21,22 @@ from efjax.train import sharding
 from efjax.train.step import run_ema_decay
 
 MAX_STEPS_PER_CALL = 100
+
+
+# {key: the key whose set value makes it inert}, in one section (train or optim)
+INERT_WHEN_SET = {"ema_horizon": "ema",                 # run_ema_decay
+                  "warmup_fraction": "warmup_steps"}    # optim_config
+
+
+def without_inert_keys(config: dict) -> dict:
+  """A copy of the nested dict `config` without the keys another key of the same section
+  makes inert (INERT_WHEN_SET: `ema_horizon` where `ema` is set, `warmup_fraction` where
+  `warmup_steps` is), at any depth: two configs that train the same run compare equal
+  even when a default they override has changed."""
+  if not isinstance(config, dict):
+    return config
+  return {k: without_inert_keys(v) for k, v in config.items()
+          if not (k in INERT_WHEN_SET and config.get(INERT_WHEN_SET[k]) is not None)}
 
 
 def _intervals(t) -> dict:
