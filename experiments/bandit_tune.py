@@ -21,6 +21,7 @@ next), so a run cut short still compares them.
 """
 import copy
 import os
+import shutil
 import sys
 import time
 
@@ -56,6 +57,13 @@ def candidate_config(family, name: str, demos_path: str, extra=()):
   return config
 
 
+def _resume_dir(workdir: str, name: str, seed: int, extra=()) -> str:
+  """Where a run of candidate `name` (plus `extra` overrides) on `seed` saves itself, so a
+  run cut short (a session's end) goes on from there; removed once its record is written."""
+  flags = "_".join(extra).replace("=", "-").replace("/", "-")
+  return os.path.join(workdir, "resume", f"{name}_seed{seed}" + (f"_{flags}" if flags else ""))
+
+
 def tune_one(family, name: str, seed: int, workdir: str, log=print, extra=()) -> dict:
   """Trains candidate `name` (plus `extra` overrides) on tuning member `seed` and scores
   it: the raw record."""
@@ -73,7 +81,8 @@ def tune_one(family, name: str, seed: int, workdir: str, log=print, extra=()) ->
   def progress(step, loss):
     if step % every < config.train.steps_per_call:
       log(f"  {name} seed {seed}: step {step}/{config.train.num_steps} loss {loss:.4f}")
-  trained = train_with_ema_set(config, decays, progress)
+  trained = train_with_ema_set(config, decays, progress, resume_dir=_resume_dir(
+      workdir, name, seed, extra))
   train_s = time.perf_counter() - start
   readings = {r: bandit_runs.reading_overrides(r) for r in family.tune.readings}
   scores = score_models({f"{h:g}": trained["models"][d] for h, d in zip(horizons, decays)},
@@ -92,6 +101,7 @@ def _run_and_record(family, name: str, seed: int, workdir: str, path: str, flags
         flush=True)
   record = {**tune_one(family, name, seed, workdir, extra=flags), **fields}
   bandit_runs.write_json(path, record)
+  shutil.rmtree(_resume_dir(workdir, name, seed, flags), ignore_errors=True)
   top = max((s["support"]["pearson"], h, r) for h, per in record["scores"].items()
             for r, s in per.items())
   print(f"  done in {record['train_wall_s']:.0f}s, {record['samples_per_s']:.0f} samples/s; "

@@ -1,4 +1,5 @@
 """The bandit family: exact expert sampling against the grid density, file units, seeds, files."""
+import os
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -169,6 +170,9 @@ def test_a_chunk_study_trains_on_chunks_and_pairs_with_the_study_it_names(tmp_pa
   bandit_tune.run_study(family, ["chunk4", "chunk4_edm"], str(tmp_path / "work"))
   records = bandit_runs.read_records(str(tmp_path / "raw" / "study"))
   assert sorted(r["study"] for r in records) == ["chunk4", "chunk4_edm"]
+  # each run saved itself under its member dir's resume/ and removed that once recorded
+  (member_dir,) = [d for d in os.listdir(tmp_path / "work") if d.startswith("members_")]
+  assert os.listdir(tmp_path / "work" / member_dir / "resume") == []
   for r in records:
     assert r["config"]["data"]["action_horizon"] == 4
     assert r["overrides"][-1] == "data.action_horizon=4"

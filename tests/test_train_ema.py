@@ -104,3 +104,34 @@ def test_ema_set_gives_what_the_trainer_gives_for_each_decay(demo_path, tmp_path
     ours = jax.tree_util.tree_leaves(trained["models"][decay].params)
     for a, b in zip(ours, _ema_leaves(workdir)):
       np.testing.assert_allclose(np.asarray(a), b, rtol=1e-6, atol=1e-7)
+
+
+def test_ema_set_run_cut_short_resumes_to_the_same_models(demo_path, tmp_path):
+  """A run stopped mid-way (here: the log raises after a save) and started again on its
+  resume_dir ends with exactly the models of an unbroken run; a save of another config is
+  discarded."""
+  decays = (0.9, 0.5)
+  config = _config(demo_path, None)
+  straight = train_with_ema_set(config, decays)
+  resume_dir = str(tmp_path / "resume")
+
+  class Stop(Exception):
+    pass
+
+  def stop_after_a_save(step, loss):
+    if os.path.isdir(resume_dir) and any(n.isdigit() for n in os.listdir(resume_dir)):
+      raise Stop
+  with pytest.raises(Stop):
+    train_with_ema_set(config, decays, stop_after_a_save, resume_dir, save_every_s=0.0)
+  saved = [int(n) for n in os.listdir(resume_dir) if n.isdigit()]
+  assert saved and 0 < saved[0] < config.train.num_steps
+  steps = []
+  resumed = train_with_ema_set(config, decays, lambda step, _: steps.append(step), resume_dir)
+  assert steps[0] > saved[0]                    # went on from the save, not from step 0
+  for decay in decays:
+    for a, b in zip(jax.tree_util.tree_leaves(straight["models"][decay].params),
+                    jax.tree_util.tree_leaves(resumed["models"][decay].params)):
+      np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  steps.clear()
+  train_with_ema_set(config, (0.8,), lambda step, _: steps.append(step), resume_dir)
+  assert steps[0] == steps[1] - steps[0]         # other decays: from step 0
