@@ -110,8 +110,8 @@ def train_with_ema_set(config, decays, log=None, resume_dir: str | None = None,
   multi_step = jax.jit(multi_step, donate_argnums=0)
   carry, done, start, saves = (state, extras), 0, None, None
   if resume_dir is not None:
-    key = provenance.config_hash({"config": config.to_dict(), "decays": list(decays)})
-    saves = _open_saves(resume_dir, key, _say)
+    run_key = provenance.config_hash({"config": config.to_dict(), "decays": list(decays)})
+    saves = _open_saves(resume_dir, run_key, _say)
     carry, done = _restore(saves, carry)
     if done:
       _say(f"resumed from step {done} in {resume_dir}")
@@ -127,7 +127,7 @@ def train_with_ema_set(config, decays, log=None, resume_dir: str | None = None,
     if saves is not None and done < t.num_steps and (
         time.perf_counter() - saved_at >= save_every_s):
       saves.save(done, args=ocp.args.StandardSave(_saveable(carry)),
-                 custom_metadata={"run": key})
+                 custom_metadata={"run": run_key})
       saves.wait_until_finished()     # the carry is donated to the next call
       saved_at = time.perf_counter()
   jax.block_until_ready(carry)
