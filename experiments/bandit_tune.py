@@ -30,10 +30,12 @@ from ml_collections import config_flags
 
 from efjax.reward.bandit_scores import score_models
 from efjax.envs.bandit import HELD_OUT_START
+from efjax.train.config import steps_per_call
 from efjax.train.ema_set import train_with_ema_set
 from experiments import bandit_runs, cli
 from experiments.configs import demos as demos_config
 
+PROGRESS_LINES = 24        # progress lines (step, loss, samples/s, ETA) per tuning run
 _CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None,
                           "experiments/configs/bandit_family.py[:smoke]")
 _WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "Member files go here.")
@@ -76,11 +78,18 @@ def tune_one(family, name: str, seed: int, workdir: str, log=print, extra=()) ->
   horizons = tuple(family.tune.ema_horizons)
   decays = [1.0 - 1.0 / max(1.0, h * config.train.num_steps) for h in horizons]
   start = time.perf_counter()
-  every = max(1, config.train.num_steps // 4)
+  total, per_call = config.train.num_steps, steps_per_call(config.train)
+  every = max(per_call, total // PROGRESS_LINES)
+  first = []                                     # (time, step) of the first compiled call
 
   def progress(step, loss):
-    if step % every < config.train.steps_per_call:
-      log(f"  {name} seed {seed}: step {step}/{config.train.num_steps} loss {loss:.4f}")
+    now = time.perf_counter()
+    if not first:
+      first.append((now, step))
+    elif step % every < per_call or step == total:
+      rate = (step - first[0][1]) / (now - first[0][0])
+      log(f"  {name} seed {seed}: step {step}/{total} loss {loss:.4f} "
+          f"{rate * config.train.batch_size:,.0f} samples/s ETA {(total - step) / rate:,.0f}s")
   trained = train_with_ema_set(config, decays, progress, resume_dir=_resume_dir(
       workdir, name, seed, extra))
   train_s = time.perf_counter() - start
@@ -91,6 +100,7 @@ def tune_one(family, name: str, seed: int, workdir: str, log=print, extra=()) ->
           "overrides": list(overrides(family, name, extra)),
           "ema_horizons": list(horizons), "ema_decays": decays, "scores": scores,
           "samples_per_s": trained["samples_per_s"], "train_wall_s": train_s,
+          "resumed_from_step": trained["resumed_from_step"],
           "score_wall_s": time.perf_counter() - start - train_s,
           "config": config.to_dict(), **made_by}
 

@@ -159,7 +159,7 @@ def test_a_single_action_member_is_the_same_as_before_chunking_existed(tmp_path)
                              rtol=1e-5)
 
 
-def test_a_chunk_study_trains_on_chunks_and_pairs_with_the_study_it_names(tmp_path):
+def test_a_chunk_study_trains_on_chunks_and_pairs_with_the_study_it_names(tmp_path, capsys):
   """bandit_tune --study on the smoke family: the study's flags reach the run, the reward
   is read on chunks, and the table pairs each run with its `paired_with` study's run."""
   from experiments import bandit_family_report as report
@@ -170,6 +170,9 @@ def test_a_chunk_study_trains_on_chunks_and_pairs_with_the_study_it_names(tmp_pa
   bandit_tune.run_study(family, ["chunk4", "chunk4_edm"], str(tmp_path / "work"))
   records = bandit_runs.read_records(str(tmp_path / "raw" / "study"))
   assert sorted(r["study"] for r in records) == ["chunk4", "chunk4_edm"]
+  out = capsys.readouterr().out                    # a progress line with rate and ETA
+  assert "lr1e-3_k1_none seed 0: step 40/40 loss" in out and "samples/s ETA 0s" in out
+  assert all(r["resumed_from_step"] == 0 for r in records)
   # each run saved itself under its member dir's resume/ and removed that once recorded
   (member_dir,) = [d for d in os.listdir(tmp_path / "work") if d.startswith("members_")]
   assert os.listdir(tmp_path / "work" / member_dir / "resume") == []

@@ -128,6 +128,7 @@ def test_ema_set_run_cut_short_resumes_to_the_same_models(demo_path, tmp_path):
   steps = []
   resumed = train_with_ema_set(config, decays, lambda step, _: steps.append(step), resume_dir)
   assert steps[0] > saved[0]                    # went on from the save, not from step 0
+  assert resumed["resumed_from_step"] == saved[0] and straight["resumed_from_step"] == 0
   for decay in decays:
     for a, b in zip(jax.tree_util.tree_leaves(straight["models"][decay].params),
                     jax.tree_util.tree_leaves(resumed["models"][decay].params)):

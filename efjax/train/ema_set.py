@@ -80,7 +80,8 @@ def _restore(manager: ocp.CheckpointManager, carry):
 
 def train_with_ema_set(config, decays, log=None, resume_dir: str | None = None,
                        save_every_s: float = 600.0) -> dict:
-  """{decay: Model} after config.train.num_steps steps; also {'samples_per_s': float}.
+  """{'models': {decay: Model}} after config.train.num_steps steps; also 'samples_per_s'
+  (this process's, after its first call) and 'resumed_from_step' (0: not resumed).
 
   decays: EMA decays in [0, 1). log(step, loss) is called after every compiled call.
   resume_dir: where the run saves itself every save_every_s seconds and resumes from
@@ -108,11 +109,12 @@ def train_with_ema_set(config, decays, log=None, resume_dir: str | None = None,
     return jax.lax.scan(body, carry, None, length=per_call)
 
   multi_step = jax.jit(multi_step, donate_argnums=0)
-  carry, done, start, saves = (state, extras), 0, None, None
+  carry, done, start, saves, resumed_from = (state, extras), 0, None, None, 0
   if resume_dir is not None:
     run_key = provenance.config_hash({"config": config.to_dict(), "decays": list(decays)})
     saves = _open_saves(resume_dir, run_key, _say)
     carry, done = _restore(saves, carry)
+    resumed_from = done
     if done:
       _say(f"resumed from step {done} in {resume_dir}")
     saved_at = time.perf_counter()
@@ -140,4 +142,4 @@ def train_with_ema_set(config, decays, log=None, resume_dir: str | None = None,
                                schedule=schedule, units=units)
             for d, (p, s) in zip(decays, extras)}
   rate = (done - start_step) * t.batch_size / elapsed if done > start_step else None
-  return {"models": models, "samples_per_s": rate}
+  return {"models": models, "samples_per_s": rate, "resumed_from_step": resumed_from}
