@@ -178,33 +178,33 @@ def last_pick(family, tuning_records: list[dict]) -> dict | None:
   return next((p for p in reversed(picks) if p is not None), None)
 
 
+def _goal_parts(members: list, goal: str):
+  """(the members' scores [n] of a GOAL key's metric, its statistic over the last axis,
+  the metric's (worst, best))."""
+  key, stat = goal.rsplit("_", 1)
+  metric = "preference_accuracy" if key == "preference" else key
+  scores = np.asarray([r["scores"]["support"][metric] for r in members], float)
+  statistic = ((lambda v: np.median(v, axis=-1)) if stat == "median"
+               else (lambda v: np.quantile(v, 0.1, axis=-1)))
+  return scores, statistic, ((0.0, 1.0) if key == "preference" else (-1.0, 1.0))
+
+
 def _verdict(members: list, goal: str, missing: int) -> str:
   """'met' / 'NOT met' for a GOAL key, decided when the `missing` members of a round cut
   short could not change it (all at the metric's worst or all at its best); else 'open'."""
-  key, stat = goal.rsplit("_", 1)
-  metric = "preference_accuracy" if key == "preference" else key
-  worst, best = (0.0, 1.0) if key == "preference" else (-1.0, 1.0)
-  scores = [r["scores"]["support"][metric] for r in members]
-  def met(fill):
-    values = scores + [fill] * missing
-    value = np.median(values) if stat == "median" else np.quantile(values, 0.1)
-    return value >= GOAL[goal]
-  low, high = met(worst), met(best)
-  return "met" if low else ("NOT met" if not high else "open")
+  scores, statistic, (worst, best) = _goal_parts(members, goal)
+  met = lambda fill: statistic(np.append(scores, [fill] * missing)) >= GOAL[goal]  # noqa: E731
+  return "met" if met(worst) else ("NOT met" if not met(best) else "open")
 
 
 def _goal_statistic(members: list, goal: str, resamples: int = BOOTSTRAP_RESAMPLES,
                     seed: int = 0) -> tuple[float, float, float]:
   """A GOAL key's statistic over the scored members and its 90 % bootstrap interval
   (members resampled with replacement, seeded): (value, low, high)."""
-  key, stat = goal.rsplit("_", 1)
-  metric = "preference_accuracy" if key == "preference" else key
-  scores = np.asarray([r["scores"]["support"][metric] for r in members], float)
-  fn = (lambda v: np.median(v, axis=-1)) if stat == "median" else (
-      lambda v: np.quantile(v, 0.1, axis=-1))
+  scores, statistic, _ = _goal_parts(members, goal)
   draws = np.random.default_rng(seed).integers(0, scores.size, (resamples, scores.size))
-  low, high = np.quantile(fn(scores[draws]), (0.05, 0.95))
-  return float(fn(scores)), float(low), float(high)
+  low, high = np.quantile(statistic(scores[draws]), (0.05, 0.95))
+  return float(statistic(scores)), float(low), float(high)
 
 
 def _fmt(q: dict, digits: int = 3) -> str:
