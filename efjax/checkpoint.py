@@ -31,7 +31,14 @@ def _to_saveable(state, normalizers: dict) -> dict:
 
 
 def make_manager(directory: str, keep: int, **kwargs) -> ocp.CheckpointManager:
+  """A manager of one-item checkpoints (StandardSave) in `directory`, keeping `keep`.
+
+  The item's handler is named up front (`item_handlers`, overridable): a manager left to
+  guess it reads a step's metadata with two warnings per read ("Item 'default' was
+  found in the checkpoint, but could not be restored").
+  """
   options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
+  kwargs.setdefault("item_handlers", ocp.StandardCheckpointHandler())
   return ocp.CheckpointManager(directory, options=options, **kwargs)
 
 
