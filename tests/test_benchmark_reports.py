@@ -66,6 +66,18 @@ def test_goals_per_cpu_model_take_one_column_per_model_named_by_its_record():
   assert "AMD EPYC: XLA 200, torch 300" in text
 
 
+def test_train_step_ceiling_is_torch_time_over_the_step_flops_at_the_matmul_peak():
+  rec = fake_record()           # torch 100 samples/s at batch 256: 2,560 ms per step
+  # 60 GFLOP at 200 GFLOP/s (f32) = 300 ms; at 900 GFLOP/s (bf16) = 66.7 ms
+  assert core.train_ceilings(rec, "float32") == pytest.approx([2560 / 300] * 3)
+  assert core.train_ceilings(rec, "bfloat16") == pytest.approx([2560 / (60e3 / 900)] * 3)
+  text = core.by_cpu_section({core.cpu_file(rec): rec})
+  assert "Test CPU: f32 8.53x [8.53-8.53] (>= 1.5x needs the step at 18% of that peak), " \
+         "bf16 38.40x [38.40-38.40] (>= 2x needs the step at 5% of that peak)" in text
+  del rec["measurements"][1]["step_gflop"]    # round 0 of f32 without a FLOP count
+  assert len(core.train_ceilings(rec, "float32")) == 2
+
+
 def test_variants_report_gives_each_change_its_speedup_over_rounds():
   rec = dict(date="2026-12-01", machine=dict(cpu="Test CPU", cores=2),
              git=dict(commit="abc", dirty=False), command="python benchmarks/variants.py --record",

@@ -119,7 +119,38 @@ def by_cpu_section(files: dict) -> str:
   if peaks:
     lines += ["", "float32 matmul peak (GFLOP/s, 2048^2, median over rounds): "
               + "; ".join(peaks) + "."]
+  ceilings = []
+  for r in records:
+    per_dtype = []
+    for dtype in ("float32", "bfloat16"):
+      c = summary(train_ceilings(r, dtype))
+      if c:
+        need = GOALS[("train", dtype)] / c[0]
+        per_dtype.append(f"{'f32' if dtype == 'float32' else 'bf16'} {_range(c)} "
+                         f"(>= {GOALS[('train', dtype)]:g}x needs the step at {need:.0%} of that peak)")
+    if per_dtype:
+      ceilings.append(f"{r['machine']['cpu']}: " + ", ".join(per_dtype))
+  if ceilings:
+    lines += ["", "The train step's ceiling: the ratio over torch it would reach if all its "
+              "FLOPs (XLA's cost analysis) ran at XLA's matmul peak of the same round and "
+              "dtype, with nothing else to do; per round, median [min-max]. "
+              + "; ".join(ceilings) + "."]
   return "\n".join(lines)
+
+
+def train_ceilings(record, dtype):
+  """Per-round torch train-step time over efjax's step FLOPs at XLA's `dtype` matmul peak
+  of that round: the ratio the step would reach with every FLOP at the peak."""
+  ours = _by_round(record, "train", "jax", dtype)
+  theirs = _by_round(record, FIGURES["train"][3], "torch")
+  peaks = _by_round(record, "matmul_peak", "jax", dtype)
+  out = []
+  for r in sorted(set(ours) & set(theirs) & set(peaks)):
+    if ours[r].get("step_gflop"):
+      at_peak_ms = 1e3 * ours[r]["step_gflop"] / peaks[r]["gflops"]
+      torch_ms = 1e3 * ours[r]["batch"] / theirs[r]["samples_per_s"]    # same batch
+      out.append(torch_ms / at_peak_ms)
+  return out
 
 
 def markdown_report(record) -> str:
