@@ -125,9 +125,9 @@ def by_cpu_section(files: dict) -> str:
     for dtype in ("float32", "bfloat16"):
       c = summary(train_ceilings(r, dtype))
       if c:
-        need = GOALS[("train", dtype)] / c[0]
+        goal = GOALS[("train", dtype)]
         per_dtype.append(f"{'f32' if dtype == 'float32' else 'bf16'} {_range(c)} "
-                         f"(>= {GOALS[('train', dtype)]:g}x needs the step at {need:.0%} of that peak)")
+                         f"(>= {goal:g}x needs the step at {goal / c[0]:.0%} of that peak)")
     if per_dtype:
       ceilings.append(f"{r['machine']['cpu']}: " + ", ".join(per_dtype))
   if ceilings:
