@@ -277,6 +277,20 @@ def _default_kind_pearsons(record: dict) -> list[float]:
           for reading, s in per.items() if reading.partition(":")[0] == DEFAULT_KIND]
 
 
+def is_baseline(study: dict) -> bool:
+  """A study that changes nothing and pairs with nothing: the defaults' own runs on its
+  members, for other studies to pair with."""
+  return not study["member"] and not study.get("flags") and not study.get("paired_with")
+
+
+def _arm(arm: str, record: dict, cell: dict) -> dict:
+  """One arm of a study row: Pearson at `cell`, at the best DEFAULT_KIND reading, and the
+  spread over those readings."""
+  pearsons = _default_kind_pearsons(record)
+  return {arm: _cell(record, cell["ema_horizon"], cell["reading"]),
+          f"{arm}_best": max(pearsons), f"{arm}_spread": max(pearsons) - min(pearsons)}
+
+
 def study_table(name: str, study: dict, records: list[dict], tuning_records: list[dict],
                 pick: dict, studies: dict | None = None) -> dict:
   """Study `name` of config tune.studies, each finished seed paired with the stage run of
@@ -287,7 +301,15 @@ def study_table(name: str, study: dict, records: list[dict], tuning_records: lis
   best reading of DEFAULT_KIND, and the spread (max - min) over those readings: near 0, the
   reward reads the same at every level, as when the learned term has gone flat in the
   action and only the EDM prior's quadratic is left. studies: every study by name (for a
-  paired study's cell)."""
+  paired study's cell). A baseline study (nothing changed, paired with nothing: the
+  defaults on members outside the stages) has rows of its own arm only, 'study*'."""
+  if is_baseline(study):
+    mine = {r["member"]["seed"]: r for r in records if r.get("study") == name}
+    rows = [{"member": mine[s]["member"], **_arm("study", mine[s], study.get("cell") or pick)}
+            for s in study["seeds"] if s in mine]
+    median = ({k: float(np.median([r[k] for r in rows])) for k in ("study", "study_best")}
+              if rows else {})
+    return {"rows": rows, "done": len(mine), "runs": len(study["seeds"]), "median": median}
   paired = study.get("paired_with")
   if paired:
     base = {r["member"]["seed"]: r for r in records if r.get("study") == paired}
@@ -303,9 +325,7 @@ def study_table(name: str, study: dict, records: list[dict], tuning_records: lis
       row = {"member": mine[seed]["member"]}
       for arm, record, cell in (("base", base[seed], base_cell),
                                 ("study", mine[seed], study.get("cell") or pick)):
-        pearsons = _default_kind_pearsons(record)
-        row.update({arm: _cell(record, cell["ema_horizon"], cell["reading"]),
-                    f"{arm}_best": max(pearsons), f"{arm}_spread": max(pearsons) - min(pearsons)})
+        row.update(_arm(arm, record, cell))
       rows.append(row)
   keys = ("base", "study", "base_best", "study_best")
   median = {k: float(np.median([r[k] for r in rows])) for k in keys} if rows else {}
@@ -323,7 +343,8 @@ def _study_lines(family, tuning_records: list[dict], study_records: list[dict]) 
            "`python -m experiments.bandit_tune --config=experiments/configs/bandit_family.py "
            "--workdir=... --study=NAME`: one candidate on the listed tuning seeds with "
            "member settings or flags changed, each run paired with that candidate's stage run "
-           "on the same seed, or with the run of the study it names. Support Pearson at the "
+           "on the same seed, or with the run of the study it names (a baseline study, which "
+           "changes nothing, stands alone). Support Pearson at the "
            "defaults' cell (EMA horizon "
            f"{pick['ema_horizon']}, `{pick['reading']}`: the last finished stage's pick; a study "
            "of another recipe at its own cell, named below) and at each "
@@ -331,6 +352,9 @@ def _study_lines(family, tuning_records: list[dict], study_records: list[dict]) 
   for name, study in studies.items():
     table = study_table(name, study, study_records, tuning_records, pick, studies)
     changes = [f"{k}={v}" for k, v in study["member"].items()] + list(study.get("flags", ()))
+    if is_baseline(study):
+      lines += _baseline_lines(name, study, table)
+      continue
     if study.get("paired_with"):
       changed, base = name, study["paired_with"]
       against = f"against study {base}"
@@ -362,6 +386,23 @@ def _study_lines(family, tuning_records: list[dict], study_records: list[dict]) 
               "every level, as when the learned term has gone flat in the action and only the "
               "EDM prior's quadratic is left (`experiments.reward_report` flags such a run)."]
   return lines
+
+
+def _baseline_lines(name: str, study: dict, table: dict) -> list[str]:
+  lines = ["", f"### {name}: `{study['candidate']}` as shipped, on members outside the stages "
+           "(a baseline for the studies paired with it)", "",
+           f"{table['done']} of {table['runs']} runs finished."]
+  if not table["rows"]:
+    return lines
+  lines += ["", "| seed | obs_dim | act_dim | modes | temperature | Pearson | best reading | "
+            "spread over readings |", "|---" * 8 + "|"]
+  for r in table["rows"]:
+    m = r["member"]
+    lines.append(f"| {m['seed']} | {m['obs_dim']} | {m['act_dim']} | {m['num_modes']} | "
+                 f"{m['temperature']:.3f} | {r['study']:.3f} | {r['study_best']:.3f} | "
+                 f"{r['study_spread']:.3f} |")
+  md = table["median"]
+  return lines + [f"| median | | | | | {md['study']:.3f} | {md['study_best']:.3f} | |"]
 
 
 def _provenance(records: list[dict]) -> list[str]:

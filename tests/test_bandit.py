@@ -188,6 +188,14 @@ def test_a_chunk_study_trains_on_chunks_and_pairs_with_the_study_it_names(tmp_pa
   base = next(r for r in records if r["study"] == "chunk4")
   assert row["base"] == base["scores"]["0.4"]["centered:0.4"]["support"]["pearson"]
   assert row["study"] == edm["scores"]["0.1"]["centered:0.4"]["support"]["pearson"]
+  # a baseline study (nothing changed, paired with nothing) lists its own runs alone
+  baseline = dict(candidate="lr1e-3_k1_none", member={}, seeds=(base["member"]["seed"], 10**6))
+  assert report.is_baseline(baseline) and not report.is_baseline(family.tune.studies.chunk4)
+  table = report.study_table("chunk4", baseline, records, [], pick)
+  assert (table["done"], table["runs"]) == (1, 2)
+  (row,) = table["rows"]
+  assert row["study"] == base["scores"]["0.4"]["centered:0.4"]["support"]["pearson"]
+  assert "base" not in row and table["median"]["study"] == row["study"]
 
 
 # demos.py's defaults chosen on the family's tuning members (stage 10) reach Pearson 0.81 and
