@@ -395,6 +395,29 @@ def test_a_baseline_its_diagnosis_beat_is_not_settled():
   assert "vs GAIL holds (P = 1.00" in claims
 
 
+def test_reward_quality_is_ranked_against_the_sweeps_returns():
+  """Spearman's rho over every sweep configuration: a measure that orders them as their
+  returns do reads +1, a distance that grows with return reads -1 once negated, a measure
+  carried by fewer than 4 configurations is left out."""
+  means = (0.1, 0.9, 0.5, 0.3)
+  rec = _rl_record("reacher", {"true_reward": [1.0], "energyflow_centered": [0.9],
+                               "airl": [0.5]}, sweep_means=means)
+  for sw in rec["sweep"].values():
+    for r in sw["runs"]:
+      r["reward_quality"] = {"return_spearman": r["mean"] ** 2, "epic": r["mean"],
+                             "pearson": None, "preference_accuracy": 0.5}
+  rec["sweep"]["airl"]["runs"][0]["reward_quality"]["pearson"] = 0.3
+  pred = rl_report.quality_prediction(rec)
+  assert pred["return_spearman"][0] == pytest.approx(1.0) and pred["return_spearman"][3] == 8
+  assert pred["epic"][0] == pytest.approx(-1.0)       # negated distance, rising with return
+  assert pred["pearson"] is None                       # one configuration carries it
+  assert pred["preference_accuracy"] is None           # the same everywhere: no ranking
+  text = rl_report.document({"reacher.json": rec})
+  row = next(l for l in text.splitlines() if l.startswith("| reacher | 8 (6) |"))
+  assert "+1.00 [+1.00, +1.00] (n 8)" in row and "-1.00 [-1.00, -1.00] (n 8)" in row
+  assert rl_report.quality_prediction(rec) == pred      # seeded bootstrap
+
+
 def test_rl_compare_document_aggregates_two_envs():
   scores = {"true_reward": [1.0, 1.0], "energyflow_centered": [0.6, 0.7],
             "airl": [0.1, 0.2], "constant_plus": [0.0, 0.0]}

@@ -646,6 +646,74 @@ def absorbing_rule_lines(records: list[dict], before: list[dict]) -> list[str]:
   return out
 
 
+# Held-out reward-quality measures set against the return PPO reaches on the reward:
+# (key in a run's reward_quality, label, sign that makes "higher predicts more return").
+QUALITY_MEASURES = (("return_spearman", "return Spearman", 1.0),
+                    ("preference_accuracy", "preference accuracy", 1.0),
+                    ("pearson", "offset-free Pearson", 1.0),
+                    ("epic", "EPIC distance (negated)", -1.0))
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+  """Spearman's rank correlation (average ranks for ties); nan when either is constant."""
+  from scipy.stats import rankdata
+  rx, ry = rankdata(x), rankdata(y)
+  if np.ptp(rx) == 0 or np.ptp(ry) == 0:
+    return float("nan")
+  return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def quality_prediction(rec: dict, seed: int = 0) -> dict:
+  """How well each held-out reward-quality measure ranks the sweep's configurations by the
+  return PPO reached on them (every learned method's configurations together, one point
+  each: its measure against its mean normalized return on the tuning seeds):
+  {key: (rho, lo, hi, n)}, Spearman's rho with a 95% percentile bootstrap over
+  configurations (seeded), or None where fewer than 4 configurations carry the measure or
+  it (or the return) is the same for all of them."""
+  runs = [r for sw in rec["sweep"].values() for r in sw["runs"]]
+  rng = np.random.default_rng(seed)
+  out = {}
+  for key, _, sign in QUALITY_MEASURES:
+    pairs = [(sign * (r.get("reward_quality") or {})[key], r["mean"]) for r in runs
+             if (r.get("reward_quality") or {}).get(key) is not None]
+    x, y = np.asarray(pairs, float).reshape(-1, 2).T
+    if len(pairs) < 4 or np.isnan(_spearman(x, y)):
+      out[key] = None
+      continue
+    draws = rng.integers(0, len(x), size=(BOOTSTRAP_REPS, len(x)))
+    boot = np.array([_spearman(x[i], y[i]) for i in draws])
+    lo, hi = np.nanpercentile(boot, [2.5, 97.5])
+    out[key] = (_spearman(x, y), float(lo), float(hi), len(x))
+  return out
+
+
+def quality_prediction_lines(records: list[dict]) -> list[str]:
+  """The section that asks whether held-out reward quality predicts PPO's return."""
+  lines = ["## Does held-out reward quality predict PPO's return?", "",
+           "Over each env's sweep (every learned method's configurations together, on the "
+           "tuning seeds): Spearman's rho between a configuration's reward-quality measure on "
+           "held-out transitions and the mean normalized return PPO reached on that reward, "
+           "with a 95% bootstrap interval over configurations (n: configurations carrying the "
+           "measure). EPIC is a distance, so it enters negated: for every column, a positive "
+           "rho means the measure ranks rewards the way PPO's return does. 'below 0.8': "
+           "configurations whose mean normalized return stayed under 0.8 (with none, the "
+           "return barely varies and rho says little). '—': fewer than 4 configurations carry the "
+           "measure, or it is the same for all (the per-state measures are undefined where the true reward is the same "
+           "for every action of a state, as on inverted_pendulum).", "",
+           "| env | configurations (below 0.8) | "
+           + " | ".join(label for _, label, _ in QUALITY_MEASURES) + " |",
+           "|---" * (len(QUALITY_MEASURES) + 2) + "|"]
+  for rec in records:
+    means = [r["mean"] for sw in rec["sweep"].values() for r in sw["runs"]]
+    pred = quality_prediction(rec)
+    cells = ["—" if pred[k] is None else
+             f"{pred[k][0]:+.2f} [{pred[k][1]:+.2f}, {pred[k][2]:+.2f}] (n {pred[k][3]})"
+             for k, _, _ in QUALITY_MEASURES]
+    lines.append(f"| {rec['env']} | {len(means)} ({sum(m < BUDGET_GOAL for m in means)}) | "
+                 + " | ".join(cells) + " |")
+  return lines + [""]
+
+
 def _interval(stat) -> str:
   return f"{stat[0]:.2f} [{stat[1]:.2f}, {stat[2]:.2f}]"
 
@@ -719,6 +787,7 @@ def document(files: dict) -> str:
       lines += [f"| {LABELS.get(m, m)} | {poi[m][0]:.2f} [{poi[m][1]:.2f}, {poi[m][2]:.2f}] | "
                 f"{_claim(poi[m], m, flagged)} |" for m in others]
     lines.append("")
+  lines += quality_prediction_lines(records)
   before = _sorted_records(files, READ_FOLDER)
   lines += absorbing_rule_lines(records, before)
   commits = sorted({((r["fingerprint"].get("code") or {}).get("commit") or "?")[:10]
