@@ -16,6 +16,8 @@ import os
 
 import numpy as np
 
+from efjax.envs.bandit import COLD_TEMPERATURE
+
 METRICS = (("pearson", "Pearson"), ("preference_accuracy", "preference accuracy"),
            ("epic", "EPIC"))
 GOAL = {"pearson_median": 0.93, "pearson_p10": 0.85, "preference_median": 0.92}
@@ -228,6 +230,18 @@ def _group_rows(table: dict, label: str, key_fn, keys) -> list[str]:
     name = f"{key[0]:g}-{key[1]:g}" if isinstance(key, tuple) else str(key)
     lines.append(f"| {name} | " + " | ".join(cells) + " |")
   return lines
+
+
+MODE_GROUPS = ("1-3 modes", f"4-5 modes, temperature < {COLD_TEMPERATURE:g}",
+               f"4-5 modes, temperature >= {COLD_TEMPERATURE:g}")
+
+
+def _modes_and_warmth(member) -> str:
+  """The member's MODE_GROUPS entry: 1-3 modes, or 4-5 modes cold or warm (the corner
+  where the defaults read lowest, apart)."""
+  if member["num_modes"] <= 3:
+    return MODE_GROUPS[0]
+  return MODE_GROUPS[1] if member["temperature"] < COLD_TEMPERATURE else MODE_GROUPS[2]
 
 
 def _temperature_bin(member):
@@ -498,6 +512,10 @@ def markdown(family, held_out: list[dict], tuning_records: list[dict], plot_name
     lines += _group_rows(per_round, "obs_dim", lambda m: m["obs_dim"], range(1, 9))
     lines += ["", "### By temperature", ""]
     lines += _group_rows(per_round, "temperature", _temperature_bin, TEMPERATURE_BINS)
+    lines += ["", "### By number of modes", ""]
+    lines += _group_rows(table, "modes", lambda m: m["num_modes"], range(1, 6))
+    lines += ["", "### By modes and temperature", ""]
+    lines += _group_rows(table, "members", _modes_and_warmth, MODE_GROUPS)
     lines += ["", "### Every member (support Pearson / preference accuracy / EPIC)", "",
               "| seed | obs_dim | act_dim | modes | temperature | " + " | ".join(per_round) + " |",
               "|---" * (5 + len(per_round)) + "|"]

@@ -505,6 +505,21 @@ def test_bandit_family_held_out_rows_are_per_round_and_setting_with_the_recipe_r
   assert pooled["pearson"]["median"] == pytest.approx(0.85)
 
 
+def test_bandit_members_are_grouped_by_modes_and_warmth():
+  from experiments import bandit_family_report as fam
+
+  def rec(modes, temperature, pearson):
+    sc = {"pearson": pearson, "preference_accuracy": 0.9}
+    return {"member": {"num_modes": modes, "temperature": temperature}, "scores": {"support": sc}}
+  members = [rec(1, 0.1, 0.99), rec(3, 1.5, 0.95), rec(4, 0.2, 0.6), rec(5, 0.34, 0.8),
+             rec(5, 0.35, 0.9)]
+  lines = fam._group_rows({"defaults": {"members": members}}, "members", fam._modes_and_warmth,
+                          fam.MODE_GROUPS)
+  assert lines[2:] == ["| 1-3 modes | 2, 0.970 / 0.900 |",
+                       "| 4-5 modes, temperature < 0.35 | 2, 0.700 / 0.900 |",
+                       "| 4-5 modes, temperature >= 0.35 | 1, 0.900 / 0.900 |"]
+
+
 def test_bandit_choose_takes_the_best_of_the_equally_fast_candidates_near_the_best():
   from experiments import bandit_family_report as fam
   cell = lambda p: {"pearson": p, "p10": p, "preference_accuracy": p}  # noqa: E731

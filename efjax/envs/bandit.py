@@ -86,6 +86,8 @@ class MaxEntBandit:
 HELD_OUT_START = 10_000           # seeds below: tuning set; from here on: held out
 FAMILY_RANGES = dict(obs_dim=(1, 8), act_dim=(1, 6), num_modes=(1, 5),
                      temperature=(0.1, 2.0))
+COLD_TEMPERATURE = 0.35          # below: a cold member (sharp modes); with 4-5 modes, the
+                                  # corner where the defaults read lowest (bandit_family.md)
 SMOOTHING = 0.05                  # tau of the smoothed max over bowls (<= every temperature)
 HEIGHT = 1.5                      # mode heights move in [0, HEIGHT]
 CENTRE_RANGE = 0.7                # centres stay in [-0.7, 0.7]^da inside the box [-1, 1]^da

@@ -27,8 +27,8 @@ pair of the stages (a pair two stages share runs once). Results: results/bandit_
 """
 import ml_collections
 
-from efjax.envs.bandit import (FAMILY_RANGES, HELD_OUT_START, family_member, held_out_seeds,
-                               tuning_seeds)
+from efjax.envs.bandit import (COLD_TEMPERATURE, FAMILY_RANGES, HELD_OUT_START, family_member,
+                               held_out_seeds, tuning_seeds)
 
 # The user's command: only the data path, horizons, backbone and num_steps are given.
 USER_FLAGS = ("data.obs_horizon=1", "data.action_horizon=1", "model.backbone=mlp",
@@ -198,13 +198,13 @@ def _near_uniform_seeds(count: int = 2) -> tuple:
 
 
 def _cold_many_mode_seeds(count: int = 4) -> tuple:
-  """The first tuning members (in seed order) with 4-5 modes and a temperature below 0.35,
-  outside the stages (see _studies, cold_modes)."""
+  """The first tuning members (in seed order) with 4-5 modes and a temperature below
+  COLD_TEMPERATURE, outside the stages (see _studies, cold_modes)."""
   staged = {seed for stage in _stages() for seed in stage["seeds"]}
   found = []
   for seed in tuning_seeds(HELD_OUT_START):
     m = family_member(seed)
-    if m.num_modes >= 4 and m.temperature < 0.35 and seed not in staged:
+    if m.num_modes >= 4 and m.temperature < COLD_TEMPERATURE and seed not in staged:
       found.append(seed)
       if len(found) == count:
         return tuple(found)
