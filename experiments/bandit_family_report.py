@@ -383,17 +383,17 @@ def _study_lines(family, tuning_records: list[dict], study_records: list[dict]) 
               f"({against}{at})", "", f"{table['done']} of {table['runs']} runs finished."]
     if not table["rows"]:
       continue
-    lines += ["", f"| seed | act_dim | modes | temperature | {base} | {changed} | change | "
-              f"best reading, {base} | best reading, {changed} | spread over readings, "
-              f"{base} / {changed} |", "|---" * 10 + "|"]
+    lines += ["", f"| seed | obs_dim | act_dim | modes | temperature | {base} | {changed} | "
+              f"change | best reading, {base} | best reading, {changed} | spread over "
+              f"readings, {base} / {changed} |", "|---" * 11 + "|"]
     for r in table["rows"]:
       m = r["member"]
-      lines.append(f"| {m['seed']} | {m['act_dim']} | {m['num_modes']} | "
+      lines.append(f"| {m['seed']} | {m['obs_dim']} | {m['act_dim']} | {m['num_modes']} | "
                    f"{m['temperature']:.3f} | {r['base']:.3f} | {r['study']:.3f} | "
                    f"{r['study'] - r['base']:+.3f} | {r['base_best']:.3f} | "
                    f"{r['study_best']:.3f} | {r['base_spread']:.3f} / {r['study_spread']:.3f} |")
     md = table["median"]
-    lines += [f"| median | | | | {md['base']:.3f} | {md['study']:.3f} | {md['change']:+.3f} "
+    lines += [f"| median | | | | | {md['base']:.3f} | {md['study']:.3f} | {md['change']:+.3f} "
               f"| {md['base_best']:.3f} | {md['study_best']:.3f} | |", "",
               "Spread over readings: the run's best minus its worst Pearson over every EMA "
               f"horizon and `{DEFAULT_KIND}` reading; near 0, the reward reads the same at "
