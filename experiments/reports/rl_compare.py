@@ -677,13 +677,14 @@ def quality_prediction(rec: dict, seed: int = 0) -> dict:
     pairs = [(sign * (r.get("reward_quality") or {})[key], r["mean"]) for r in runs
              if (r.get("reward_quality") or {}).get(key) is not None]
     x, y = np.asarray(pairs, float).reshape(-1, 2).T
-    if len(pairs) < 4 or np.isnan(_spearman(x, y)):
+    rho = _spearman(x, y) if len(pairs) >= 4 else float("nan")
+    if np.isnan(rho):
       out[key] = None
       continue
     draws = rng.integers(0, len(x), size=(BOOTSTRAP_REPS, len(x)))
     boot = np.array([_spearman(x[i], y[i]) for i in draws])
     lo, hi = np.nanpercentile(boot, [2.5, 97.5])
-    out[key] = (_spearman(x, y), float(lo), float(hi), len(x))
+    out[key] = (rho, float(lo), float(hi), len(x))
   return out
 
 
@@ -697,9 +698,10 @@ def quality_prediction_lines(records: list[dict]) -> list[str]:
            "measure). EPIC is a distance, so it enters negated: for every column, a positive "
            "rho means the measure ranks rewards the way PPO's return does. 'below 0.8': "
            "configurations whose mean normalized return stayed under 0.8 (with none, the "
-           "return barely varies and rho says little). '—': fewer than 4 configurations carry the "
-           "measure, or it is the same for all (the per-state measures are undefined where the true reward is the same "
-           "for every action of a state, as on inverted_pendulum).", "",
+           "return barely varies and rho says little). '—': fewer than 4 configurations "
+           "carry the measure, or it is the same for all (the per-state measures are "
+           "undefined where the true reward is the same for every action of a state, as on "
+           "inverted_pendulum).", "",
            "| env | configurations (below 0.8) | "
            + " | ".join(label for _, label, _ in QUALITY_MEASURES) + " |",
            "|---" * (len(QUALITY_MEASURES) + 2) + "|"]
