@@ -15,12 +15,16 @@ gathers them, with what made them, into results/raw/rl_compare/<env>.json, from 
 results/rl_compare.md is built (experiments/reports/rl_compare.py, `document`).
 
 A sweep takes many hours on a CPU. With --record each finished run is also kept in
-results/progress/rl_sweep/<env>.json (Progress), a file a session commits as it goes: a
-sweep whose workdir is lost resumes from it and reruns only what it does not hold.
+results/progress/rl_sweep/<env>/ (Progress: runs.json, and base/, the base's files the
+runs depend on), a folder a session commits as it goes: a sweep whose workdir is lost
+restores its base from there and reruns only what runs.json does not hold. The base is
+kept, not made again, because the expert's PPO does not repeat bit for bit on another
+CPU: other demos would void every kept run.
 """
 import json
 import os
 import shlex
+import shutil
 import sys
 import time
 
@@ -41,6 +45,10 @@ SHARED = ("expert", "demos.npz", "demos.json", "random.json", "heldout.npz", "he
 
 
 PROGRESS_FOLDER = "results/progress/rl_sweep"
+# The files of DIR/base the runs depend on (the rest are its logs), kept by Progress.
+BASE_FILES = ("demos.npz", "demos.json", "random.json", "heldout.npz", "heldout.json",
+              "expert/summary.json", "expert/made_by.json", "expert/made_at.json",
+              "expert/agent/agent.json", "expert/agent/agent.npz")
 
 
 def run_key(config) -> str:
@@ -51,35 +59,65 @@ def run_key(config) -> str:
 
 
 class Progress:
-  """The finished runs of one sweep ({name: row}, name as 'sweep/airl/3'), kept in a JSON.
+  """The finished runs of one sweep, kept in a folder: runs.json ({name: row}, name as
+  'sweep/airl/3') and base/ (BASE_FILES of the base they were trained on).
 
   A row is reused only for the same run config (`run_key`: sha256 of its JSON without the
   keys its other keys make inert) trained on the same base (sha256 of the base's
-  demos.npz): a base made again that differs discards every row, saying so. path None
-  keeps nothing (the sweep then resumes from its workdir alone).
+  demos.npz): a base made again that differs discards every row, saying so, and is kept in
+  base/'s place with the first new row. folder None keeps nothing (the sweep then resumes
+  from its workdir alone).
   """
 
-  def __init__(self, path: str | None, base: str, log=print):
-    self.path, self.rows = path, {}
+  def __init__(self, folder: str | None, base: str, log=print):
+    self.folder, self.rows, self._base_dir = folder, {}, base
     self.base = provenance.file_record(os.path.join(base, "demos.npz"))["sha256"]
-    kept = stages.cached(path) if path else None
+    kept_demos = os.path.join(folder, "base", "demos.npz") if folder else None
+    self._base_kept = bool(kept_demos) and os.path.exists(kept_demos) and \
+        provenance.file_record(kept_demos)["sha256"] == self.base
+    kept = stages.cached(self._runs_path()) if folder else None
     if kept and kept.get("base") == self.base:
       self.rows = kept["runs"]
-      log(f"   {len(self.rows)} finished runs kept in {path}")
+      log(f"   {len(self.rows)} finished runs kept in {self._runs_path()}")
     elif kept:
-      log(f"   {path} was made on other demos (sha256 {kept.get('base', '?')[:12]}, these "
-          f"{self.base[:12]}): its runs are not reused")
+      log(f"   {self._runs_path()} was made on other demos (sha256 "
+          f"{kept.get('base', '?')[:12]}, these {self.base[:12]}): its runs are not reused")
+
+  def _runs_path(self) -> str:
+    return os.path.join(self.folder, "runs.json")
 
   def get(self, name: str, config) -> dict | None:
     row = self.rows.get(name)
     return row["row"] if row and row["config"] == run_key(config) else None
 
   def put(self, name: str, config, row: dict) -> dict:
-    if self.path:
+    if self.folder:
+      if not self._base_kept:               # the first row on this base: keep the base
+        shutil.rmtree(os.path.join(self.folder, "base"), ignore_errors=True)
+        copy_base(self._base_dir, os.path.join(self.folder, "base"))
+        self._base_kept = True
       self.rows[name] = {"config": run_key(config), "row": row}
-      os.makedirs(os.path.dirname(self.path), exist_ok=True)
-      write_json(self.path, {"base": self.base, "runs": self.rows})
+      write_json(self._runs_path(), {"base": self.base, "runs": self.rows})
     return row
+
+
+def copy_base(src: str, dst: str) -> None:
+  """Copies BASE_FILES from the base src to dst."""
+  for name in BASE_FILES:
+    os.makedirs(os.path.dirname(os.path.join(dst, name)), exist_ok=True)
+    shutil.copy2(os.path.join(src, name), os.path.join(dst, name))
+
+
+def restore_base(folder: str | None, base: str, log=print) -> None:
+  """A lost workdir's base, from the one its Progress folder keeps (nothing when the base
+  exists or none is kept)."""
+  kept = os.path.join(folder, "base") if folder else None
+  if (kept is None or os.path.exists(os.path.join(base, "demos.npz"))
+      or not all(os.path.exists(os.path.join(kept, n)) for n in BASE_FILES)):
+    return
+  copy_base(kept, base)
+  log(f"   base restored from {kept} (the expert, its demos, the random policy's return and "
+      "the held-out transitions the kept runs were trained and scored on)")
 
 
 def _link_shared(base: str, workdir: str) -> None:
@@ -141,22 +179,25 @@ def _run_row(progress: Progress, name: str, config, base: str, workdir: str, met
   keeps for it."""
   kept = progress.get(name, config)
   if kept is not None:
-    log(f"   {name}: kept from {progress.path}")
+    log(f"   {name}: kept from {progress.folder}")
     return kept
   run_dir = os.path.join(workdir, name)
   return progress.put(name, config, row(_run(config, base, run_dir, method, log), run_dir))
 
 
-def run_sweep(config, workdir: str, log=print, progress_path: str | None = None) -> dict:
+def run_sweep(config, workdir: str, log=print, progress_dir: str | None = None) -> dict:
+  """The sweep, the diagnoses and the finals (module doc); progress_dir: the Progress
+  folder (None: the workdir alone)."""
   cmp = config.compare
   stages.check_workdir_config(config, workdir)
   base = os.path.join(workdir, "base")
   os.makedirs(base, exist_ok=True)
+  restore_base(progress_dir, base, log)
   stages.check_workdir_config(cmp, base)
   base_results = {name: fn(cmp, base, log) for name, fn in rl_compare.STAGES
                   if name in ("expert", "demos", "random")}
   stages.heldout(cmp, base, log)
-  progress = Progress(progress_path, base, log)
+  progress = Progress(progress_dir, base, log)
   tuning = with_overrides(cmp, {"rl.seed": config.tuning.seed,
                                 "rl.num_seeds": config.tuning.num_seeds})
 
@@ -273,8 +314,8 @@ _CONFIG = cli.config_flag()
 _WORKDIR = cli.workdir_flag()
 _STALE = cli.stale_flag()
 _RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False,
-                          "Keep each finished run in results/progress/rl_sweep/<env>.json "
-                          "(resumed from there), then write results/raw/rl_compare/<env>.json "
+                          "Keep each finished run and the base in "
+                          "results/progress/rl_sweep/<env>/ (resumed from there), then write results/raw/rl_compare/<env>.json "
                           "and rebuild results/rl_compare.md from the raw records.")
 
 
@@ -284,8 +325,8 @@ def main(argv):
   stages.stale_policy = _STALE.value
   start = time.perf_counter()
   env = _CONFIG.value.compare.env_name
-  progress = os.path.join(build.ROOT, PROGRESS_FOLDER, f"{env}.json") if _RECORD.value else None
-  out = run_sweep(_CONFIG.value, _WORKDIR.value, log=cli.progress, progress_path=progress)
+  progress = os.path.join(build.ROOT, PROGRESS_FOLDER, env) if _RECORD.value else None
+  out = run_sweep(_CONFIG.value, _WORKDIR.value, log=cli.progress, progress_dir=progress)
   if _RECORD.value:
     given = [a for a in sys.argv[1:] if a.startswith(("--config.", "--stale"))]
     command = shlex.join(["python", "-m", "experiments.rl_sweep",
@@ -293,8 +334,7 @@ def main(argv):
                           "--workdir=WORKDIR", "--record"])
     build.record({f"{rl_report.RAW_FOLDER}/{env}.json":
                   raw_record(_CONFIG.value, out, command, start)})
-    if os.path.exists(progress):
-      os.remove(progress)                   # the record holds every row it kept
+    shutil.rmtree(progress, ignore_errors=True)   # the record holds every row it kept
     print(f"report: {rl_report.write_document(rl_report.RAW_FOLDER)}")
 
 

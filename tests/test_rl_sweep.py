@@ -19,7 +19,7 @@ def swept(tmp_path_factory):
   with pytest.MonkeyPatch.context() as mp:   # one cheap diagnosis: the sweep's first config
     mp.setattr(sweep_config, "diagnoses", _one_diagnosis)
     return config, workdir, rl_sweep.run_sweep(config, workdir, log=lambda *_: None,
-                                               progress_path=_progress(workdir))
+                                               progress_dir=_progress(workdir))
 
 
 def _one_diagnosis(env):
@@ -27,7 +27,7 @@ def _one_diagnosis(env):
 
 
 def _progress(workdir):
-  return os.path.join(os.path.dirname(workdir), "progress", "inverted_pendulum.json")
+  return os.path.join(os.path.dirname(workdir), "progress", "inverted_pendulum")
 
 
 def test_each_learned_method_gets_the_same_number_of_configurations(swept):
@@ -121,17 +121,23 @@ def test_every_diagnosis_overrides_keys_the_compare_config_has():
 
 
 def test_a_lost_workdir_resumes_from_the_kept_progress(swept, tmp_path):
-  """A new workdir (the old one lost) makes the base again, finds the same demos, and
-  takes every finished run from the progress file instead of training it again."""
+  """A new workdir (the old one lost) takes the base the progress folder keeps (no expert
+  trained again) and every finished run from its runs.json instead of training it again."""
   config, workdir, out = swept
-  kept = json.load(open(_progress(workdir)))["runs"]
+  kept = json.load(open(os.path.join(_progress(workdir), "runs.json")))["runs"]
   assert set(kept) == {"sweep/gail/0", "sweep/gail/1", "diagnose/gail/0", "final/true_reward",
                        "final/gail", "final/constant_plus"}
   logs, again = [], str(tmp_path / "ip")
   with pytest.MonkeyPatch.context() as mp:
     mp.setattr(sweep_config, "diagnoses", _one_diagnosis)
     out2 = rl_sweep.run_sweep(config, again, log=logs.append,
-                              progress_path=_progress(workdir))
+                              progress_dir=_progress(workdir))
+  assert sum("base restored from" in line for line in logs) == 1
+  new_base, old_base = os.path.join(again, "base"), os.path.join(workdir, "base")
+  for name in rl_sweep.BASE_FILES:                # the same bytes, the expert not retrained
+    assert open(os.path.join(new_base, name), "rb").read() == \
+        open(os.path.join(old_base, name), "rb").read(), name
+  assert not os.path.exists(os.path.join(new_base, "expert", "metrics.jsonl"))
   assert out2["finals"] == out["finals"] and out2["sweep"] == out["sweep"]
   assert out2["diagnoses"] == out["diagnoses"]
   assert not any(os.path.exists(os.path.join(again, d)) for d in ("sweep", "diagnose", "final"))
@@ -145,14 +151,21 @@ def test_a_lost_workdir_resumes_from_the_kept_progress(swept, tmp_path):
   assert progress.get("sweep/gail/0", with_overrides(tuning, {**first, "rl.seed": 7})) is None
 
 
+def _fake_base(folder, demos: bytes) -> str:
+  """A base folder holding every file Progress keeps (demos.npz with these bytes)."""
+  for name in rl_sweep.BASE_FILES:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(demos if name == "demos.npz" else name.encode())
+  return str(folder)
+
+
 def test_progress_keys_ignore_a_default_the_run_overrides(tmp_path):
   """A changed default under a key the run sets (train.ema_horizon under train.ema,
   optim.warmup_fraction under optim.warmup_steps) keeps the row; a changed live key
   does not."""
-  base = tmp_path / "base"
-  base.mkdir()
-  (base / "demos.npz").write_bytes(b"demos")
-  path = str(tmp_path / "progress.json")
+  base = _fake_base(tmp_path / "base", b"demos")
+  path = str(tmp_path / "progress")
   config = with_overrides(sweep_config.get_config("inverted_pendulum,smoke").compare,
                           {"energyflow.train.ema": 0.999, "energyflow.optim.warmup_steps": 100})
   rl_sweep.Progress(path, str(base)).put("sweep/x/0", config, {"mean": 1.0})
@@ -168,13 +181,34 @@ def test_progress_keys_ignore_a_default_the_run_overrides(tmp_path):
 
 def test_progress_made_on_other_demos_is_not_reused(tmp_path):
   base = tmp_path / "base"
-  base.mkdir()
-  (base / "demos.npz").write_bytes(b"one set of demos")
-  path = str(tmp_path / "progress.json")
+  _fake_base(base, b"one set of demos")
+  path = str(tmp_path / "progress")
   config = sweep_config.get_config("inverted_pendulum,smoke").compare
   rl_sweep.Progress(path, str(base)).put("final/zero", config, {"mean": 1.0})
   assert rl_sweep.Progress(path, str(base)).get("final/zero", config) == {"mean": 1.0}
+  kept_demos = os.path.join(path, "base", "demos.npz")
+  assert open(kept_demos, "rb").read() == b"one set of demos"
   (base / "demos.npz").write_bytes(b"demos made again, different")
   logs = []
-  assert rl_sweep.Progress(path, str(base), logs.append).get("final/zero", config) is None
+  progress = rl_sweep.Progress(path, str(base), logs.append)
+  assert progress.get("final/zero", config) is None
   assert "not reused" in logs[0]
+  assert open(kept_demos, "rb").read() == b"one set of demos"     # kept until a new row
+  progress.put("final/one", config, {"mean": 0.5})
+  assert open(kept_demos, "rb").read() == b"demos made again, different"
+  assert set(json.load(open(os.path.join(path, "runs.json")))["runs"]) == {"final/one"}
+
+
+def test_a_base_is_restored_only_into_a_workdir_that_lost_it(tmp_path):
+  kept = _fake_base(tmp_path / "progress" / "base", b"kept demos")
+  folder = os.path.dirname(kept)
+  lost = tmp_path / "lost"
+  logs = []
+  rl_sweep.restore_base(folder, str(lost), logs.append)
+  assert (lost / "demos.npz").read_bytes() == b"kept demos" and "base restored" in logs[0]
+  assert all((lost / name).exists() for name in rl_sweep.BASE_FILES)
+  own = _fake_base(tmp_path / "own", b"its own demos")
+  rl_sweep.restore_base(folder, own, logs.append)           # a base of its own stays
+  assert (tmp_path / "own" / "demos.npz").read_bytes() == b"its own demos" and len(logs) == 1
+  rl_sweep.restore_base(None, str(tmp_path / "other"), logs.append)   # nothing kept
+  assert not (tmp_path / "other").exists()
