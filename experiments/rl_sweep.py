@@ -15,9 +15,10 @@ gathers them, with what made them, into results/raw/rl_compare/<env>.json, from 
 results/rl_compare.md is built (experiments/reports/rl_compare.py, `document`).
 
 A sweep takes many hours on a CPU. With --record each finished run is also kept in
-results/progress/rl_sweep/<env>/ (Progress: runs.json, and base/, the base's files the
-runs depend on), a folder a session commits as it goes: a sweep whose workdir is lost
-restores its base from there and reruns only what runs.json does not hold. The base is
+results/raw/rl_compare/in_progress/<env>/ (Progress: runs.json, and base/, the base's
+files the runs depend on), a folder a session commits as it goes (results/rl_compare.md
+shows its runs): a sweep whose workdir is lost restores its base from there and reruns
+only what runs.json does not hold. The base is
 kept, not made again, because the expert's PPO does not repeat bit for bit on another
 CPU: other demos would void every kept run.
 """
@@ -44,7 +45,7 @@ from experiments.reports.rl_compare import normalized
 SHARED = ("expert", "demos.npz", "demos.json", "random.json", "heldout.npz", "heldout.json")
 
 
-PROGRESS_FOLDER = "results/progress/rl_sweep"
+PROGRESS_FOLDER = os.path.join(build.RAW, rl_report.RAW_FOLDER, rl_report.PROGRESS_FOLDER)
 # The files of DIR/base the runs depend on (the rest are its logs), kept by Progress.
 BASE_FILES = ("demos.npz", "demos.json", "random.json", "heldout.npz", "heldout.json",
               "expert/summary.json", "expert/made_by.json", "expert/made_at.json",
@@ -69,8 +70,8 @@ class Progress:
   from its workdir alone).
   """
 
-  def __init__(self, folder: str | None, base: str, log=print):
-    self.folder, self.rows, self._base_dir = folder, {}, base
+  def __init__(self, folder: str | None, base: str, log=print, sweep_size: int | None = None):
+    self.folder, self.rows, self._base_dir, self.sweep_size = folder, {}, base, sweep_size
     self.base = provenance.file_record(os.path.join(base, "demos.npz"))["sha256"]
     kept_demos = os.path.join(folder, "base", "demos.npz") if folder else None
     self._base_kept = bool(kept_demos) and os.path.exists(kept_demos) and \
@@ -97,7 +98,8 @@ class Progress:
         copy_base(self._base_dir, os.path.join(self.folder, "base"))
         self._base_kept = True
       self.rows[name] = {"config": run_key(config), "row": row}
-      write_json(self._runs_path(), {"base": self.base, "runs": self.rows})
+      write_json(self._runs_path(), {"base": self.base, "sweep_size": self.sweep_size,
+                                     "runs": self.rows})
     return row
 
 
@@ -197,7 +199,7 @@ def run_sweep(config, workdir: str, log=print, progress_dir: str | None = None) 
   base_results = {name: fn(cmp, base, log) for name, fn in rl_compare.STAGES
                   if name in ("expert", "demos", "random")}
   stages.heldout(cmp, base, log)
-  progress = Progress(progress_dir, base, log)
+  progress = Progress(progress_dir, base, log, config.sweep_size)
   tuning = with_overrides(cmp, {"rl.seed": config.tuning.seed,
                                 "rl.num_seeds": config.tuning.num_seeds})
 
@@ -315,7 +317,8 @@ _WORKDIR = cli.workdir_flag()
 _STALE = cli.stale_flag()
 _RECORD = cli.shared_flag(flags.DEFINE_bool, "record", False,
                           "Keep each finished run and the base in "
-                          "results/progress/rl_sweep/<env>/ (resumed from there), then write results/raw/rl_compare/<env>.json "
+                          "results/raw/rl_compare/in_progress/<env>/ (resumed from there), "
+                          "then write results/raw/rl_compare/<env>.json "
                           "and rebuild results/rl_compare.md from the raw records.")
 
 

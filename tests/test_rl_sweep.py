@@ -212,3 +212,29 @@ def test_a_base_is_restored_only_into_a_workdir_that_lost_it(tmp_path):
   assert (tmp_path / "own" / "demos.npz").read_bytes() == b"its own demos" and len(logs) == 1
   rl_sweep.restore_base(None, str(tmp_path / "other"), logs.append)   # nothing kept
   assert not (tmp_path / "other").exists()
+
+
+def test_the_report_lists_a_running_sweeps_kept_runs(swept):
+  """results/rl_compare.md shows the progress folder's runs on their own, beside or
+  without recorded envs, and reads nothing else of the folder (its base's JSON files)."""
+  from experiments.reports import rl_compare as rl_report
+  config, workdir, out = swept
+  kept = json.load(open(os.path.join(_progress(workdir), "runs.json")))
+  assert kept["sweep_size"] == config.sweep_size
+  folder = f"{rl_report.PROGRESS_FOLDER}/inverted_pendulum"
+  files = {f"{folder}/runs.json": kept,
+           f"{folder}/base/demos.json": json.load(open(os.path.join(workdir, "base",
+                                                                    "demos.json")))}
+  alone = rl_report.document(files)
+  assert "No env has a recorded comparison yet." in alone
+  record = rl_sweep.raw_record(config, out, "python -m experiments.rl_sweep ...", 0.0)
+  text = rl_report.document({"inverted_pendulum.json": record, **files})
+  for doc in (alone, text):
+    section = doc[doc.index("## Sweeps still running"):]
+    assert "### inverted_pendulum" in section
+    assert f"GAIL {config.sweep_size} of {config.sweep_size}; 4 diagnosis or final runs" \
+        in section
+    for i, run in enumerate(out["sweep"]["gail"]["runs"]):
+      cells = ", ".join(f"{x:.2f}" for x in run["normalized_per_seed"])
+      assert f"| GAIL | {i + 1} | " in section and f"| {cells} | {run['mean']:.2f} |" in section
+  assert text.count("\n## inverted_pendulum") == 1   # the record's section, not the progress

@@ -418,6 +418,10 @@ RAW_FOLDER = "rl_compare"           # results/raw/rl_compare/<env>.json
 # rule (every reward read the frozen absorbing state as any other), kept to show what the
 # rule changed; the tables, aggregate and claims read only the top-level records.
 READ_FOLDER = "absorbing_read"
+# results/raw/rl_compare/<PROGRESS_FOLDER>/<env>/runs.json: the finished runs of a sweep not
+# recorded yet (experiments.rl_sweep.Progress, committed as they come; removed once the
+# env's record is written), shown on their own: nothing is aggregated from them.
+PROGRESS_FOLDER = "in_progress"
 DOCUMENT = "results/rl_compare.md"
 LEARNED = ("energyflow_centered", "energyflow_soft_bellman", "airl", "gail", "bc_log_prob",
            "diffusion_elbo")
@@ -701,8 +705,13 @@ def quality_prediction_lines(records: list[dict]) -> list[str]:
            "return barely varies and rho says little). '—': fewer than 4 configurations "
            "carry the measure, or it is the same for all (the per-state measures are "
            "undefined where the true reward is the same for every action of a state, as on "
-           "inverted_pendulum).", "",
-           "| env | configurations (below 0.8) | "
+           "inverted_pendulum).", ""]
+  return lines + quality_prediction_table(records) + [""]
+
+
+def quality_prediction_table(records: list[dict]) -> list[str]:
+  """quality_prediction of each record (its sweep), one row per env."""
+  lines = ["| env | configurations (below 0.8) | "
            + " | ".join(label for _, label, _ in QUALITY_MEASURES) + " |",
            "|---" * (len(QUALITY_MEASURES) + 2) + "|"]
   for rec in records:
@@ -713,7 +722,52 @@ def quality_prediction_lines(records: list[dict]) -> list[str]:
              for k, _, _ in QUALITY_MEASURES]
     lines.append(f"| {rec['env']} | {len(means)} ({sum(m < BUDGET_GOAL for m in means)}) | "
                  + " | ".join(cells) + " |")
-  return lines + [""]
+  return lines
+
+
+def progress_lines(files: dict) -> list[str]:
+  """The section on sweeps still running: per env, each finished run of the progress file
+  (experiments.rl_sweep.Progress) with its tuning-seed scores and held-out reward quality,
+  and the quality-vs-return ranks over the sweep runs so far."""
+  found = {n.split("/")[1]: r for n, r in files.items()
+           if n.startswith(PROGRESS_FOLDER + "/") and n.endswith("/runs.json")}
+  if not found:
+    return []
+  lines = ["## Sweeps still running", "",
+           f"Finished runs of sweeps whose record is not written yet (`results/raw/{RAW_FOLDER}/"
+           f"{PROGRESS_FOLDER}/<env>/runs.json`, kept as they finish): on the tuning seeds, "
+           "not the finals; no claim, pick or aggregate is made from them. Columns as in the "
+           "finals; quality on the held-out transitions.", ""]
+  for env in sorted(found, key=lambda e: (ENV_ORDER.index(e) if e in ENV_ORDER else 99, e)):
+    runs = found[env]["runs"]
+    sweep = {}
+    for name, kept in runs.items():          # 'sweep/<method>/<i>', 'diagnose/...', 'final/<m>'
+      if name.startswith("sweep/"):
+        _, method, i = name.split("/")
+        sweep.setdefault(method, {})[int(i)] = kept["row"]
+    size = found[env].get("sweep_size")
+    done = ", ".join(f"{LABELS.get(m, m)} {len(rows)}" + (f" of {size}" if size else "")
+                     for m, rows in sweep.items())
+    others = len(runs) - sum(len(rows) for rows in sweep.values())
+    lines += [f"### {env}", "", f"Sweep configurations finished: {done or 'none'}"
+              + (f"; {others} diagnosis or final runs" if others else "") + ".", "",
+              "| method | config | configuration | normalized per seed | mean | preference "
+              "accuracy | offset-free Pearson | return Spearman | wall s |",
+              "|---|---:|---|---|---:|---:|---:|---:|---:|"]
+    for m, rows in sweep.items():
+      for i, r in sorted(rows.items()):
+        q = r.get("reward_quality") or {}
+        lines.append(f"| {LABELS.get(m, m)} | {i + 1} | {_overrides_text(r['overrides'])} | "
+                     + ", ".join(f"{x:.2f}" for x in r["normalized_per_seed"])
+                     + f" | {r['mean']:.2f} | {_fmt(q.get('preference_accuracy'))} | "
+                     f"{_fmt(q.get('pearson'))} | {_fmt(q.get('return_spearman'))} | "
+                     f"{r['wall_s']:.0f} |")
+    so_far = {"env": f"{env} (so far)",
+              "sweep": {m: {"runs": [rows[i] for i in sorted(rows)]} for m, rows in sweep.items()}}
+    lines += ["", "Spearman's rho of each held-out quality measure against the mean normalized "
+              "return over these runs, with a 95% bootstrap interval (n: runs carrying the "
+              "measure; EPIC negated):", ""] + quality_prediction_table([so_far]) + [""]
+  return lines
 
 
 def _interval(stat) -> str:
@@ -764,7 +818,8 @@ def document(files: dict) -> str:
            "0 is the true reward up to shaping and scale, '—' for a reward constant up to "
            "shaping); and the Spearman correlation of learned and true episode returns.", ""]
   if not records:
-    return "\n".join(lines + ["No env has a recorded comparison yet."]) + "\n"
+    return "\n".join(lines + ["No env has a recorded comparison yet.", ""]
+                     + progress_lines(files)) + "\n"
   per_env = {}
   for rec in records:
     env_lines, per_env[rec["env"]] = _env_sections(rec)
@@ -790,6 +845,7 @@ def document(files: dict) -> str:
                 f"{_claim(poi[m], m, flagged)} |" for m in others]
     lines.append("")
   lines += quality_prediction_lines(records)
+  lines += progress_lines(files)
   before = _sorted_records(files, READ_FOLDER)
   lines += absorbing_rule_lines(records, before)
   commits = sorted({((r["fingerprint"].get("code") or {}).get("commit") or "?")[:10]
