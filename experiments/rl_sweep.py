@@ -18,9 +18,9 @@ A sweep takes many hours on a CPU. With --record each finished run is also kept 
 results/raw/rl_compare/in_progress/<env>/ (Progress: runs.json, and base/, the base's
 files the runs depend on), a folder a session commits as it goes (results/rl_compare.md
 shows its runs): a sweep whose workdir is lost restores its base from there and reruns
-only what runs.json does not hold. The base is
-kept, not made again, because the expert's PPO does not repeat bit for bit on another
-CPU: other demos would void every kept run.
+only what runs.json does not hold. The base is kept, not made again, because the
+expert's PPO does not repeat bit for bit on another CPU: other demos would void every
+kept run.
 """
 import json
 import os
