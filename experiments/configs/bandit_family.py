@@ -241,11 +241,11 @@ def _studies() -> dict:
   cold_modes: where the held-out rounds fail. Of the held-out members scored with the
   defaults (rounds 1-5), those with 4-5 modes and a temperature below 0.35 read the lowest
   median Pearson, and the stages hold none (their coldest many-mode member, seed 1, has
-  temperature 0.38). Here the defaults as
-  shipped run on the first eight such tuning members outside the stages (the first four
-  ran first; of them only seed 27 has a large context, so the next four, three with 5-8
-  context dimensions, were added before they ran): a baseline, changed nothing, for the
-  studies paired with it. cold_modes_demos80k: the same on 80,000 demos
+  temperature 0.38). Here the defaults as shipped run on the first eight such tuning
+  members outside the stages (the first four ran first; of them only seed 27 has a large
+  context, so the next four, three with 5-8 context dimensions, were added before they
+  ran): a baseline, changed nothing, for the studies paired with it.
+  cold_modes_demos80k: the same on 80,000 demos
   (same steps and batch): is that corner short of data at 20,000?
   A study's `flags` follow the family's user flags (the later value of a key wins) and
   `paired_with` names the study its runs are compared with (default: the stage runs).
