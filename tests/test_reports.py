@@ -170,6 +170,28 @@ def test_ppo_brax_table_and_readme_bullet_by_hand():
   assert "0.90 [0.75-1.05]x on e1" in bullet and "128x128 net, 0.50-0.50x." in bullet
 
 
+def test_playground_table_hours_and_errors_by_hand():
+  raw = {"command": "c", "date": "d", "wall_s": 1.0, "cpu_count": 2,
+         "load_average_at_end": None, "fingerprint": _fingerprint(),
+         "setting": {"num_envs": 4, "steps": 2, "rounds": 3, "backend": "spring"},
+         "steps_per_s": {"brax/hopper/spring": [900.0, 1000.0, 1100.0],
+                         "playground/HopperHop/jax": [2000.0, 1000.0, 4000.0]},
+         "playground_tasks": {"HopperHop": {"episode_length": 1000, "control_dt": 0.02,
+                                            "tuned_ppo_steps": 72_000_000}},
+         "errors": {"playground/HopperHop/warp": "RuntimeError: no kernel"},
+         "packages": {"playground": "0.2.0", "warp-lang": None},
+         "playground_requires": ["mujoco>=3.6.0"]}
+  text = ppo_report.playground_section(raw)
+  assert "| hopper (brax) | spring | 1000 | — | 1,000 [900-1,100] | — | — |" in text
+  # 72M steps at the median 2,000 steps/s: 36,000 s = 10.0 h
+  assert "| HopperHop (playground) | MJX jax | 1000 | 0.02 | 2,000 [1,000-4,000] | 72M | 10.0 |" \
+      in text
+  assert "| HopperHop (playground) | MJX warp | — | — | cannot run: RuntimeError: no kernel |" \
+      in text
+  assert "playground 0.2.0." in text and "warp-lang" not in text.split("\n")[0]
+  assert "`mujoco>=3.6.0`" in text
+
+
 def test_bandit_readme_bullet_quotes_the_main_job():
   m = lambda p, a, e: {"pearson": p, "spearman": 0.0, "preference_accuracy": a, "epic": e}  # noqa: E731
   raw = {"results": {"centered": m(0.9444, 0.986, 0.1681), "multi_noise": m(0, 0, 0),

@@ -9,6 +9,8 @@ validation_section(raw)      PPO on the true reward of each brax task (validatio
 write_curves(raw, folder)    the validation runs' learning curves, folder/ppo_<name>.png
 env_speed_section(raw)       env steps/s per physics backend (env_speed.json,
                              benchmarks/env_speed.py --record)
+playground_section(raw)      MuJoCo Playground's DM Control tasks against the brax tasks
+                             (playground_speed.json, benchmarks/playground_speed.py --record)
 budget_section(files)        whether each reward-comparison env's RL budget lets the
                              oracle reach the expert (rl_budget/<env>.json,
                              experiments.rl_budget --record)
@@ -25,6 +27,7 @@ from efjax.errors import DataError
 
 BRAX, ENERGYFLOW = "ppo/brax.json", "ppo/energyflow_reward.json"   # under results/raw/
 VALIDATION, ENV_SPEED = "ppo/validation.json", "ppo/env_speed.json"
+PLAYGROUND_SPEED = "ppo/playground_speed.json"
 RL_BUDGET = "ppo/rl_budget"       # experiments.rl_budget --record: <env>.json, one per env
 
 
@@ -199,6 +202,43 @@ def env_speed_section(raw: dict) -> str:
     lines.append(f"| {env} | " + " | ".join(cells) + " |")
   lines += ["", f"Raw figures: `results/raw/{ENV_SPEED}` "
             "(`python benchmarks/env_speed.py --record` writes it)."]
+  return "\n".join(lines)
+
+
+def playground_section(raw: dict) -> str:
+  """MuJoCo Playground's DM Control tasks and the brax tasks timed in the same rounds: env
+  steps/s, and the hours one seed of Playground's tuned PPO budget would spend on physics."""
+  s, rates, tasks = raw["setting"], raw["steps_per_s"], raw["playground_tasks"]
+  versions = ", ".join(f"{k} {v}" for k, v in raw["packages"].items() if v)
+  lines = [f"{made_by(raw)}; {versions}. Every case: a jitted `lax.scan` of {s['steps']} "
+           f"steps with {s['num_envs']} envs and uniform random actions, after compilation, "
+           f"timed once per round, {s['rounds']} rounds (median [min-max]). Brax tasks: the "
+           f"wrapped, fixed-horizon env on the `{s['backend']}` backend; Playground tasks "
+           "through each MJX implementation. Physics hours: one seed of Playground's tuned "
+           "PPO budget (`brax_ppo_config`) at the median rate, before any network or update "
+           "cost.", "",
+           "| task | physics | episode (steps) | control dt (s) | env steps/s | "
+           "tuned PPO budget | physics hours per seed |",
+           "|---|---|---:|---:|---:|---:|---:|"]
+  for key, values in rates.items():
+    source, name, engine = key.split("/")
+    fact = tasks.get(name, {}) if source == "playground" else {}
+    budget = fact.get("tuned_ppo_steps")
+    lines.append(
+        f"| {name} ({source}) | {'MJX ' + engine if fact else engine} | "
+        f"{fact.get('episode_length', 1000)} | {fact['control_dt']:g} | " if fact else
+        f"| {name} ({source}) | {engine} | 1000 | — | ")
+    lines[-1] += (f"{rate_cell(values)} | " + (f"{budget / 1e6:g}M | "
+                  f"{budget / spread(values)[0] / 3600:.1f} |" if budget else "— | — |"))
+  for key, error in raw.get("errors", {}).items():
+    _, name, engine = key.split("/")
+    lines.append(f"| {name} (playground) | MJX {engine} | — | — | cannot run: {error} | — "
+                 "| — |")
+  lines += ["", "Playground's requirements: " + ", ".join(
+      f"`{r}`" for r in raw["playground_requires"]) + ".", "",
+            f"Raw figures: `results/raw/{PLAYGROUND_SPEED}` "
+            "(`python benchmarks/playground_speed.py --record` writes it, from Playground's "
+            "own virtual environment: see its docstring)."]
   return "\n".join(lines)
 
 
