@@ -114,6 +114,7 @@ SECTIONS = (
     ("README.md", "bandit/summary", MAIN_BANDIT, bandit.readme_bullet),
     ("results/ppo.md", "ppo/validation", ppo.VALIDATION, ppo.validation_section),
     ("results/ppo.md", "ppo/env_speed", ppo.ENV_SPEED, ppo.env_speed_section),
+    ("results/ppo.md", "ppo/playground", ppo.PLAYGROUND_SPEED, ppo.playground_section),
     ("results/ppo.md", "ppo/rl_budget", ppo.RL_BUDGET, ppo.budget_section),
     ("results/ppo.md", "ppo/brax", ppo.BRAX, ppo.brax_section),
     ("results/ppo.md", "ppo/energyflow_reward", ppo.ENERGYFLOW, ppo.energyflow_section),
