@@ -15,7 +15,6 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from efjax import provenance  # noqa: E402
@@ -28,18 +27,17 @@ ENVS = ("inverted_pendulum", "inverted_double_pendulum", "reacher", "halfcheetah
 BACKENDS = ("spring", "positional", "generalized")
 
 
-def timer(name: str, backend: str, num_envs: int, steps: int):
-  env = make_env(name, backend, episode_length=1000, fixed_horizon=True)
-  act_dim = env.action_size
-
+def scan_timer(step, state, action_size: int, num_envs: int, steps: int):
+  """once() -> env steps/s: `steps` calls of the batched `step(state, actions)` in one jitted
+  lax.scan, uniform random actions in [-1, 1], compiled before the first timed call."""
   @jax.jit
   def run(state, key):
     def body(state, k):
-      return env.step(state, jax.random.uniform(k, (num_envs, act_dim), minval=-1, maxval=1)), None
+      return step(state, jax.random.uniform(k, (num_envs, action_size), minval=-1,
+                                            maxval=1)), None
     state, _ = jax.lax.scan(body, state, jax.random.split(key, steps))
     return state
 
-  state = env.reset(jax.random.split(jax.random.key(0), num_envs))
   jax.block_until_ready(run(state, jax.random.key(1)))
 
   def once() -> float:
@@ -47,6 +45,22 @@ def timer(name: str, backend: str, num_envs: int, steps: int):
     jax.block_until_ready(run(state, jax.random.key(2)).obs)
     return num_envs * steps / (time.perf_counter() - t0)
   return once
+
+
+def timer(name: str, backend: str, num_envs: int, steps: int):
+  """once() for brax task `name` on `backend`: the batched, fixed-horizon env of make_env."""
+  env = make_env(name, backend, episode_length=1000, fixed_horizon=True)
+  state = env.reset(jax.random.split(jax.random.key(0), num_envs))
+  return scan_timer(env.step, state, env.action_size, num_envs, steps)
+
+
+def time_rounds(cases: dict, rounds: int) -> dict:
+  """{case: [env steps/s per round]}: every case's once() timed once per round."""
+  rates = {k: [] for k in cases}
+  for _ in range(rounds):
+    for k, once in cases.items():
+      rates[k].append(once())
+  return rates
 
 
 def main():
@@ -66,10 +80,7 @@ def main():
     for backend in args.backends.split(","):
       cases[f"{name}/{backend}"] = timer(name, backend, args.num_envs, args.steps)
       print(f"compiled {name}/{backend}", flush=True)
-  rates = {k: [] for k in cases}
-  for _ in range(args.rounds):
-    for k, once in cases.items():
-      rates[k].append(once())
+  rates = time_rounds(cases, args.rounds)
   for k, v in rates.items():
     print(f"{k:40s} {rate_cell(v)} steps/s", flush=True)
   setting = {"envs": args.envs.split(","), "backends": args.backends.split(","),

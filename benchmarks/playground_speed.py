@@ -30,7 +30,7 @@ import jax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from efjax import provenance  # noqa: E402
-from env_speed import timer as brax_timer  # noqa: E402  (benchmarks/ is the script's folder)
+from env_speed import scan_timer, time_rounds, timer as brax_timer  # noqa: E402  (same folder)
 from experiments.reports import build  # noqa: E402
 from experiments.reports.ppo import PLAYGROUND_SPEED, playground_section  # noqa: E402
 
@@ -45,23 +45,8 @@ def playground_timer(name: str, impl: str, num_envs: int, steps: int):
   from mujoco_playground import registry
   from mujoco_playground.config import dm_control_suite_params
   env = registry.load(name, config_overrides={"impl": impl})
-  step = jax.vmap(env.step)
-
-  @jax.jit
-  def run(state, key):
-    def body(state, k):
-      return step(state, jax.random.uniform(k, (num_envs, env.action_size), minval=-1,
-                                            maxval=1)), None
-    state, _ = jax.lax.scan(body, state, jax.random.split(key, steps))
-    return state
-
   state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.key(0), num_envs))
-  jax.block_until_ready(run(state, jax.random.key(1)))
-
-  def once() -> float:
-    t0 = time.perf_counter()
-    jax.block_until_ready(run(state, jax.random.key(2)).obs)
-    return num_envs * steps / (time.perf_counter() - t0)
+  once = scan_timer(jax.vmap(env.step), state, env.action_size, num_envs, steps)
   config = registry.get_default_config(name)
   facts = {"episode_length": int(config.episode_length), "control_dt": float(env.dt),
            "sim_dt": float(config.sim_dt), "action_size": int(env.action_size),
@@ -109,10 +94,7 @@ def main():
         print(f"{key} cannot run: {errors[key]}", flush=True)
         continue
       print(f"compiled {key}", flush=True)
-  rates = {k: [] for k in cases}
-  for _ in range(args.rounds):
-    for k, once in cases.items():
-      rates[k].append(once())
+  rates = time_rounds(cases, args.rounds)
   setting = {"playground_envs": args.playground_envs.split(","), "impls": args.impls.split(","),
              "brax_envs": args.brax_envs.split(","), "backend": args.backend,
              "num_envs": args.num_envs, "steps": args.steps, "rounds": args.rounds}
