@@ -51,6 +51,17 @@ def test_ratios_are_per_round_and_goals_need_the_worst_round_within_10_percent()
   assert "busy" not in text
 
 
+def test_busy_is_what_other_processes_took_during_the_rounds_where_measured():
+  rec = fake_record()
+  rec["load"][0]["loadavg"] = [1.97, 2.2, 2.6]     # a job stopped just before the run
+  assert "busy" not in core.markdown_report(rec)
+  rec["load"][2]["other_cores"] = 0.6              # one round shared the machine
+  assert "The machine was busy" in core.markdown_report(rec)
+  for row in rec["load"]:                          # older records: no per-round measure
+    row.pop("other_cores", None)
+  assert "The machine was busy" in core.markdown_report(rec)
+
+
 def test_goals_per_cpu_model_take_one_column_per_model_named_by_its_record():
   intel, amd = fake_record(), fake_record(train_ratios=(1.2, 1.1, 1.3))
   amd["machine"] = dict(amd["machine"], cpu="AMD EPYC")

@@ -159,7 +159,9 @@ def markdown_report(record) -> str:
   dtypes = s["dtypes"]
   loads = [x["loadavg"][0] for x in record["load"]]
   others = [x["other_cores"] for x in record["load"] if x.get("other_cores") is not None]
-  busy = record["load"][0]["loadavg"][0] > 1.5 or (others and max(others) > 0.25)
+  # What other processes took in each round, where measured: the 1-minute load average
+  # before the run still counts a job stopped just before it (it decays over minutes).
+  busy = max(others) > 0.25 if others else record["load"][0]["loadavg"][0] > 1.5
   size = "--quick: a tiny MLP energy at tiny batches" if s["quick"] else "the paper network"
   torch_side = ("PyTorch " + ("with `torch.compile` of the forward (the train step stays eager: "
                               "its double backward does not compile)" if s["torch_compile"]
