@@ -224,12 +224,12 @@ def playground_section(raw: dict) -> str:
     source, name, engine = key.split("/")
     fact = tasks.get(name, {}) if source == "playground" else {}
     budget = fact.get("tuned_ppo_steps")
-    lines.append(
-        f"| {name} ({source}) | {'MJX ' + engine if fact else engine} | "
-        f"{fact.get('episode_length', 1000)} | {fact['control_dt']:g} | " if fact else
-        f"| {name} ({source}) | {engine} | 1000 | — | ")
-    lines[-1] += (f"{rate_cell(values)} | " + (f"{budget / 1e6:g}M | "
-                  f"{budget / spread(values)[0] / 3600:.1f} |" if budget else "— | — |"))
+    physics = f"MJX {engine}" if fact else engine
+    dt = f"{fact['control_dt']:g}" if fact else "—"
+    cost = (f"{budget / 1e6:g}M | {budget / spread(values)[0] / 3600:.1f}" if budget
+            else "— | —")
+    lines.append(f"| {name} ({source}) | {physics} | {fact.get('episode_length', 1000)} | "
+                 f"{dt} | {rate_cell(values)} | {cost} |")
   for key, error in raw.get("errors", {}).items():
     _, name, engine = key.split("/")
     lines.append(f"| {name} (playground) | MJX {engine} | — | — | cannot run: {error} | — "
