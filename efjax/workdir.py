@@ -52,8 +52,9 @@ def method_of(config) -> str:
 
 
 def write_json(path: str, value) -> None:
-  """Writes JSON whole or not at all (a temporary file renamed into place)."""
-  tmp = path + ".tmp"
+  """Writes JSON whole or not at all (a temporary file of this process renamed into place,
+  so that processes writing the same file do not write into one temporary)."""
+  tmp = f"{path}.{os.getpid()}.tmp"
   with open(tmp, "w") as f:
     json.dump(value, f, indent=2)
   os.replace(tmp, path)

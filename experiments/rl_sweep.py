@@ -21,6 +21,13 @@ shows its runs): a sweep whose workdir is lost restores its base from there and 
 only what runs.json does not hold. The base is kept, not made again, because the
 expert's PPO does not repeat bit for bit on another CPU: other demos would void every
 kept run.
+
+The same command started several times on one DIR (one process per core, or per node of
+a cluster whose nodes share DIR) shares the work: each run is trained by the process that
+claims it first (experiments.claims, DIR/claims), the others take its row when it ends.
+The sweep's and the diagnoses' runs come first, then the finals, which wait for every
+method's pick. A killed process's runs are taken over by the next process that reaches
+them (on its host at once; from another host after half an hour without its heartbeat).
 """
 import json
 import os
@@ -28,6 +35,7 @@ import shlex
 import shutil
 import sys
 import time
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 from absl import flags
@@ -35,7 +43,7 @@ from absl import flags
 from efjax import provenance
 from efjax.train.config import without_inert_keys
 from efjax.workdir import write_json
-from experiments import cli, rl_compare, stages
+from experiments import claims, cli, rl_compare, stages
 from experiments.configs import rl_sweep as sweep_config
 from experiments.configs.common import with_overrides
 from experiments.reports import build
@@ -73,9 +81,7 @@ class Progress:
   def __init__(self, folder: str | None, base: str, log=print, sweep_size: int | None = None):
     self.folder, self.rows, self._base_dir, self.sweep_size = folder, {}, base, sweep_size
     self.base = provenance.file_record(os.path.join(base, "demos.npz"))["sha256"]
-    kept_demos = os.path.join(folder, "base", "demos.npz") if folder else None
-    self._base_kept = bool(kept_demos) and os.path.exists(kept_demos) and \
-        provenance.file_record(kept_demos)["sha256"] == self.base
+    self._log, self._made = log, bool(folder) and os.path.isdir(folder)
     kept = stages.cached(self._runs_path()) if folder else None
     if kept and kept.get("base") == self.base:
       self.rows = kept["runs"]
@@ -87,19 +93,38 @@ class Progress:
   def _runs_path(self) -> str:
     return os.path.join(self.folder, "runs.json")
 
+  def _read(self) -> None:
+    """Adds the rows other processes of the sweep kept since (runs.json on this base)."""
+    kept = stages.cached(self._runs_path()) if self.folder else None
+    if kept and kept.get("base") == self.base:
+      self.rows = {**kept["runs"], **self.rows}
+
   def get(self, name: str, config) -> dict | None:
+    self._read()
     row = self.rows.get(name)
     return row["row"] if row and row["config"] == run_key(config) else None
 
   def put(self, name: str, config, row: dict) -> dict:
+    """Keeps a finished run: runs.json gains its row, beside the rows other processes
+    wrote (read, changed and written under a lock); the first row on a base keeps it.
+    A folder that was there and is gone was gathered into the sweep's record by another
+    process that finished it: it is not made again."""
+    if self.folder and self._made and not os.path.isdir(self.folder):
+      self._log(f"   {name}: not kept, {self.folder} was recorded and removed")
+      return row
     if self.folder:
-      if not self._base_kept:               # the first row on this base: keep the base
-        shutil.rmtree(os.path.join(self.folder, "base"), ignore_errors=True)
-        copy_base(self._base_dir, os.path.join(self.folder, "base"))
-        self._base_kept = True
-      self.rows[name] = {"config": run_key(config), "row": row}
-      write_json(self._runs_path(), {"base": self.base, "sweep_size": self.sweep_size,
-                                     "runs": self.rows})
+      self._made = True
+      with claims.file_lock(os.path.join(self.folder, "runs.json.lock")):
+        kept_demos = os.path.join(self.folder, "base", "demos.npz")
+        if not (os.path.exists(kept_demos)
+                and provenance.file_record(kept_demos)["sha256"] == self.base):
+          shutil.rmtree(os.path.join(self.folder, "base"), ignore_errors=True)
+          copy_base(self._base_dir, os.path.join(self.folder, "base"))
+        kept = stages.cached(self._runs_path())
+        on_base = kept["runs"] if kept and kept.get("base") == self.base else {}
+        self.rows = {**self.rows, **on_base, name: {"config": run_key(config), "row": row}}
+        write_json(self._runs_path(), {"base": self.base, "sweep_size": self.sweep_size,
+                                       "runs": self.rows})
     return row
 
 
@@ -175,30 +200,75 @@ def _made_at(run_dir: str, method: str) -> str | None:
   return stages.made_at(os.path.join(run_dir, "rl", method))
 
 
-def _run_row(progress: Progress, name: str, config, base: str, workdir: str, method: str,
-             log, row) -> dict:
-  """row(result, run_dir) of one run of `method` in workdir/name, or the row progress
-  keeps for it."""
-  kept = progress.get(name, config)
-  if kept is not None:
-    log(f"   {name}: kept from {progress.folder}")
-    return kept
-  run_dir = os.path.join(workdir, name)
-  return progress.put(name, config, row(_run(config, base, run_dir, method, log), run_dir))
+class Job(NamedTuple):
+  """One run of a sweep: its name ('sweep/airl/3', also its folder in the workdir), its
+  rl_compare config, the method it trains, row(result, run_dir), its row, and what it
+  tries, in words (for the log)."""
+  name: str
+  config: Any
+  method: str
+  row: Callable[[dict, str], dict]
+  about: str = ""
 
 
-def run_sweep(config, workdir: str, log=print, progress_dir: str | None = None) -> dict:
+def run_jobs(jobs: list[Job], progress: Progress, base: str, workdir: str, log,
+             poll_s: float = 30.0) -> list[dict]:
+  """The rows of jobs, in their order. Several processes may run this on one workdir (the
+  same command started more than once, on one host or on several sharing the workdir):
+  each runs the jobs whose claim it gets (experiments.claims, in WORKDIR/claims), takes
+  the others' rows from progress (or from their finished run folders, which resume at
+  once) and waits, polling every poll_s seconds, for the jobs other processes hold."""
+  owners = claims.Claims(os.path.join(workdir, "claims"))
+  rows, waited = {}, None
+  while len(rows) < len(jobs):
+    elsewhere = []
+    for job in jobs:
+      if job.name in rows:
+        continue
+      kept = progress.get(job.name, job.config)
+      if kept is not None:
+        log(f"   {job.name}: kept from {progress.folder}")
+        rows[job.name] = kept
+        continue
+      with owners.held(job.name) as mine:
+        if not mine:
+          elsewhere.append(job.name)
+          continue
+        log(f"== {job.name}: {job.about}")
+        run_dir = os.path.join(workdir, job.name)
+
+        def beat(line, name=job.name):
+          owners.beat(name)
+          log(line)
+        result = _run(job.config, base, run_dir, job.method, beat)
+        rows[job.name] = progress.put(job.name, job.config, job.row(result, run_dir))
+    if elsewhere:
+      if elsewhere != waited:
+        held = [owners.holder(name) or {} for name in elsewhere]
+        log("   waiting for runs other processes hold: " + ", ".join(
+            f"{name} ({h.get('host', '?')} pid {h.get('pid', '?')})"
+            for name, h in zip(elsewhere, held)))
+        waited = elsewhere
+      time.sleep(poll_s)
+  return [rows[job.name] for job in jobs]
+
+
+def run_sweep(config, workdir: str, log=print, progress_dir: str | None = None,
+              poll_s: float = 30.0) -> dict:
   """The sweep, the diagnoses and the finals (module doc); progress_dir: the Progress
-  folder (None: the workdir alone)."""
+  folder (None: the workdir alone). Started more than once on one workdir, the processes
+  share the runs (`run_jobs`): the sweep's and the diagnoses' runs first, then the finals
+  (which need every method's pick)."""
   cmp = config.compare
   stages.check_workdir_config(config, workdir)
   base = os.path.join(workdir, "base")
   os.makedirs(base, exist_ok=True)
-  restore_base(progress_dir, base, log)
-  stages.check_workdir_config(cmp, base)
-  base_results = {name: fn(cmp, base, log) for name, fn in rl_compare.STAGES
-                  if name in ("expert", "demos", "random")}
-  stages.heldout(cmp, base, log)
+  with claims.file_lock(os.path.join(workdir, "base.lock")):   # one process makes the base
+    restore_base(progress_dir, base, log)
+    stages.check_workdir_config(cmp, base)
+    base_results = {name: fn(cmp, base, log) for name, fn in rl_compare.STAGES
+                    if name in ("expert", "demos", "random")}
+    stages.heldout(cmp, base, log)
   progress = Progress(progress_dir, base, log, config.sweep_size)
   tuning = with_overrides(cmp, {"rl.seed": config.tuning.seed,
                                 "rl.num_seeds": config.tuning.num_seeds})
@@ -214,34 +284,34 @@ def run_sweep(config, workdir: str, log=print, progress_dir: str | None = None) 
               "reward_quality": result["reward_quality"]}
     return row
 
+  swept = {method: points[:config.sweep_size] for method, points in sweep_config.sweeps().items()
+           if method in cmp.methods}
+  diagnosed = {method: variants for method, variants in
+               (sweep_config.diagnoses(cmp.env_name).items() if config.diagnose else ())
+               if method in cmp.methods}
+  jobs = [Job(f"sweep/{method}/{i}", with_overrides(tuning, overrides), method,
+              tuning_row(method, overrides=overrides), str(overrides))
+          for method, points in swept.items() for i, overrides in enumerate(points)]
+  first = {method: sweep_config.sweeps()[method][0] for method in diagnosed}
+  jobs += [Job(f"diagnose/{method}/{i}", with_overrides(tuning, {**first[method], **overrides}),
+               method, tuning_row(method, label=label, overrides=overrides), label)
+           for method, variants in diagnosed.items()
+           for i, (label, overrides) in enumerate(variants)]
+  log(f"== sweep: {len(jobs)} runs ({', '.join(f'{m} {len(p)}' for m, p in swept.items())}; "
+      f"diagnoses {sum(len(v) for v in diagnosed.values())})")
+  rows = dict(zip((job.name for job in jobs), run_jobs(jobs, progress, base, workdir, log, poll_s)))
   sweep, picks = {}, {}
-  for method, points in sweep_config.sweeps().items():
-    if method not in cmp.methods:
-      continue
-    runs = []
-    for i, overrides in enumerate(points[:config.sweep_size]):
-      log(f"== sweep {method} {i + 1}/{config.sweep_size}: {overrides}")
-      runs.append(_run_row(progress, f"sweep/{method}/{i}", with_overrides(tuning, overrides),
-                           base, workdir, method, log, tuning_row(method, overrides=overrides)))
+  for method, points in swept.items():
+    runs = [rows[f"sweep/{method}/{i}"] for i in range(len(points))]
     best = int(np.argmax([r["mean"] for r in runs]))
     sweep[method] = {"runs": runs, "pick": best}
     picks[method] = runs[best]["overrides"]
-    write_json(os.path.join(workdir, "sweep.json"), {"tuning": config.tuning.to_dict(),
-                                                     "methods": sweep})
-  diagnoses = {}
-  for method, variants in (sweep_config.diagnoses(cmp.env_name).items() if config.diagnose else ()):
-    if method not in cmp.methods:
-      continue
-    rows = []
-    first = sweep_config.sweeps()[method][0]      # the method's first sweep configuration
-    for i, (label, overrides) in enumerate(variants):
-      log(f"== diagnose {method} {i + 1}/{len(variants)}: {label}")
-      rows.append(_run_row(progress, f"diagnose/{method}/{i}",
-                           with_overrides(tuning, {**first, **overrides}), base, workdir, method,
-                           log, tuning_row(method, label=label, overrides=overrides)))
-    diagnoses[method] = rows
+  write_json(os.path.join(workdir, "sweep.json"), {"tuning": config.tuning.to_dict(),
+                                                   "methods": sweep})
+  diagnoses = {method: [rows[f"diagnose/{method}/{i}"] for i in range(len(variants))]
+               for method, variants in diagnosed.items()}
+  if diagnoses:
     write_json(os.path.join(workdir, "diagnoses.json"), diagnoses)
-  finals = {}
 
   def final_row(method):
     def row(result, run_dir):
@@ -252,14 +322,14 @@ def run_sweep(config, workdir: str, log=print, progress_dir: str | None = None) 
               "reward_quality": result["reward_quality"]}
     return row
 
-  for method in cmp.methods:
-    log(f"== final {method}: {picks.get(method, {})}")
-    finals[method] = _run_row(progress, f"final/{method}",
-                              with_overrides(cmp, picks.get(method, {})), base, workdir, method,
-                              log, final_row(method))
-    write_json(os.path.join(workdir, "finals.json"),
-               {"env": cmp.env_name, "expert_return": base_results["demos"]["return_mean"],
-                "random_return": base_results["random"]["return_mean"], "methods": finals})
+  log(f"== finals: {', '.join(f'{m} {picks.get(m, {})}' for m in cmp.methods)}")
+  finals = dict(zip(cmp.methods, run_jobs(
+      [Job(f"final/{method}", with_overrides(cmp, picks.get(method, {})), method,
+           final_row(method), str(picks.get(method, {}))) for method in cmp.methods],
+      progress, base, workdir, log, poll_s)))
+  write_json(os.path.join(workdir, "finals.json"),
+             {"env": cmp.env_name, "expert_return": base_results["demos"]["return_mean"],
+              "random_return": base_results["random"]["return_mean"], "methods": finals})
   return {"sweep": sweep, "diagnoses": diagnoses, "finals": finals,
           "expert_return": base_results["demos"]["return_mean"],
           "random_return": base_results["random"]["return_mean"],

@@ -2,6 +2,7 @@
 configurations on tuning seeds, the pick run on the final seeds, raw results written."""
 import json
 import os
+import shutil
 
 import pytest
 
@@ -238,3 +239,18 @@ def test_the_report_lists_a_running_sweeps_kept_runs(swept):
       cells = ", ".join(f"{x:.2f}" for x in run["normalized_per_seed"])
       assert f"| GAIL | {i + 1} | " in section and f"| {cells} | {run['mean']:.2f} |" in section
   assert text.count("\n## inverted_pendulum") == 1   # the record's section, not the progress
+
+
+def test_a_progress_folder_another_process_recorded_is_not_made_again(tmp_path):
+  """Two processes share a sweep: the first to finish records it and removes the progress
+  folder; the other, putting the same last row a moment later, does not make it again
+  (it would read as a sweep still running)."""
+  base = _fake_base(tmp_path / "base", b"demos")
+  path = str(tmp_path / "progress")
+  config = sweep_config.get_config("inverted_pendulum,smoke").compare
+  logs = []
+  progress = rl_sweep.Progress(path, base, logs.append)
+  progress.put("sweep/x/0", config, {"mean": 1.0})
+  shutil.rmtree(path)
+  assert progress.put("final/x", config, {"mean": 0.5}) == {"mean": 0.5}
+  assert not os.path.exists(path) and "recorded and removed" in logs[-1]

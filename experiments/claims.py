@@ -1,0 +1,140 @@
+"""Which process runs which run, when several share one sweep's workdir.
+
+    claims = Claims(os.path.join(workdir, "claims"))
+    with claims.held("sweep/gail/3") as mine:
+      if mine:
+        ...                      # train it; call claims.beat(name) now and then
+      else:
+        print(claims.holder("sweep/gail/3"))   # {'host', 'pid', 'since', ...}
+
+A run is trained only by the process holding its claim: FOLDER/<name>.json, made and
+removed under an exclusive lock on FOLDER/claims.lock (fcntl.flock: one host's processes,
+or several hosts on a shared filesystem that supports it, such as NFS on Linux). The
+claim says who holds it (host, pid, the process's start time) and its file's mtime is the
+holder's heartbeat (`beat`). A claim whose holder is gone is taken over: on the same host
+when its process no longer runs (a restarted pid does not count: the start time differs);
+from another host when its heartbeat is older than `stale_after_s`.
+"""
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+
+from efjax.workdir import write_json
+
+
+def _start_time(pid: int) -> str | None:
+  """A process's start time since boot as Linux keeps it (/proc/<pid>/stat, field 22),
+  prefixed by the boot's id, so that a pid reused later or after a reboot reads another
+  value; None when no such process runs (or where /proc is missing: see `_alive`)."""
+  try:
+    with open(f"/proc/{pid}/stat") as f:
+      fields = f.read().rsplit(")", 1)[1].split()   # the name, in parentheses, may hold spaces
+    with open("/proc/sys/kernel/random/boot_id") as f:
+      boot = f.read().strip()
+  except OSError:
+    return None
+  return f"{boot}:{fields[19]}"
+
+
+def _alive(holder: dict) -> bool:
+  """Whether the process of a claim made on this host still runs."""
+  if os.path.isdir("/proc"):
+    return _start_time(holder["pid"]) == holder.get("started")
+  try:
+    os.kill(holder["pid"], 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    pass
+  return True
+
+
+@contextlib.contextmanager
+def file_lock(path: str):
+  """An exclusive lock on the file `path` (made if missing) for the block: processes that
+  read, change and write a shared file do it one at a time."""
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  with open(path, "a") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class Claims:
+  """The claims of one sweep's runs in `folder` (module doc)."""
+
+  def __init__(self, folder: str, stale_after_s: float = 1800.0, beat_every_s: float = 60.0):
+    self.folder, self.stale_after_s, self.beat_every_s = folder, stale_after_s, beat_every_s
+    self.me = {"host": socket.gethostname(), "pid": os.getpid(),
+               "started": _start_time(os.getpid())}
+    self._last_beat = {}
+
+  def _path(self, name: str) -> str:
+    return os.path.join(self.folder, name + ".json")
+
+  def _locked(self):
+    return file_lock(os.path.join(self.folder, "claims.lock"))
+
+  def holder(self, name: str) -> dict | None:
+    """Who holds the claim on `name` (with 'age_s', seconds since its last heartbeat), or
+    None when nobody does."""
+    path = self._path(name)
+    try:
+      with open(path) as f:
+        holder = json.load(f)
+      age = time.time() - os.path.getmtime(path)
+    except (OSError, json.JSONDecodeError):
+      return None
+    return {**holder, "age_s": age}
+
+  def _gone(self, holder: dict) -> bool:
+    if holder["host"] == self.me["host"]:
+      return not _alive(holder)
+    return holder["age_s"] > self.stale_after_s
+
+  def claim(self, name: str) -> bool:
+    """Takes the claim on `name` when nobody holds it, or its holder is gone; whether this
+    process holds it now."""
+    with self._locked():
+      holder = self.holder(name)
+      if holder is not None and holder["pid"] == self.me["pid"] and \
+          holder["host"] == self.me["host"] and holder.get("started") == self.me["started"]:
+        return True
+      if holder is not None and not self._gone(holder):
+        return False
+      os.makedirs(os.path.dirname(self._path(name)), exist_ok=True)
+      write_json(self._path(name), {**self.me, "since": time.time()})
+      self._last_beat[name] = time.monotonic()
+      return True
+
+  def release(self, name: str) -> None:
+    """Gives up this process's claim on `name` (nothing when another process holds it)."""
+    with self._locked():
+      holder = self.holder(name)
+      if holder is not None and all(holder.get(k) == v for k, v in self.me.items()):
+        os.remove(self._path(name))
+    self._last_beat.pop(name, None)
+
+  def beat(self, name: str) -> None:
+    """This process still works on `name`: renews the claim's heartbeat (at most once per
+    beat_every_s)."""
+    now = time.monotonic()
+    if now - self._last_beat.get(name, -float("inf")) >= self.beat_every_s:
+      with contextlib.suppress(FileNotFoundError):
+        os.utime(self._path(name))
+      self._last_beat[name] = now
+
+  @contextlib.contextmanager
+  def held(self, name: str):
+    """Claims `name` for the block (yields whether this process got it), released after."""
+    mine = self.claim(name)
+    try:
+      yield mine
+    finally:
+      if mine:
+        self.release(name)

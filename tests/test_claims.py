@@ -1,0 +1,132 @@
+"""experiments.claims and rl_sweep.run_jobs: several processes share one sweep, each run
+trained once, no finished row lost, a dead holder's run taken over."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+from experiments import claims
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _other_process(folder: str, **me) -> claims.Claims:
+  """Claims as another process would hold them (its identity replaced by `me`)."""
+  other = claims.Claims(folder)
+  other.me = {**other.me, "pid": other.me["pid"] + 1, **me}
+  return other
+
+
+def _dead_pid() -> int:
+  child = subprocess.Popen([sys.executable, "-c", "pass"])
+  child.wait()
+  return child.pid
+
+
+def test_a_claim_held_by_a_running_process_is_refused_then_free_after_release(tmp_path):
+  mine = claims.Claims(str(tmp_path))
+  with mine.held("sweep/gail/3") as got:
+    assert got
+    holder = mine.holder("sweep/gail/3")
+    assert holder["pid"] == os.getpid() and holder["age_s"] < 60
+    assert not claims.Claims(str(tmp_path)).holder("sweep/gail/4")
+    # a second process on this host: this process runs, so the claim is not taken over
+    other = _other_process(str(tmp_path), started="another start")
+    assert not other.claim("sweep/gail/3")
+    other.release("sweep/gail/3")                      # not its claim: nothing removed
+    assert mine.holder("sweep/gail/3")["pid"] == os.getpid()
+  assert mine.holder("sweep/gail/3") is None
+  assert _other_process(str(tmp_path), started="another start").claim("sweep/gail/3")
+
+
+def test_a_claim_whose_process_died_or_whose_pid_was_reused_is_taken_over(tmp_path):
+  folder = str(tmp_path)
+  dead = _other_process(folder, pid=_dead_pid())
+  assert dead.claim("sweep/airl/0")
+  assert claims.Claims(folder).claim("sweep/airl/0")
+  assert claims.Claims(folder).holder("sweep/airl/0")["pid"] == os.getpid()
+  # a claim naming this very pid but another start time: a pid reused after its holder died
+  reused = _other_process(folder, pid=os.getpid(), started="a process long gone")
+  assert reused.claim("sweep/airl/1")
+  assert claims.Claims(folder).claim("sweep/airl/1")
+
+
+def test_another_hosts_claim_is_taken_over_only_when_its_heartbeat_is_old(tmp_path):
+  folder = str(tmp_path)
+  remote = _other_process(folder, host="node-17")
+  assert remote.claim("final/gail")
+  mine = claims.Claims(folder, stale_after_s=600.0)
+  assert not mine.claim("final/gail")                 # fresh heartbeat
+  path = os.path.join(folder, "final", "gail.json")
+  old = time.time() - 3600
+  os.utime(path, (old, old))
+  remote.beat_every_s = 0.0
+  remote.beat("final/gail")                           # the holder is alive after all
+  assert not mine.claim("final/gail")
+  os.utime(path, (old, old))                          # ... and then silent for an hour
+  assert mine.claim("final/gail")
+  assert mine.holder("final/gail")["host"] == mine.me["host"]
+
+
+_WORKER = textwrap.dedent("""
+    import json, os, sys, time
+    import ml_collections
+    from experiments import rl_sweep
+
+    folder, base, workdir, go = sys.argv[1:5]
+
+    def fake_run(config, base, run_dir, method, log):
+      os.makedirs(run_dir, exist_ok=True)
+      with open(os.path.join(run_dir, "trained_by"), "a") as f:
+        f.write(f"{os.getpid()}\\n")
+      log("training")
+      time.sleep(0.4)
+      return {"i": config.i}
+
+    rl_sweep._run = fake_run
+    jobs = [rl_sweep.Job(f"sweep/m/{i}", ml_collections.ConfigDict({"i": i}), "m",
+                         lambda result, run_dir: {"mean": float(result["i"]),
+                                                  "by": os.getpid()})
+            for i in range(8)]
+    progress = rl_sweep.Progress(folder, base)
+    print("ready", flush=True)
+    while not os.path.exists(go):
+      time.sleep(0.02)
+    rows = rl_sweep.run_jobs(jobs, progress, base, workdir, log=lambda line: None, poll_s=0.1)
+    print(json.dumps(rows), flush=True)
+""")
+
+
+def test_two_processes_share_one_sweep_each_run_trained_once(tmp_path):
+  """The same jobs started in two processes on one workdir and progress folder: every job
+  is trained by exactly one of them, both get every row, runs.json keeps all of them."""
+  from experiments import rl_sweep
+  base = tmp_path / "base"
+  for name in rl_sweep.BASE_FILES:                # what Progress keeps of a base
+    (base / name).parent.mkdir(parents=True, exist_ok=True)
+    (base / name).write_bytes(name.encode())
+  base = str(base)
+  folder, workdir, go = str(tmp_path / "progress"), str(tmp_path / "work"), str(tmp_path / "go")
+  env = {**os.environ, "PYTHONPATH": ROOT, "JAX_PLATFORMS": "cpu"}
+  workers = [subprocess.Popen([sys.executable, "-c", _WORKER, folder, base, workdir, go],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+             for _ in range(2)]
+  for w in workers:
+    assert w.stdout.readline().strip() == "ready"
+  open(go, "w").close()
+  outs = []
+  for w in workers:
+    out, _ = w.communicate(timeout=120)
+    assert w.returncode == 0
+    outs.append(json.loads(out.strip().splitlines()[-1]))
+  assert outs[0] == outs[1] and [r["mean"] for r in outs[0]] == list(range(8))
+  trainers = [open(os.path.join(workdir, "sweep", "m", str(i), "trained_by")).read().split()
+              for i in range(8)]
+  assert all(len(t) == 1 for t in trainers)                   # each run trained once
+  assert len({t[0] for t in trainers}) == 2                    # by both processes
+  kept = json.load(open(os.path.join(folder, "runs.json")))["runs"]
+  assert sorted(kept) == [f"sweep/m/{i}" for i in range(8)]     # no row lost to a race
+  assert not any(name.endswith(".json") for _, _, names in
+                 os.walk(os.path.join(workdir, "claims")) for name in names)
