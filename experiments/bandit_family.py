@@ -16,7 +16,9 @@ in a subprocess (the exact command a user types; interrupted runs resume), reads
 reward with `efjax.load(W).reward(obs, actions)` on the grid and writes RAW_DIR/held_out/
 <setting>/seed<k>.json (scores, wall time, samples/s, command, config, git commit,
 versions). Finished members are skipped. Runs go in seed rounds (every setting on a
-seed, then the next seed), so a run cut short still compares the settings.
+seed, then the next seed), so a run cut short still compares the settings. The same
+command started more than once on one WORKDIR (a process per core) splits the members:
+each is trained by the process that claims it (experiments.claims, WORKDIR/claims).
 
 --report (alone, or after the runs) rewrites config.report.markdown and its PNG from the
 raw JSON under RAW_DIR only (experiments/bandit_family_report.py).
@@ -30,7 +32,7 @@ import time
 from absl import flags
 from ml_collections import config_flags
 
-from experiments import bandit_runs, cli
+from experiments import bandit_runs, claims, cli
 
 _CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None,
                           "experiments/configs/bandit_family.py[:smoke]")
@@ -60,20 +62,28 @@ def _samples_per_s(workdir: str):
   return rates[-1] if rates else None
 
 
-def run_member(family, setting: str, seed: int, workdir: str, log=print) -> dict:
-  """Trains one held-out member through the CLI and scores it: the raw record."""
+def run_member(family, setting: str, seed: int, workdir: str, beat=lambda: None) -> dict:
+  """Trains one held-out member through the CLI and scores it: the raw record. beat() is
+  called every minute while the training runs."""
   import efjax
   from efjax.reward.bandit_scores import score_model
 
-  demos, grid, task = bandit_runs.member_files(
-      seed, os.path.join(workdir, "members", f"seed{seed}"), family.member)
+  member_dir = os.path.join(workdir, "members", f"seed{seed}")
+  with claims.file_lock(member_dir + ".lock"):        # one process writes a member's files
+    demos, grid, task = bandit_runs.member_files(seed, member_dir, family.member)
   run_dir = os.path.join(workdir, setting, f"seed{seed}")
   os.makedirs(run_dir, exist_ok=True)
   command = train_command(family, setting, run_dir, demos)
   made_by = bandit_runs.provenance(sys.argv)          # the code as the run starts
   start = time.perf_counter()
   with open(os.path.join(run_dir, "train.log"), "a") as out:
-    proc = subprocess.run(command, cwd=bandit_runs.ROOT, stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command, cwd=bandit_runs.ROOT, stdout=out, stderr=subprocess.STDOUT)
+    while True:
+      try:
+        proc.wait(timeout=60)
+        break
+      except subprocess.TimeoutExpired:
+        beat()
   train_s = time.perf_counter() - start
   if proc.returncode:
     raise RuntimeError(f"training failed (exit {proc.returncode}); see {run_dir}/train.log")
@@ -86,6 +96,31 @@ def run_member(family, setting: str, seed: int, workdir: str, log=print) -> dict
           "score_wall_s": time.perf_counter() - start - train_s,
           "config": model.config.to_dict(), "train_command": " ".join(shown),
           **made_by}
+
+
+def run_members(family, runs: list[tuple[int, str]], workdir: str, log=print) -> None:
+  """Trains, scores and records each (seed, setting) of runs that has no raw record yet;
+  one that another process sharing workdir holds is left to it."""
+  owners = claims.Claims(os.path.join(workdir, "claims"))
+  for seed, setting in runs:
+    path = os.path.join(family.raw_dir, "held_out", setting, f"seed{seed}.json")
+    name = f"{setting}/seed{seed}"
+    if os.path.exists(path):
+      continue
+    with owners.held(name) as mine:
+      if os.path.exists(path):                         # finished while we asked
+        continue
+      if not mine:
+        holder = owners.holder(name) or {}
+        log(f"{setting} on held-out seed {seed}: left to the process that holds it "
+            f"({holder.get('host', '?')} pid {holder.get('pid', '?')})")
+        continue
+      log(f"{setting} on held-out seed {seed}")
+      record = run_member(family, setting, seed, workdir, beat=lambda: owners.beat(name))
+      bandit_runs.write_json(path, record)
+    s = record["scores"]["support"]
+    log(f"  Pearson {s['pearson']:.3f}  preference {s['preference_accuracy']:.3f}  "
+        f"EPIC {s['epic']:.3f}  ({record['train_wall_s']:.0f}s)  {path}")
 
 
 def main(argv):
@@ -110,16 +145,7 @@ def main(argv):
           if not _ROUNDS.value or str(i) in _ROUNDS.value
           for seed in r["seeds"] for setting in r["settings"] if setting in settings]
   if workdir is not None:
-    for seed, setting in runs:
-      path = os.path.join(family.raw_dir, "held_out", setting, f"seed{seed}.json")
-      if os.path.exists(path):
-        continue
-      print(f"{setting} on held-out seed {seed}", flush=True)
-      record = run_member(family, setting, seed, workdir)
-      bandit_runs.write_json(path, record)
-      s = record["scores"]["support"]
-      print(f"  Pearson {s['pearson']:.3f}  preference {s['preference_accuracy']:.3f}  "
-            f"EPIC {s['epic']:.3f}  ({record['train_wall_s']:.0f}s)  {path}", flush=True)
+    run_members(family, runs, workdir, log=cli.progress)
   if _REPORT.value:
     from experiments.bandit_family_report import write_report
     print(f"report: {write_report(family)}")

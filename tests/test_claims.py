@@ -130,3 +130,40 @@ def test_two_processes_share_one_sweep_each_run_trained_once(tmp_path):
   assert sorted(kept) == [f"sweep/m/{i}" for i in range(8)]     # no row lost to a race
   assert not any(name.endswith(".json") for _, _, names in
                  os.walk(os.path.join(workdir, "claims")) for name in names)
+
+
+def test_the_bandit_family_leaves_a_member_another_process_holds(tmp_path, monkeypatch):
+  """bandit_family.run_members beside a live process holding one member: the others are
+  trained and recorded, that one is left (and named); once its holder is gone, it is
+  taken."""
+  from experiments import bandit_family
+  from experiments.configs import bandit_family as family_config
+  family = family_config.get_config("smoke")
+  family.raw_dir = str(tmp_path / "raw")
+  workdir = str(tmp_path / "work")
+  trained = []
+
+  def fake_member(family, setting, seed, workdir, beat):
+    trained.append(seed)
+    return {"scores": {"support": {"pearson": 0.9, "preference_accuracy": 0.9, "epic": 0.1}},
+            "train_wall_s": 1.0}
+  monkeypatch.setattr(bandit_family, "run_member", fake_member)
+  holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+  try:
+    other = _other_process(os.path.join(workdir, "claims"), pid=holder.pid,
+                           started=claims._start_time(holder.pid))
+    assert other.claim("defaults/seed2")
+    logs = []
+    runs = [(1, "defaults"), (2, "defaults"), (3, "defaults")]
+    bandit_family.run_members(family, runs, workdir, logs.append)
+    assert trained == [1, 3]
+    assert any(f"seed 2: left to the process that holds it" in line and f"pid {holder.pid}" in line
+               for line in logs)
+    recorded = lambda seed: os.path.exists(      # noqa: E731
+        os.path.join(family.raw_dir, "held_out", "defaults", f"seed{seed}.json"))
+    assert recorded(1) and not recorded(2) and recorded(3)
+  finally:
+    holder.kill()
+    holder.wait()
+  bandit_family.run_members(family, runs, workdir, logs.append)
+  assert trained == [1, 3, 2] and recorded(2)
