@@ -92,6 +92,18 @@ class Claims:
       return None
     return {**holder, "age_s": age}
 
+  def workers(self) -> int:
+    """How many processes hold a claim now (this one included, holding one or not)."""
+    live = {(self.me["host"], self.me["pid"])}
+    for root, _, files in os.walk(self.folder):
+      for file in files:
+        if file.endswith(".json"):
+          name = os.path.relpath(os.path.join(root, file), self.folder)[:-len(".json")]
+          holder = self.holder(name)
+          if holder is not None and not self._gone(holder):
+            live.add((holder["host"], holder["pid"]))
+    return len(live)
+
   def _gone(self, holder: dict) -> bool:
     if holder["host"] == self.me["host"]:
       return not _alive(holder)

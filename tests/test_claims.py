@@ -153,6 +153,7 @@ def test_the_bandit_family_leaves_a_member_another_process_holds(tmp_path, monke
     other = _other_process(os.path.join(workdir, "claims"), pid=holder.pid,
                            started=claims._start_time(holder.pid))
     assert other.claim("defaults/seed2")
+    assert claims.Claims(os.path.join(workdir, "claims")).workers() == 2   # it and this one
     logs = []
     runs = [(1, "defaults"), (2, "defaults"), (3, "defaults")]
     bandit_family.run_members(family, runs, workdir, logs.append)
@@ -165,5 +166,14 @@ def test_the_bandit_family_leaves_a_member_another_process_holds(tmp_path, monke
   finally:
     holder.kill()
     holder.wait()
+  assert claims.Claims(os.path.join(workdir, "claims")).workers() == 1     # its claim is void
   bandit_family.run_members(family, runs, workdir, logs.append)
   assert trained == [1, 3, 2] and recorded(2)
+
+
+def test_the_sweeps_eta_shares_the_runs_left_between_the_processes():
+  from experiments.rl_sweep import _eta
+  assert _eta(3, 10, [600.0, 1200.0], 2) == \
+      "   3/10 runs done; ETA 0.9 h (15 min a run here, 2 processes)"    # 7 x 900 s / 2
+  assert _eta(3, 10, [], 1) == "   3/10 runs done"             # none trained here yet
+  assert _eta(10, 10, [600.0], 1) == "   10/10 runs done"
