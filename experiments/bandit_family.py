@@ -68,9 +68,8 @@ def run_member(family, setting: str, seed: int, workdir: str, beat=lambda: None)
   import efjax
   from efjax.reward.bandit_scores import score_model
 
-  member_dir = os.path.join(workdir, "members", f"seed{seed}")
-  with claims.file_lock(member_dir + ".lock"):        # one process writes a member's files
-    demos, grid, task = bandit_runs.member_files(seed, member_dir, family.member)
+  demos, grid, task = bandit_runs.member_files(
+      seed, os.path.join(workdir, "members", f"seed{seed}"), family.member)
   run_dir = os.path.join(workdir, setting, f"seed{seed}")
   os.makedirs(run_dir, exist_ok=True)
   command = train_command(family, setting, run_dir, demos)

@@ -10,6 +10,7 @@ import sys
 
 from efjax.envs.bandit import family_member
 from efjax.envs.bandit_files import DEMOS_FILE, GRID_FILE, load_grid, write_member
+from experiments.claims import file_lock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,13 +28,15 @@ def reading_overrides(reading: str) -> dict:
 
 
 def member_files(seed: int, directory: str, member_cfg) -> tuple[str, dict, object]:
-  """(demos path, evaluation grid, task) of a family member, written once into directory."""
+  """(demos path, evaluation grid, task) of a family member, written once into directory
+  (under a lock: processes sharing a workdir may ask for one member at once)."""
   task = family_member(seed)
   demos, grid = os.path.join(directory, DEMOS_FILE), os.path.join(directory, GRID_FILE)
-  if not (os.path.exists(demos) and os.path.exists(grid)):
-    write_member(task, directory, member_cfg.num_demos, member_cfg.episode_length,
-                 member_cfg.num_states, member_cfg.num_actions,
-                 member_cfg.get("action_horizon", 1))
+  with file_lock(directory.rstrip(os.sep) + ".lock"):
+    if not (os.path.exists(demos) and os.path.exists(grid)):
+      write_member(task, directory, member_cfg.num_demos, member_cfg.episode_length,
+                   member_cfg.num_states, member_cfg.num_actions,
+                   member_cfg.get("action_horizon", 1))
   return demos, load_grid(grid), task
 
 

@@ -18,6 +18,9 @@ the backbone) changed, one JSON per seed under RAW_DIR/study/<name>/seed<k>.json
 paired with the stage run of the same candidate and seed or with the run of the study it
 names in `paired_with`. Several studies run seed by seed (every study on a seed, then the
 next), so a run cut short still compares them.
+
+The same command started more than once on one WORKDIR (a process per core) splits the
+runs: each is trained by the process that claims it (experiments.claims).
 """
 import copy
 import os
@@ -32,7 +35,7 @@ from efjax.reward.bandit_scores import score_models
 from efjax.envs.bandit import HELD_OUT_START
 from efjax.train.config import steps_per_call
 from efjax.train.ema_set import train_with_ema_set
-from experiments import bandit_runs, cli
+from experiments import bandit_runs, claims, cli
 from experiments.configs import demos as demos_config
 
 PROGRESS_LINES = 24        # progress lines (step, loss, samples/s, ETA) per tuning run
@@ -107,10 +110,27 @@ def tune_one(family, name: str, seed: int, workdir: str, log=print, extra=()) ->
 
 def _run_and_record(family, name: str, seed: int, workdir: str, path: str, flags=(),
                     **fields) -> None:
-  print(f"tuning {name} on seed {seed}" + (f" with {', '.join(flags)}" if flags else ""),
-        flush=True)
-  record = {**tune_one(family, name, seed, workdir, extra=flags), **fields}
-  bandit_runs.write_json(path, record)
+  """Trains, scores and records one run unless it is recorded, or another process sharing
+  workdir holds it (experiments.claims: the same command started more than once splits
+  the runs)."""
+  owners = claims.Claims(os.path.join(workdir, "claims"))
+  claim = os.path.relpath(path, family.raw_dir)[:-len(".json")]
+  what = f"{name} on seed {seed}" + (f" with {', '.join(flags)}" if flags else "")
+  with owners.held(claim) as mine:
+    if os.path.exists(path):                          # finished while we asked
+      return
+    if not mine:
+      holder = owners.holder(claim) or {}
+      print(f"{what}: left to the process that holds it ({holder.get('host', '?')} pid "
+            f"{holder.get('pid', '?')})", flush=True)
+      return
+    print(f"tuning {what}", flush=True)
+
+    def log(line):
+      owners.beat(claim)
+      print(line, flush=True)
+    record = {**tune_one(family, name, seed, workdir, log=log, extra=flags), **fields}
+    bandit_runs.write_json(path, record)
   shutil.rmtree(_resume_dir(workdir, name, seed, flags), ignore_errors=True)
   top = max((s["support"]["pearson"], h, r) for h, per in record["scores"].items()
             for r, s in per.items())

@@ -177,3 +177,29 @@ def test_the_sweeps_eta_shares_the_runs_left_between_the_processes():
       "   3/10 runs done; ETA 0.9 h (15 min a run here, 2 processes)"    # 7 x 900 s / 2
   assert _eta(3, 10, [], 1) == "   3/10 runs done"             # none trained here yet
   assert _eta(10, 10, [600.0], 1) == "   10/10 runs done"
+
+
+def test_bandit_tune_trains_only_the_runs_it_claims(tmp_path, monkeypatch, capsys):
+  """bandit_tune's studies and stages go through the same claims: a run another process
+  holds is left to it, named, and not recorded here."""
+  from experiments import bandit_tune
+  from experiments.configs import bandit_family as family_config
+  family = family_config.get_config("smoke")
+  family.raw_dir = str(tmp_path / "raw")
+  family.tune.studies.chunk4.seeds = (0, 1)
+  trained = []
+
+  def fake_tune(family, name, seed, workdir, log=print, extra=()):
+    trained.append(seed)
+    return {"scores": {"0.4": {"centered:0.4": {"support": {"pearson": 0.5}}}},
+            "train_wall_s": 1.0, "samples_per_s": 1.0}
+  monkeypatch.setattr(bandit_tune, "tune_one", fake_tune)
+  monkeypatch.setattr(claims.Claims, "claim", lambda self, name: name != "study/chunk4/seed1")
+  bandit_tune.run_study(family, "chunk4", str(tmp_path / "work"))
+  assert trained == [0]
+  out = capsys.readouterr().out
+  assert "tuning lr1e-3_k1_none on seed 0" in out
+  assert "lr1e-3_k1_none on seed 1 with data.action_horizon=4: left to the process that holds it" \
+      in out
+  assert os.path.exists(os.path.join(family.raw_dir, "study", "chunk4", "seed0.json"))
+  assert not os.path.exists(os.path.join(family.raw_dir, "study", "chunk4", "seed1.json"))
