@@ -211,14 +211,15 @@ class Job(NamedTuple):
   about: str = ""
 
 
-def _eta(done: int, total: int, walls: list[float], workers: int) -> str:
-  """A progress line: runs done of total and, from the mean wall time of the runs this
-  process trained (resumed ones count what their last part took), the time left when
-  `workers` processes share the runs left."""
-  line = f"   {done}/{total} runs done"
-  if walls and done < total:
-    left = (total - done) * float(np.mean(walls)) / workers
-    line += (f"; ETA {left / 3600:.1f} h ({np.mean(walls) / 60:.0f} min a run here, "
+def _eta(done: list[dict], total: int, workers: int) -> str:
+  """A progress line: how many of total runs are done and, from the mean PPO wall time the
+  done rows recorded (a resumed run's earlier parts included), the time left when
+  `workers` processes share the runs left (rough: methods differ in cost)."""
+  line = f"   {len(done)}/{total} runs done"
+  walls = [w for w in (r.get("wall_s") or (r.get("rl") or {}).get("wall_s") for r in done) if w]
+  if walls and len(done) < total:
+    left = (total - len(done)) * float(np.mean(walls)) / workers
+    line += (f"; ETA {left / 3600:.1f} h ({np.mean(walls) / 60:.0f} min a run, "
              f"{workers} process{'es' if workers > 1 else ''})")
   return line
 
@@ -231,7 +232,7 @@ def run_jobs(jobs: list[Job], progress: Progress, base: str, workdir: str, log,
   the others' rows from progress (or from their finished run folders, which resume at
   once) and waits, polling every poll_s seconds, for the jobs other processes hold."""
   owners = claims.Claims(os.path.join(workdir, "claims"))
-  rows, waited, walls = {}, None, []
+  rows, waited = {}, None
   while len(rows) < len(jobs):
     elsewhere = []
     for job in jobs:
@@ -252,11 +253,9 @@ def run_jobs(jobs: list[Job], progress: Progress, base: str, workdir: str, log,
         def beat(line, name=job.name):
           owners.beat(name)
           log(line)
-        start = time.perf_counter()
         result = _run(job.config, base, run_dir, job.method, beat)
         rows[job.name] = progress.put(job.name, job.config, job.row(result, run_dir))
-        walls.append(time.perf_counter() - start)
-      log(_eta(len(rows), len(jobs), walls, owners.workers()))
+      log(_eta(list(rows.values()), len(jobs), owners.workers()))
     if elsewhere:
       if elsewhere != waited:
         held = [owners.holder(name) or {} for name in elsewhere]

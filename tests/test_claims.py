@@ -173,10 +173,11 @@ def test_the_bandit_family_leaves_a_member_another_process_holds(tmp_path, monke
 
 def test_the_sweeps_eta_shares_the_runs_left_between_the_processes():
   from experiments.rl_sweep import _eta
-  assert _eta(3, 10, [600.0, 1200.0], 2) == \
-      "   3/10 runs done; ETA 0.9 h (15 min a run here, 2 processes)"    # 7 x 900 s / 2
-  assert _eta(3, 10, [], 1) == "   3/10 runs done"             # none trained here yet
-  assert _eta(10, 10, [600.0], 1) == "   10/10 runs done"
+  tuning, final = {"wall_s": 600.0}, {"rl": {"wall_s": 1200.0}}
+  assert _eta([tuning, final, {"wall_s": None}], 10, 2) == \
+      "   3/10 runs done; ETA 0.9 h (15 min a run, 2 processes)"    # 7 x 900 s / 2
+  assert _eta([{"wall_s": None}], 10, 1) == "   1/10 runs done"      # no wall recorded
+  assert _eta([tuning] * 10, 10, 1) == "   10/10 runs done"
 
 
 def test_bandit_tune_trains_only_the_runs_it_claims(tmp_path, monkeypatch, capsys):
