@@ -25,9 +25,10 @@ kept run.
 The same command started several times on one DIR (one process per core, or per node of
 a cluster whose nodes share DIR) shares the work: each run is trained by the process that
 claims it first (experiments.claims, DIR/claims), the others take its row when it ends.
-The sweep's and the diagnoses' runs come first, then the finals, which wait for every
-method's pick. A killed process's runs are taken over by the next process that reaches
-them (on its host at once; from another host after half an hour without its heartbeat).
+The runs that need no pick come first (the sweep's, the diagnoses', the finals of the
+oracle and the controls), then the finals of the swept methods on their picks. A killed
+process's runs are taken over by the next process that reaches them (on its host at
+once; from another host after half an hour without its heartbeat).
 """
 import json
 import os
@@ -271,8 +272,8 @@ def run_sweep(config, workdir: str, log=print, progress_dir: str | None = None,
               poll_s: float = 30.0) -> dict:
   """The sweep, the diagnoses and the finals (module doc); progress_dir: the Progress
   folder (None: the workdir alone). Started more than once on one workdir, the processes
-  share the runs (`run_jobs`): the sweep's and the diagnoses' runs first, then the finals
-  (which need every method's pick)."""
+  share the runs (`run_jobs`): first every run that needs no pick, then the finals of the
+  swept methods."""
   cmp = config.compare
   stages.check_workdir_config(config, workdir)
   base = os.path.join(workdir, "base")
@@ -303,6 +304,24 @@ def run_sweep(config, workdir: str, log=print, progress_dir: str | None = None,
   diagnosed = {method: variants for method, variants in
                (sweep_config.diagnoses(cmp.env_name).items() if config.diagnose else ())
                if method in cmp.methods}
+  picks = {}                                     # method -> its pick's overrides
+
+  def final_row(method):
+    def row(result, run_dir):
+      rl = {k: result["rl"].get(k) for k in ("eval_return_per_seed", "wall_s", "steps_per_s")}
+      return {"overrides": picks.get(method, {}), "rl": rl, "made_at": _made_at(run_dir, method),
+              "absorbing_reward": result["absorbing_reward"],
+              "normalized_per_seed": _score(result, base_results),
+              "reward_quality": result["reward_quality"]}
+    return row
+
+  def final(method):
+    return Job(f"final/{method}", with_overrides(cmp, picks.get(method, {})), method,
+               final_row(method), str(picks.get(method, {})))
+
+  # First the runs that need no pick: the sweep's, the diagnoses', and the finals of the
+  # oracle and the controls (a process with no sweep run left to claim takes those rather
+  # than wait); then the finals of the swept methods, on their picks.
   jobs = [Job(f"sweep/{method}/{i}", with_overrides(tuning, overrides), method,
               tuning_row(method, overrides=overrides), str(overrides))
           for method, points in swept.items() for i, overrides in enumerate(points)]
@@ -311,10 +330,12 @@ def run_sweep(config, workdir: str, log=print, progress_dir: str | None = None,
                method, tuning_row(method, label=label, overrides=overrides), label)
            for method, variants in diagnosed.items()
            for i, (label, overrides) in enumerate(variants)]
+  unswept = [method for method in cmp.methods if method not in swept]
+  jobs += [final(method) for method in unswept]
   log(f"== sweep: {len(jobs)} runs ({', '.join(f'{m} {len(p)}' for m, p in swept.items())}; "
-      f"diagnoses {sum(len(v) for v in diagnosed.values())})")
+      f"diagnoses {sum(len(v) for v in diagnosed.values())}; finals of {', '.join(unswept)})")
   rows = dict(zip((job.name for job in jobs), run_jobs(jobs, progress, base, workdir, log, poll_s)))
-  sweep, picks = {}, {}
+  sweep = {}
   for method, points in swept.items():
     runs = [rows[f"sweep/{method}/{i}"] for i in range(len(points))]
     best = int(np.argmax([r["mean"] for r in runs]))
@@ -326,21 +347,11 @@ def run_sweep(config, workdir: str, log=print, progress_dir: str | None = None,
                for method, variants in diagnosed.items()}
   if diagnoses:
     write_json(os.path.join(workdir, "diagnoses.json"), diagnoses)
-
-  def final_row(method):
-    def row(result, run_dir):
-      rl = {k: result["rl"].get(k) for k in ("eval_return_per_seed", "wall_s", "steps_per_s")}
-      return {"overrides": picks.get(method, {}), "rl": rl, "made_at": _made_at(run_dir, method),
-              "absorbing_reward": result["absorbing_reward"],
-              "normalized_per_seed": _score(result, base_results),
-              "reward_quality": result["reward_quality"]}
-    return row
-
-  log(f"== finals: {', '.join(f'{m} {picks.get(m, {})}' for m in cmp.methods)}")
-  finals = dict(zip(cmp.methods, run_jobs(
-      [Job(f"final/{method}", with_overrides(cmp, picks.get(method, {})), method,
-           final_row(method), str(picks.get(method, {}))) for method in cmp.methods],
-      progress, base, workdir, log, poll_s)))
+  log(f"== finals on the picks: {', '.join(f'{m} {picks[m]}' for m in swept)}")
+  picked = dict(zip(swept, run_jobs([final(method) for method in swept], progress, base,
+                                    workdir, log, poll_s)))
+  finals = {method: picked[method] if method in swept else rows[f"final/{method}"]
+            for method in cmp.methods}
   write_json(os.path.join(workdir, "finals.json"),
              {"env": cmp.env_name, "expert_return": base_results["demos"]["return_mean"],
               "random_return": base_results["random"]["return_mean"], "methods": finals})
