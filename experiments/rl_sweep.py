@@ -203,13 +203,15 @@ def _made_at(run_dir: str, method: str) -> str | None:
 
 class Job(NamedTuple):
   """One run of a sweep: its name ('sweep/airl/3', also its folder in the workdir), its
-  rl_compare config, the method it trains, row(result, run_dir), its row, and what it
-  tries, in words (for the log)."""
+  rl_compare config, the method it trains, row(result, run_dir), its row, what it tries,
+  in words (for the log), and the folder it trains in (None: its name; a diagnosis that
+  changes nothing reads the sweep run it repeats)."""
   name: str
   config: Any
   method: str
   row: Callable[[dict, str], dict]
   about: str = ""
+  folder: str | None = None
 
 
 def _eta(done: list[dict], total: int, workers: int) -> str:
@@ -244,14 +246,15 @@ def run_jobs(jobs: list[Job], progress: Progress, base: str, workdir: str, log,
         log(f"   {job.name}: kept from {progress.folder}")
         rows[job.name] = kept
         continue
-      with owners.held(job.name) as mine:
+      folder = job.folder or job.name               # claimed: two jobs may share one
+      with owners.held(folder) as mine:
         if not mine:
           elsewhere.append(job.name)
           continue
         log(f"== {job.name}: {job.about}")
-        run_dir = os.path.join(workdir, job.name)
+        run_dir = os.path.join(workdir, folder)
 
-        def beat(line, name=job.name):
+        def beat(line, name=folder):
           owners.beat(name)
           log(line)
         result = _run(job.config, base, run_dir, job.method, beat)
@@ -259,7 +262,8 @@ def run_jobs(jobs: list[Job], progress: Progress, base: str, workdir: str, log,
       log(_eta(list(rows.values()), len(jobs), owners.workers()))
     if elsewhere:
       if elsewhere != waited:
-        held = [owners.holder(name) or {} for name in elsewhere]
+        folders = {job.name: job.folder or job.name for job in jobs}
+        held = [owners.holder(folders[name]) or {} for name in elsewhere]
         log("   waiting for runs other processes hold: " + ", ".join(
             f"{name} ({h.get('host', '?')} pid {h.get('pid', '?')})"
             for name, h in zip(elsewhere, held)))
@@ -327,7 +331,8 @@ def run_sweep(config, workdir: str, log=print, progress_dir: str | None = None,
           for method, points in swept.items() for i, overrides in enumerate(points)]
   first = {method: sweep_config.sweeps()[method][0] for method in diagnosed}
   jobs += [Job(f"diagnose/{method}/{i}", with_overrides(tuning, {**first[method], **overrides}),
-               method, tuning_row(method, label=label, overrides=overrides), label)
+               method, tuning_row(method, label=label, overrides=overrides), label,
+               folder=None if overrides else f"sweep/{method}/0")
            for method, variants in diagnosed.items()
            for i, (label, overrides) in enumerate(variants)]
   unswept = [method for method in cmp.methods if method not in swept]

@@ -52,7 +52,8 @@ def sweeps() -> dict:
 def diagnoses(env: str) -> dict:
   """{method: [(label, overrides)]}: runs on the tuning seeds that explain a method's result
   on `env`. They are not part of its tuning budget and nothing is picked from them; each
-  is the method's first sweep configuration with the overrides.
+  is the method's first sweep configuration with the overrides (none: that sweep run
+  itself, its diagnostic readings taken from its folder rather than training it again).
 
   AIRL: its policy's reward holds -log pi(a|s) (efjax.reward.adversarial), bounded only
   when pi is a density over the actions the env receives (the tanh squash); with the
