@@ -106,13 +106,9 @@ def run_members(family, runs: list[tuple[int, str]], workdir: str, log=print) ->
     name = f"{setting}/seed{seed}"
     if os.path.exists(path):
       continue
-    with owners.held(name) as mine:
-      if os.path.exists(path):                         # finished while we asked
-        continue
+    with owners.to_run(name, lambda: os.path.exists(path),
+                       f"{setting} on held-out seed {seed}", log) as mine:
       if not mine:
-        holder = owners.holder(name) or {}
-        log(f"{setting} on held-out seed {seed}: left to the process that holds it "
-            f"({holder.get('host', '?')} pid {holder.get('pid', '?')})")
         continue
       log(f"{setting} on held-out seed {seed}")
       record = run_member(family, setting, seed, workdir, beat=lambda: owners.beat(name))

@@ -116,13 +116,8 @@ def _run_and_record(family, name: str, seed: int, workdir: str, path: str, flags
   owners = claims.Claims(os.path.join(workdir, "claims"))
   claim = os.path.relpath(path, family.raw_dir)[:-len(".json")]
   what = f"{name} on seed {seed}" + (f" with {', '.join(flags)}" if flags else "")
-  with owners.held(claim) as mine:
-    if os.path.exists(path):                          # finished while we asked
-      return
+  with owners.to_run(claim, lambda: os.path.exists(path), what, cli.progress) as mine:
     if not mine:
-      holder = owners.holder(claim) or {}
-      print(f"{what}: left to the process that holds it ({holder.get('host', '?')} pid "
-            f"{holder.get('pid', '?')})", flush=True)
       return
     print(f"tuning {what}", flush=True)
 

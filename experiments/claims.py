@@ -141,6 +141,25 @@ class Claims:
         os.utime(self._path(name))
       self._last_beat[name] = now
 
+  def holder_text(self, name: str) -> str:
+    """Who holds `name`, in words: 'host pid 123' ('nobody' once released)."""
+    holder = self.holder(name)
+    return f"{holder['host']} pid {holder['pid']}" if holder else "nobody"
+
+  @contextlib.contextmanager
+  def to_run(self, name: str, done, what: str, log=print):
+    """For a driver's loop over runs: holds the claim on `name` for the block and yields
+    True when this process is to run it; False when done() says it is finished, or when
+    another process holds it (then log says so, naming `what` and who)."""
+    with self.held(name) as mine:
+      if done():                                  # finished, maybe while we asked
+        yield False
+      elif not mine:
+        log(f"{what}: left to the process that holds it ({self.holder_text(name)})")
+        yield False
+      else:
+        yield True
+
   @contextlib.contextmanager
   def held(self, name: str):
     """Claims `name` for the block (yields whether this process got it), released after."""

@@ -263,10 +263,8 @@ def run_jobs(jobs: list[Job], progress: Progress, base: str, workdir: str, log,
     if elsewhere:
       if elsewhere != waited:
         folders = {job.name: job.folder or job.name for job in jobs}
-        held = [owners.holder(folders[name]) or {} for name in elsewhere]
         log("   waiting for runs other processes hold: " + ", ".join(
-            f"{name} ({h.get('host', '?')} pid {h.get('pid', '?')})"
-            for name, h in zip(elsewhere, held)))
+            f"{name} ({owners.holder_text(folders[name])})" for name in elsewhere))
         waited = elsewhere
       time.sleep(poll_s)
   return [rows[job.name] for job in jobs]
