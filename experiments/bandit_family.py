@@ -62,9 +62,8 @@ def _samples_per_s(workdir: str):
   return rates[-1] if rates else None
 
 
-def run_member(family, setting: str, seed: int, workdir: str, beat=lambda: None) -> dict:
-  """Trains one held-out member through the CLI and scores it: the raw record. beat() is
-  called every minute while the training runs."""
+def run_member(family, setting: str, seed: int, workdir: str) -> dict:
+  """Trains one held-out member through the CLI and scores it: the raw record."""
   import efjax
   from efjax.reward.bandit_scores import score_model
 
@@ -76,13 +75,7 @@ def run_member(family, setting: str, seed: int, workdir: str, beat=lambda: None)
   made_by = bandit_runs.provenance(sys.argv)          # the code as the run starts
   start = time.perf_counter()
   with open(os.path.join(run_dir, "train.log"), "a") as out:
-    proc = subprocess.Popen(command, cwd=bandit_runs.ROOT, stdout=out, stderr=subprocess.STDOUT)
-    while True:
-      try:
-        proc.wait(timeout=60)
-        break
-      except subprocess.TimeoutExpired:
-        beat()
+    proc = subprocess.run(command, cwd=bandit_runs.ROOT, stdout=out, stderr=subprocess.STDOUT)
   train_s = time.perf_counter() - start
   if proc.returncode:
     raise RuntimeError(f"training failed (exit {proc.returncode}); see {run_dir}/train.log")
@@ -111,7 +104,7 @@ def run_members(family, runs: list[tuple[int, str]], workdir: str, log=print) ->
       if not mine:
         continue
       log(f"{setting} on held-out seed {seed}")
-      record = run_member(family, setting, seed, workdir, beat=lambda: owners.beat(name))
+      record = run_member(family, setting, seed, workdir)
       bandit_runs.write_json(path, record)
     s = record["scores"]["support"]
     log(f"  Pearson {s['pearson']:.3f}  preference {s['preference_accuracy']:.3f}  "

@@ -120,11 +120,7 @@ def _run_and_record(family, name: str, seed: int, workdir: str, path: str, flags
     if not mine:
       return
     print(f"tuning {what}", flush=True)
-
-    def log(line):
-      owners.beat(claim)
-      print(line, flush=True)
-    record = {**tune_one(family, name, seed, workdir, log=log, extra=flags), **fields}
+    record = {**tune_one(family, name, seed, workdir, log=cli.progress, extra=flags), **fields}
     bandit_runs.write_json(path, record)
   shutil.rmtree(_resume_dir(workdir, name, seed, flags), ignore_errors=True)
   top = max((s["support"]["pearson"], h, r) for h, per in record["scores"].items()

@@ -3,7 +3,7 @@
     claims = Claims(os.path.join(workdir, "claims"))
     with claims.held("sweep/gail/3") as mine:
       if mine:
-        ...                      # train it; call claims.beat(name) now and then
+        ...                      # train it (a thread renews the claim's heartbeat)
       else:
         print(claims.holder("sweep/gail/3"))   # {'host', 'pid', 'since', ...}
 
@@ -11,7 +11,7 @@ A run is trained only by the process holding its claim: FOLDER/<name>.json, made
 removed under an exclusive lock on FOLDER/claims.lock (fcntl.flock: one host's processes,
 or several hosts on a shared filesystem that supports it, such as NFS on Linux). The
 claim says who holds it (host, pid, the process's start time) and its file's mtime is the
-holder's heartbeat (`beat`). A claim whose holder is gone is taken over: on the same host
+holder's heartbeat, renewed every minute by a thread while the claim is held. A claim whose holder is gone is taken over: on the same host
 when its process no longer runs (a restarted pid does not count: the start time differs);
 from another host when its heartbeat is older than `stale_after_s`.
 """
@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import socket
+import threading
 import time
 
 from efjax.workdir import write_json
@@ -72,7 +73,6 @@ class Claims:
     self.folder, self.stale_after_s, self.beat_every_s = folder, stale_after_s, beat_every_s
     self.me = {"host": socket.gethostname(), "pid": os.getpid(),
                "started": _start_time(os.getpid())}
-    self._last_beat = {}
 
   def _path(self, name: str) -> str:
     return os.path.join(self.folder, name + ".json")
@@ -121,7 +121,6 @@ class Claims:
         return False
       os.makedirs(os.path.dirname(self._path(name)), exist_ok=True)
       write_json(self._path(name), {**self.me, "since": time.time()})
-      self._last_beat[name] = time.monotonic()
       return True
 
   def release(self, name: str) -> None:
@@ -130,16 +129,12 @@ class Claims:
       holder = self.holder(name)
       if holder is not None and all(holder.get(k) == v for k, v in self.me.items()):
         os.remove(self._path(name))
-    self._last_beat.pop(name, None)
 
-  def beat(self, name: str) -> None:
-    """This process still works on `name`: renews the claim's heartbeat (at most once per
-    beat_every_s)."""
-    now = time.monotonic()
-    if now - self._last_beat.get(name, -float("inf")) >= self.beat_every_s:
+  def _beat(self, name: str, stop: threading.Event) -> None:
+    """Renews the claim's heartbeat every beat_every_s until stop is set."""
+    while not stop.wait(self.beat_every_s):
       with contextlib.suppress(FileNotFoundError):
         os.utime(self._path(name))
-      self._last_beat[name] = now
 
   def holder_text(self, name: str) -> str:
     """Who holds `name`, in words: 'host pid 123' ('nobody' once released)."""
@@ -162,10 +157,18 @@ class Claims:
 
   @contextlib.contextmanager
   def held(self, name: str):
-    """Claims `name` for the block (yields whether this process got it), released after."""
+    """Claims `name` for the block (yields whether this process got it), its heartbeat
+    renewed while the block runs, released after."""
     mine = self.claim(name)
+    if not mine:
+      yield False
+      return
+    stop = threading.Event()
+    beating = threading.Thread(target=self._beat, args=(name, stop), daemon=True)
+    beating.start()
     try:
-      yield mine
+      yield True
     finally:
-      if mine:
-        self.release(name)
+      stop.set()
+      beating.join()
+      self.release(name)

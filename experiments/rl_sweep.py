@@ -253,11 +253,7 @@ def run_jobs(jobs: list[Job], progress: Progress, base: str, workdir: str, log,
           continue
         log(f"== {job.name}: {job.about}")
         run_dir = os.path.join(workdir, folder)
-
-        def beat(line, name=folder):
-          owners.beat(name)
-          log(line)
-        result = _run(job.config, base, run_dir, job.method, beat)
+        result = _run(job.config, base, run_dir, job.method, log)
         rows[job.name] = progress.put(job.name, job.config, job.row(result, run_dir))
       log(_eta(list(rows.values()), len(jobs), owners.workers()))
     if elsewhere:

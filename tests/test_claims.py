@@ -62,12 +62,22 @@ def test_another_hosts_claim_is_taken_over_only_when_its_heartbeat_is_old(tmp_pa
   path = os.path.join(folder, "final", "gail.json")
   old = time.time() - 3600
   os.utime(path, (old, old))
-  remote.beat_every_s = 0.0
-  remote.beat("final/gail")                           # the holder is alive after all
+  os.utime(path)                                      # its heartbeat: alive after all
   assert not mine.claim("final/gail")
   os.utime(path, (old, old))                          # ... and then silent for an hour
   assert mine.claim("final/gail")
   assert mine.holder("final/gail")["host"] == mine.me["host"]
+
+
+def test_a_held_claims_heartbeat_is_renewed_while_the_block_runs(tmp_path):
+  mine = claims.Claims(str(tmp_path), beat_every_s=0.05)
+  with mine.held("sweep/airl/2") as got:
+    assert got
+    old = time.time() - 3600
+    os.utime(os.path.join(str(tmp_path), "sweep", "airl", "2.json"), (old, old))
+    time.sleep(0.3)
+    assert mine.holder("sweep/airl/2")["age_s"] < 60
+  assert mine.holder("sweep/airl/2") is None
 
 
 _WORKER = textwrap.dedent("""
@@ -143,7 +153,7 @@ def test_the_bandit_family_leaves_a_member_another_process_holds(tmp_path, monke
   workdir = str(tmp_path / "work")
   trained = []
 
-  def fake_member(family, setting, seed, workdir, beat):
+  def fake_member(family, setting, seed, workdir):
     trained.append(seed)
     return {"scores": {"support": {"pearson": 0.9, "preference_accuracy": 0.9, "epic": 0.1}},
             "train_wall_s": 1.0}
