@@ -64,8 +64,11 @@ BASE_FILES = ("demos.npz", "demos.json", "random.json", "heldout.npz", "heldout.
 def run_key(config) -> str:
   """A sweep run's key in Progress: the hash of its config without inert keys (a default
   changed under a key the run overrides, such as demos.py's train.ema_horizon under the
-  sweep's train.ema, does not discard its finished runs)."""
-  return provenance.config_hash(without_inert_keys(config.to_dict()))
+  sweep's train.ema, does not discard its finished runs) and without `methods`: a run
+  trains one method, whichever others its sweep compares (a sweep started with
+  `--config.compare.methods=...` reuses the runs of one started without)."""
+  kept = {k: v for k, v in config.to_dict().items() if k != "methods"}
+  return provenance.config_hash(without_inert_keys(kept))
 
 
 class Progress:

@@ -174,6 +174,9 @@ def test_progress_keys_ignore_a_default_the_run_overrides(tmp_path):
   inert = with_overrides(config, {"energyflow.train.ema_horizon": 0.123,
                                   "energyflow.optim.warmup_fraction": 0.3})
   assert progress.get("sweep/x/0", inert) == {"mean": 1.0}
+  # the methods the sweep compares are not the run's: a sweep of fewer methods reuses it
+  assert progress.get("sweep/x/0", with_overrides(config, {"methods": ("gail",)})) == \
+      {"mean": 1.0}
   assert progress.get("sweep/x/0", with_overrides(config, {"energyflow.train.ema": 0.99})) is None
   live = with_overrides(config, {"energyflow.train.ema": None,
                                  "energyflow.train.ema_horizon": 0.123})
