@@ -11,9 +11,10 @@ A run is trained only by the process holding its claim: FOLDER/<name>.json, made
 removed under an exclusive lock on FOLDER/claims.lock (fcntl.flock: one host's processes,
 or several hosts on a shared filesystem that supports it, such as NFS on Linux). The
 claim says who holds it (host, pid, the process's start time) and its file's mtime is the
-holder's heartbeat, renewed every minute by a thread while the claim is held. A claim whose holder is gone is taken over: on the same host
-when its process no longer runs (a restarted pid does not count: the start time differs);
-from another host when its heartbeat is older than `stale_after_s`.
+holder's heartbeat, renewed every minute by a thread while the claim is held. A claim
+whose holder is gone is taken over: on the same host when its process no longer runs (a
+reused pid does not count: the start time differs); from another host when its heartbeat
+is older than `stale_after_s`.
 """
 import contextlib
 import fcntl
@@ -104,6 +105,9 @@ class Claims:
             live.add((holder["host"], holder["pid"]))
     return len(live)
 
+  def _mine(self, holder: dict | None) -> bool:
+    return holder is not None and all(holder.get(k) == v for k, v in self.me.items())
+
   def _gone(self, holder: dict) -> bool:
     if holder["host"] == self.me["host"]:
       return not _alive(holder)
@@ -114,8 +118,7 @@ class Claims:
     process holds it now."""
     with self._locked():
       holder = self.holder(name)
-      if holder is not None and holder["pid"] == self.me["pid"] and \
-          holder["host"] == self.me["host"] and holder.get("started") == self.me["started"]:
+      if self._mine(holder):
         return True
       if holder is not None and not self._gone(holder):
         return False
@@ -126,8 +129,7 @@ class Claims:
   def release(self, name: str) -> None:
     """Gives up this process's claim on `name` (nothing when another process holds it)."""
     with self._locked():
-      holder = self.holder(name)
-      if holder is not None and all(holder.get(k) == v for k, v in self.me.items()):
+      if self._mine(self.holder(name)):
         os.remove(self._path(name))
 
   def _beat(self, name: str, stop: threading.Event) -> None:
