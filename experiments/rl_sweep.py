@@ -86,9 +86,8 @@ class Progress:
     self.folder, self.rows, self._base_dir, self.sweep_size = folder, {}, base, sweep_size
     self.base = provenance.file_record(os.path.join(base, "demos.npz"))["sha256"]
     self._log, self._made = log, bool(folder) and os.path.isdir(folder)
-    kept = stages.cached(self._runs_path()) if folder else None
+    kept, self.rows = self._kept()
     if kept and kept.get("base") == self.base:
-      self.rows = kept["runs"]
       log(f"   {len(self.rows)} finished runs kept in {self._runs_path()}")
     elif kept:
       log(f"   {self._runs_path()} was made on other demos (sha256 "
@@ -97,11 +96,14 @@ class Progress:
   def _runs_path(self) -> str:
     return os.path.join(self.folder, "runs.json")
 
-  def _read(self) -> None:
-    """Adds the rows other processes of the sweep kept since (runs.json on this base)."""
+  def _kept(self) -> tuple[dict | None, dict]:
+    """runs.json as it stands (None: there is none) and its rows if made on this base."""
     kept = stages.cached(self._runs_path()) if self.folder else None
-    if kept and kept.get("base") == self.base:
-      self.rows = {**kept["runs"], **self.rows}
+    return kept, (kept["runs"] if kept and kept.get("base") == self.base else {})
+
+  def _read(self) -> None:
+    """Adds the rows other processes of the sweep kept since."""
+    self.rows = {**self._kept()[1], **self.rows}
 
   def get(self, name: str, config) -> dict | None:
     self._read()
@@ -124,9 +126,7 @@ class Progress:
                 and provenance.file_record(kept_demos)["sha256"] == self.base):
           shutil.rmtree(os.path.join(self.folder, "base"), ignore_errors=True)
           copy_base(self._base_dir, os.path.join(self.folder, "base"))
-        kept = stages.cached(self._runs_path())
-        on_base = kept["runs"] if kept and kept.get("base") == self.base else {}
-        self.rows = {**self.rows, **on_base, name: {"config": run_key(config), "row": row}}
+        self.rows = {**self.rows, **self._kept()[1], name: {"config": run_key(config), "row": row}}
         write_json(self._runs_path(), {"base": self.base, "sweep_size": self.sweep_size,
                                        "runs": self.rows})
     return row
