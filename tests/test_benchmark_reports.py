@@ -128,6 +128,17 @@ def test_huge_pages_section_by_hand():
   assert "did not take effect in every round" in core.huge_pages_section(raw)
 
 
+def test_workers_section_sums_the_processes_and_takes_each_ratio_within_its_round():
+  rounds = [{"ppo": {"alone": [50.0], "unpinned": [40.0, 40.0], "pinned": [60.0, 60.0]}},
+            {"ppo": {"alone": [54.0], "unpinned": [50.0, 50.0], "pinned": [55.0, 55.0]}}]
+  raw = {"date": "d", "command": "python benchmarks/workers.py", "fingerprint": {},
+         "processes": 2, "rounds": rounds}
+  text = core.workers_section(raw)
+  # totals 80 / 120 and 100 / 110: ratios 1.5 and 1.1, median 1.3 (not 115 / 90 = 1.28)
+  assert "| 52 [50-54] | 90 [80-100] | 115 [110-120] | 1.30x [1.10-1.50] |" in text
+  assert "samples/s" not in text        # no train rows when the record has none
+
+
 def test_profile_classes_the_ops_of_a_real_optimized_hlo():
   """benchmarks/profile_step.py classes each op of XLA's optimized HLO: the dot's FLOPs
   from its shapes, the im2col-like gather as data movement, the mean as a reduction."""

@@ -1,5 +1,6 @@
 """Launchers: the exact commands each prints with --dry_run, what runs without it (with
 fake srun/sbatch/gcloud on PATH), and one clear usage error for bad arguments. No JAX."""
+import json
 import os
 import shlex
 import stat
@@ -8,7 +9,7 @@ import sys
 
 import pytest
 
-from launch import local, multi_gpu, slurm, tpu
+from launch import local, multi_gpu, slurm, tpu, workers
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 TRAIN = ["-m", "experiments.train", "--config=experiments/configs/demos.py:smoke",
@@ -206,11 +207,73 @@ def test_tpu_without_gcloud_says_so(tmp_path, monkeypatch, capsys):
   assert "gcloud not found" in capsys.readouterr().err
 
 
+# workers -------------------------------------------------------------------------------
+
+def test_workers_split_the_cores_into_blocks_covering_each_once():
+  assert workers.core_blocks([0, 1], 2) == [[0], [1]]
+  assert workers.core_blocks([0, 1, 2, 3, 4], 2) == [[0, 1, 2], [3, 4]]
+  assert workers.core_blocks([2, 5, 7], 1) == [[2, 5, 7]]
+  assert workers.core_blocks(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
+
+
+def test_workers_dry_run_pins_each_and_single_threads_xla_on_one_core(monkeypatch, capsys):
+  monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+  monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+  assert workers.main(["--dry_run", "--"] + TRAIN) == 0
+  lines = [shlex.split(line) for line in capsys.readouterr().out.splitlines()]
+  flags = "--xla_force_host_platform_device_count=1 " + workers.SINGLE_THREAD_FLAG
+  assert lines == [[f"XLA_FLAGS={flags}", "taskset", "-c", str(i), sys.executable] + TRAIN
+                   for i in range(3)]
+  assert workers.main(["--num_processes=2", "--dry_run", "--"] + TRAIN) == 0
+  lines = [shlex.split(line) for line in capsys.readouterr().out.splitlines()]
+  assert [line[:4] for line in lines] == [
+      ["XLA_FLAGS=--xla_force_host_platform_device_count=1", "taskset", "-c", "0,1"],
+      [f"XLA_FLAGS={flags}", "taskset", "-c", "2"]]
+  monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true")   # the user's wins
+  assert workers.main(["--num_processes=3", "--dry_run", "--"] + TRAIN) == 0
+  lines = [shlex.split(line) for line in capsys.readouterr().out.splitlines()]
+  assert {line[0] for line in lines} == {"XLA_FLAGS=--xla_cpu_multi_thread_eigen=true"}
+  usage_error(workers.main, ["--num_processes=4", "--"] + TRAIN, capsys, "--num_processes")
+  usage_error(workers.main, ["--num_processes=0", "--"] + TRAIN, capsys, "--num_processes")
+
+
+def test_workers_run_on_their_own_cores_and_return_the_first_error(tmp_path, monkeypatch):
+  monkeypatch.delenv("XLA_FLAGS", raising=False)
+  cores = sorted(os.sched_getaffinity(0))
+  n = min(2, len(cores))
+  script = ("import json, os, sys; c = sorted(os.sched_getaffinity(0)); "
+            "print(json.dumps([c, os.environ.get('XLA_FLAGS')])); "
+            f"sys.exit(3 if c[0] == {cores[0]} else 0)")
+  code = workers.main([f"--num_processes={n}", f"--log_dir={tmp_path}", "--", "-c", script])
+  assert code == 3                       # the worker on the first core failed
+  seen = [json.loads((tmp_path / f"worker-{i}.log").read_text().splitlines()[-1])
+          for i in range(n)]
+  assert sorted(c for block, _ in seen for c in block) == cores   # every core, once
+  for block, flags in seen:
+    assert (flags == workers.SINGLE_THREAD_FLAG) == (len(block) == 1), (block, flags)
+
+
+def test_workers_pass_sigterm_on(tmp_path):
+  pid_file = tmp_path / "pid"
+  proc = subprocess.Popen(
+      [sys.executable, "-m", "launch.workers", "--num_processes=1", "--", "-c",
+       f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
+       "print('up', flush=True); time.sleep(120)"],
+      cwd=ROOT, stdout=subprocess.PIPE, text=True)
+  proc.stdout.readline()                 # the command line
+  assert proc.stdout.readline() == "up\n"
+  proc.terminate()
+  assert proc.wait(timeout=30) != 0
+  with pytest.raises(ProcessLookupError):    # the worker went with it
+    os.kill(int(pid_file.read_text()), 0)
+
+
 # every launcher as a command ------------------------------------------------------------
 
 @pytest.mark.parametrize("module,args", [
     ("launch.local", ["--num_processes=2"]), ("launch.multi_gpu", []),
-    ("launch.slurm", ["--nodes=2"]), ("launch.tpu", ["--name=n", "--zone=z"])])
+    ("launch.slurm", ["--nodes=2"]), ("launch.tpu", ["--name=n", "--zone=z"]),
+    ("launch.workers", ["--num_processes=1"])])
 def test_python_dash_m_dry_run_and_usage_error(module, args):
   ok = subprocess.run([sys.executable, "-m", module] + args + ["--dry_run", "--"] + TRAIN,
                       capture_output=True, text=True, cwd=ROOT)

@@ -544,3 +544,34 @@ def write_bf16_plot(raw: dict, path: str) -> None:
   fig.tight_layout()
   fig.savefig(path, dpi=90)
   plt.close(fig)
+
+
+WORKLOADS_WORKERS = {"ppo": ("`experiments.ppo`, inverted_double_pendulum, 2 seeds",
+                             "env steps/s"),
+                     "train": ("`experiments.train`, MLP energy, bandit demos", "samples/s")}
+
+
+def workers_section(raw: dict) -> str:
+  """BENCHMARKS.md's worker-placement table from benchmarks/workers.py's raw record."""
+  rounds, num = raw["rounds"], raw["processes"]
+  fp = raw.get("fingerprint", {})
+  lines = [f"Measured {raw['date']} on {fp.get('platform', {}).get('cpu', '?')}, "
+           f"{num} usable cores, git {(fp.get('code', {}).get('commit') or '?')[:10]} "
+           f"(`{raw['command']}`; raw figures `results/raw/benchmarks/workers.json`). "
+           f"Each workload as {num} processes at once, unpinned (every process with XLA's "
+           "default threads over all the cores) and pinned (`launch.workers`: each on its own "
+           "core, XLA's Eigen threads off), and one process alone for reference; the total "
+           f"rate of the processes, median [min-max] over {len(rounds)} rounds; the ratio is "
+           "taken within each round.", "",
+           "| workload | rate | alone (1 process) | unpinned | pinned | pinned / unpinned |",
+           "|---|---|---:|---:|---:|---:|"]
+  for name, (what, unit) in WORKLOADS_WORKERS.items():
+    if name not in rounds[0]:
+      continue
+    totals = {k: summary([sum(r[name][k]) for r in rounds])
+              for k in ("alone", "unpinned", "pinned")}
+    ratio = summary([sum(r[name]["pinned"]) / sum(r[name]["unpinned"]) for r in rounds])
+    cell = lambda s: f"{s[0]:,.0f} [{s[1]:,.0f}-{s[2]:,.0f}]"  # noqa: E731
+    lines.append(f"| {what} | {unit} | {cell(totals['alone'])} | {cell(totals['unpinned'])} "
+                 f"| {cell(totals['pinned'])} | {_range(ratio)} |")
+  return "\n".join(lines) + "\n"

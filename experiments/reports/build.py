@@ -138,6 +138,8 @@ SECTIONS = (
      benchmarks.huge_pages_section),
     ("BENCHMARKS.md", "benchmarks/sharding", "benchmarks/sharding.json",
      benchmarks.sharding_section),
+    ("BENCHMARKS.md", "benchmarks/workers", "benchmarks/workers.json",
+     benchmarks.workers_section),
     ("BENCHMARKS.md", "scaling/table", "scaling/table.json", scaling.benchmarks_section),
     ("BENCHMARKS.md", "scaling/findings", "scaling/table.json", scaling.findings),
     ("README.md", "rl_compare/claims", rl_compare.RAW_FOLDER, rl_compare.readme_claims),
