@@ -74,6 +74,7 @@ class Claims:
     self.folder, self.stale_after_s, self.beat_every_s = folder, stale_after_s, beat_every_s
     self.me = {"host": socket.gethostname(), "pid": os.getpid(),
                "started": _start_time(os.getpid())}
+    self._noted = False
 
   def _path(self, name: str) -> str:
     return os.path.join(self.folder, name + ".json")
@@ -93,8 +94,8 @@ class Claims:
       return None
     return {**holder, "age_s": age}
 
-  def workers(self) -> int:
-    """How many processes hold a claim now (this one included, holding one or not)."""
+  def _live(self) -> set[tuple[str, int]]:
+    """(host, pid) of every process holding a claim now, this one included."""
     live = {(self.me["host"], self.me["pid"])}
     for root, _, files in os.walk(self.folder):
       for file in files:
@@ -103,7 +104,24 @@ class Claims:
           holder = self.holder(name)
           if holder is not None and not self._gone(holder):
             live.add((holder["host"], holder["pid"]))
-    return len(live)
+    return live
+
+  def workers(self) -> int:
+    """How many processes hold a claim now (this one included, holding one or not)."""
+    return len(self._live())
+
+  def note_unpinned(self, log) -> None:
+    """Logs once, when other workers on this host hold claims and this process may run on
+    every core, that `launch.workers` would pin one process per core."""
+    if self._noted:
+      return
+    here = sum(host == self.me["host"] for host, _ in self._live())
+    if here > 1 and len(os.sched_getaffinity(0)) == os.cpu_count() > 1:
+      self._noted = True
+      log(f"   note: {here} processes share this host's {os.cpu_count()} cores and this one "
+          "is not pinned to its own; `python -m launch.workers -- <the same arguments>` "
+          "starts one per core, pinned, which gets more done (BENCHMARKS.md, \"Worker "
+          "processes\")")
 
   def _mine(self, holder: dict | None) -> bool:
     return holder is not None and all(holder.get(k) == v for k, v in self.me.items())
@@ -155,6 +173,7 @@ class Claims:
         log(f"{what}: left to the process that holds it ({self.holder_text(name)})")
         yield False
       else:
+        self.note_unpinned(log)
         yield True
 
   @contextlib.contextmanager

@@ -255,6 +255,7 @@ def run_jobs(jobs: list[Job], progress: Progress, base: str, workdir: str, log,
           elsewhere.append(job.name)
           continue
         log(f"== {job.name}: {job.about}")
+        owners.note_unpinned(log)
         run_dir = os.path.join(workdir, folder)
         result = _run(job.config, base, run_dir, job.method, log)
         rows[job.name] = progress.put(job.name, job.config, job.row(result, run_dir))

@@ -214,3 +214,28 @@ def test_bandit_tune_trains_only_the_runs_it_claims(tmp_path, monkeypatch, capsy
       in out
   assert os.path.exists(os.path.join(family.raw_dir, "study", "chunk4", "seed0.json"))
   assert not os.path.exists(os.path.join(family.raw_dir, "study", "chunk4", "seed1.json"))
+
+
+def test_an_unpinned_process_sharing_its_host_is_told_once_about_launch_workers(
+    tmp_path, monkeypatch):
+  mine, lines = claims.Claims(str(tmp_path)), []
+  monkeypatch.setattr(os, "cpu_count", lambda: 2)
+  monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+  mine.note_unpinned(lines.append)
+  assert lines == []                                   # alone on the host
+  sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+  try:
+    other = _other_process(str(tmp_path), pid=sleeper.pid,
+                           started=claims._start_time(sleeper.pid))
+    assert other.claim("sweep/gail/1")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    mine.note_unpinned(lines.append)
+    assert lines == []                                 # pinned to its own core
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    mine.note_unpinned(lines.append)
+    mine.note_unpinned(lines.append)
+    assert len(lines) == 1, lines                      # once
+    assert "2 processes share" in lines[0] and "launch.workers" in lines[0]
+  finally:
+    sleeper.kill()
+    sleeper.wait()
