@@ -236,7 +236,7 @@ def test_the_report_lists_a_running_sweeps_kept_runs(swept):
   for doc in (alone, text):
     section = doc[doc.index("## Sweeps still running"):]
     assert "### inverted_pendulum" in section
-    assert f"GAIL {config.sweep_size} of {config.sweep_size}; 4 diagnosis or final runs" \
+    assert f"GAIL {config.sweep_size} of {config.sweep_size}; diagnoses and finals finished: 4" \
         in section
     for i, run in enumerate(out["sweep"]["gail"]["runs"]):
       cells = ", ".join(f"{x:.2f}" for x in run["normalized_per_seed"])

@@ -750,7 +750,7 @@ def progress_lines(files: dict) -> list[str]:
                      for m, rows in sweep.items())
     others = len(runs) - sum(len(rows) for rows in sweep.values())
     lines += [f"### {env}", "", f"Sweep configurations finished: {done or 'none'}"
-              + (f"; {others} diagnosis or final runs" if others else "") + ".", "",
+              + (f"; diagnoses and finals finished: {others}" if others else "") + ".", "",
               "| method | config | configuration | normalized per seed | mean | preference "
               "accuracy | offset-free Pearson | return Spearman | wall s |",
               "|---|---:|---|---|---:|---:|---:|---:|---:|"]
