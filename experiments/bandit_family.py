@@ -90,12 +90,21 @@ def run_member(family, setting: str, seed: int, workdir: str) -> dict:
           **made_by}
 
 
+def _record_path(family, setting: str, seed: int) -> str:
+  return os.path.join(family.raw_dir, "held_out", setting, f"seed{seed}.json")
+
+
 def run_members(family, runs: list[tuple[int, str]], workdir: str, log=print) -> None:
   """Trains, scores and records each (seed, setting) of runs that has no raw record yet;
   one that another process sharing workdir holds is left to it."""
   owners = claims.Claims(os.path.join(workdir, "claims"))
+  recorded = [(seed, setting) for seed, setting in runs
+              if os.path.exists(_record_path(family, setting, seed))]
+  if recorded:
+    log(f"{len(recorded)} of {len(runs)} runs already have a record in "
+        f"{os.path.join(family.raw_dir, 'held_out')}: skipped (remove one to run it again)")
   for seed, setting in runs:
-    path = os.path.join(family.raw_dir, "held_out", setting, f"seed{seed}.json")
+    path = _record_path(family, setting, seed)
     name = f"{setting}/seed{seed}"
     if os.path.exists(path):
       continue

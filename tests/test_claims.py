@@ -177,8 +177,10 @@ def test_the_bandit_family_leaves_a_member_another_process_holds(tmp_path, monke
     holder.kill()
     holder.wait()
   assert claims.Claims(os.path.join(workdir, "claims")).workers() == 1     # its claim is void
+  logs.clear()
   bandit_family.run_members(family, runs, workdir, logs.append)
   assert trained == [1, 3, 2] and recorded(2)
+  assert logs[0].startswith("2 of 3 runs already have a record in ")   # said, not silent
 
 
 def test_the_sweeps_eta_shares_the_runs_left_between_the_processes():
