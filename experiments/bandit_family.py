@@ -127,6 +127,7 @@ def main(argv):
   if workdir is None and not _REPORT.value:
     print("error: pass --workdir=DIR to run the members, or --report", file=sys.stderr)
     sys.exit(2)
+  bandit_runs.place_outputs(family, workdir)
   settings = _SETTINGS.value or list(family.settings)
   unknown = [s for s in settings if s not in family.settings]
   if unknown:

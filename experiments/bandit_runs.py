@@ -15,6 +15,24 @@ from experiments.claims import file_lock
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+WORKDIR_FIELD = "{workdir}"
+
+
+def place_outputs(family, workdir: str | None) -> None:
+  """Fills `{workdir}` in the config's raw_dir and report paths (the smoke variant keeps
+  its records and report under the workdir, away from the committed results); exits
+  with one line when they need a workdir and none was given."""
+  paths = {"raw_dir": family.raw_dir, "report.markdown": family.report.markdown,
+           "report.plot": family.report.plot}
+  if workdir is None and any(WORKDIR_FIELD in p for p in paths.values()):
+    sys.exit(f"error: this config keeps its raw records and report under the workdir "
+             f"(raw_dir={family.raw_dir!r}): pass --workdir=DIR")
+  if workdir is not None:
+    family.raw_dir = family.raw_dir.replace(WORKDIR_FIELD, workdir)
+    family.report.markdown = family.report.markdown.replace(WORKDIR_FIELD, workdir)
+    family.report.plot = family.report.plot.replace(WORKDIR_FIELD, workdir)
+
+
 def reading_overrides(reading: str) -> dict:
   """'centered:0.1' or 'multi_noise:0.1,0.2,0.3' -> reward overrides (one reference
   action: the centering constant cancels in every bandit metric)."""

@@ -158,6 +158,7 @@ def main(argv):
   del argv
   cli.quiet_library_logs()
   family, workdir = _CONFIG.value, _WORKDIR.value
+  bandit_runs.place_outputs(family, workdir)
   if _STUDY.value:
     if _ONLY.value:
       cli.fail("--only picks stage candidates; a study runs its own candidate: drop --only")

@@ -159,6 +159,31 @@ def test_a_single_action_member_is_the_same_as_before_chunking_existed(tmp_path)
                              rtol=1e-5)
 
 
+def test_the_smoke_family_keeps_its_records_and_report_under_the_workdir(tmp_path):
+  """A smoke run never writes into the committed results/ (its raw_dir and report name
+  {workdir}); the full config's paths are left as they are; no workdir: one line."""
+  import subprocess
+  import sys
+
+  from experiments import bandit_runs
+  from experiments.configs import bandit_family
+  smoke = bandit_family.get_config("smoke")
+  bandit_runs.place_outputs(smoke, str(tmp_path))
+  assert smoke.raw_dir == f"{tmp_path}/raw"
+  assert (smoke.report.markdown, smoke.report.plot) == (
+      f"{tmp_path}/bandit_family.md", f"{tmp_path}/bandit_family.png")
+  full = bandit_family.get_config("")
+  bandit_runs.place_outputs(full, str(tmp_path))
+  assert (full.raw_dir, full.report.markdown) == ("results/raw/bandit_family",
+                                                  "results/bandit_family.md")
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  out = subprocess.run([sys.executable, "-m", "experiments.bandit_family",
+                        "--config=experiments/configs/bandit_family.py:smoke", "--report"],
+                       capture_output=True, text=True, cwd=root)
+  assert out.returncode != 0 and "pass --workdir=DIR" in out.stderr, out.stderr
+  assert "Traceback" not in out.stderr
+
+
 def test_a_chunk_study_trains_on_chunks_and_pairs_with_the_study_it_names(tmp_path, capsys):
   """bandit_tune --study on the smoke family: the study's flags reach the run, the reward
   is read on chunks, and the table pairs each run with its `paired_with` study's run."""

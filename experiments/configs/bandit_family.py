@@ -315,6 +315,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.raw_dir = "results/raw/bandit_family"
   c.report = dict(markdown="results/bandit_family.md", plot="results/bandit_family.png")
   if arg == "smoke":
+    # Records and report under WORKDIR (experiments/bandit_runs.place_outputs): a smoke
+    # run never touches the committed results.
+    c.raw_dir = "{workdir}/raw"
+    c.report = dict(markdown="{workdir}/bandit_family.md", plot="{workdir}/bandit_family.png")
     c.member.update(num_demos=400, num_states=8, num_actions=8)
     c.user_flags = ("data.obs_horizon=1", "data.action_horizon=1", "model.backbone=mlp",
                     "train.num_steps=40", "train.steps_per_call=20", "train.log_every=20",
