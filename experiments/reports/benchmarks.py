@@ -74,6 +74,12 @@ def _range(s, fmt="{:.2f}"):
                                 + fmt.format(s[2]) + "]")
 
 
+def _cpu_and_commit(raw: dict) -> tuple[str, str]:
+  """The CPU a raw record was measured on and the first 10 digits of its git commit."""
+  fp = raw.get("fingerprint", {})
+  return fp.get("platform", {}).get("cpu", "?"), (fp.get("code", {}).get("commit") or "?")[:10]
+
+
 def _batch(record, workload):
   """The batch size `workload` ran at in `record` ('' where none is recorded)."""
   return next((m.get("batch") for m in record["measurements"]
@@ -313,10 +319,9 @@ def training_section(raw: dict) -> str:
            if raw["quick"] else
            "the paper's UNet (`demos.py` with `apply_paper_recipe`) at batch 256, synthetic demo "
            "file of 20,000 steps (obs 39, actions 4)")
-  fp = raw.get("fingerprint", {})
+  cpu, commit = _cpu_and_commit(raw)
   lines = [f"{model}, {ckpt['params']:,} parameters, batch {bare['batch']}; measured "
-           f"{raw['date']} on {fp.get('platform', {}).get('cpu', '?')}, git "
-           f"{(fp.get('code', {}).get('commit') or '?')[:10]}; one run, each figure the median "
+           f"{raw['date']} on {cpu}, git {commit}; one run, each figure the median "
            f"of 3-10 calls (`{raw['command']}`; raw figures `results/raw/benchmarks/"
            "training.json`).", "",
            "| workload | samples/s | vs bare step |", "|---|---|---|",
@@ -436,11 +441,11 @@ def sharding_section(raw: dict) -> str:
   layout's differences to one device and the share of the state device 0 holds."""
   out = raw["layouts"]
   one = out["1_replicated"]
-  fp = raw.get("fingerprint", {})
+  _, commit = _cpu_and_commit(raw)
   lines = ["8 fake CPU devices (`XLA_FLAGS=--xla_force_host_platform_device_count=8`), a tiny "
            "UNet energy, 3 steps of batch 16 in one call; compared with 1 device. "
            "Correctness only: the fake devices share the 2 cores. Measured "
-           f"{raw['date']}, git {(fp.get('code', {}).get('commit') or '?')[:10]} "
+           f"{raw['date']}, git {commit} "
            f"(`{raw['command']}`; raw figures `results/raw/benchmarks/sharding.json`).", "",
            "| layout | max rel. loss diff | max abs. param diff | state held by device 0 | "
            "collectives |", "|---|---|---|---|---|"]
@@ -479,8 +484,8 @@ def huge_pages_section(raw: dict) -> str:
   step = {k: summary([1e3 * r[k]["step_s"] for r in rounds]) for k in ("off", "on")}
   faults = {k: summary([r[k]["minor_faults_per_call"] for r in rounds]) for k in ("off", "on")}
   applied = all(r["on"]["huge_pages"] and not r["off"]["huge_pages"] for r in rounds)
-  fp = raw.get("fingerprint", {})
-  return (f"Measured {raw['date']} on {fp.get('platform', {}).get('cpu', '?')} "
+  cpu, _ = _cpu_and_commit(raw)
+  return (f"Measured {raw['date']} on {cpu} "
           f"(`{raw['command']}`, raw figures `results/raw/benchmarks/huge_pages.json`; "
           f"{len(rounds)} rounds, each setting in its own process, median [min-max] over "
           "rounds): the paper network's float32 train step at batch 256 takes "
@@ -495,11 +500,10 @@ def huge_pages_section(raw: dict) -> str:
 def bf16_accuracy_section(raw: dict) -> str:
   """BENCHMARKS.md's bf16 accuracy section from benchmarks/bf16_accuracy.py's raw record."""
   arms, s = raw["arms"], raw["setting"]
-  fp = raw.get("fingerprint", {})
+  cpu, commit = _cpu_and_commit(raw)
   lines = [f"The paper network and recipe (`demos.py:paper`) on Meta-World {raw['task']}'s "
            f"scripted-expert demos, {s['steps']:,} steps of {s['batch']}, EMA decay 0.99; "
-           f"measured {raw['date']} on {fp.get('platform', {}).get('cpu', '?')}, git "
-           f"{(fp.get('code', {}).get('commit') or '?')[:10]} (`{raw['command']}`; raw figures "
+           f"measured {raw['date']} on {cpu}, git {commit} (`{raw['command']}`; raw figures "
            "`results/raw/benchmarks/bf16_accuracy.json`). DSM loss of each checkpoint's EMA "
            f"weights on one fixed held-out batch of {s['eval_batch']:,} windows, read in "
            "float32 (the bf16 run also as it trains, in bf16); gap: (loss - the f32 run's) / "
@@ -554,9 +558,8 @@ WORKLOADS_WORKERS = {"ppo": ("`experiments.ppo`, inverted_double_pendulum, 2 see
 def workers_section(raw: dict) -> str:
   """BENCHMARKS.md's worker-placement table from benchmarks/workers.py's raw record."""
   rounds, num = raw["rounds"], raw["processes"]
-  fp = raw.get("fingerprint", {})
-  lines = [f"Measured {raw['date']} on {fp.get('platform', {}).get('cpu', '?')}, "
-           f"{num} usable cores, git {(fp.get('code', {}).get('commit') or '?')[:10]} "
+  cpu, commit = _cpu_and_commit(raw)
+  lines = [f"Measured {raw['date']} on {cpu}, {num} usable cores, git {commit} "
            f"(`{raw['command']}`; raw figures `results/raw/benchmarks/workers.json`). "
            f"Each workload as {num} processes at once, unpinned (every process with XLA's "
            "default threads over all the cores) and pinned (`launch.workers`: each on its own "
