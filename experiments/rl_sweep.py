@@ -25,8 +25,9 @@ kept run.
 The same command started several times on one DIR (one process per core, or per node of
 a cluster whose nodes share DIR) shares the work: each run is trained by the process that
 claims it first (experiments.claims, DIR/claims), the others take its row when it ends.
-The runs that need no pick come first (the sweep's, the diagnoses', the finals of the
-oracle and the controls), then the finals of the swept methods on their picks. A killed
+The runs that need no pick come first (the sweep's, the finals of the oracle and the
+controls), then the finals of the swept methods on their picks, then the diagnoses
+(outside the budget: they change no pick, so the finals come before them). A killed
 process's runs are taken over by the next process that reaches them (on its host at
 once; from another host after half an hour without its heartbeat).
 """
@@ -275,7 +276,7 @@ def run_sweep(config, workdir: str, log=print, progress_dir: str | None = None,
   """The sweep, the diagnoses and the finals (module doc); progress_dir: the Progress
   folder (None: the workdir alone). Started more than once on one workdir, the processes
   share the runs (`run_jobs`): first every run that needs no pick, then the finals of the
-  swept methods."""
+  swept methods and the diagnoses."""
   cmp = config.compare
   stages.check_workdir_config(config, workdir)
   base = os.path.join(workdir, "base")
@@ -321,22 +322,17 @@ def run_sweep(config, workdir: str, log=print, progress_dir: str | None = None,
     return Job(f"final/{method}", with_overrides(cmp, picks.get(method, {})), method,
                final_row(method), str(picks.get(method, {})))
 
-  # First the runs that need no pick: the sweep's, the diagnoses', and the finals of the
-  # oracle and the controls (a process with no sweep run left to claim takes those rather
-  # than wait); then the finals of the swept methods, on their picks.
+  # First the runs that need no pick: the sweep's and the finals of the oracle and the
+  # controls (a process with no sweep run left to claim takes those rather than wait);
+  # then, on the picks, the swept methods' finals and after them the diagnoses (outside
+  # the budget, they change no pick), so that the finals land first.
   jobs = [Job(f"sweep/{method}/{i}", with_overrides(tuning, overrides), method,
               tuning_row(method, overrides=overrides), str(overrides))
           for method, points in swept.items() for i, overrides in enumerate(points)]
-  first = {method: sweep_config.sweeps()[method][0] for method in diagnosed}
-  jobs += [Job(f"diagnose/{method}/{i}", with_overrides(tuning, {**first[method], **overrides}),
-               method, tuning_row(method, label=label, overrides=overrides), label,
-               folder=None if overrides else f"sweep/{method}/0")
-           for method, variants in diagnosed.items()
-           for i, (label, overrides) in enumerate(variants)]
   unswept = [method for method in cmp.methods if method not in swept]
   jobs += [final(method) for method in unswept]
   log(f"== sweep: {len(jobs)} runs ({', '.join(f'{m} {len(p)}' for m, p in swept.items())}; "
-      f"diagnoses {sum(len(v) for v in diagnosed.values())}; finals of {', '.join(unswept)})")
+      f"finals of {', '.join(unswept)})")
   rows = dict(zip((job.name for job in jobs), run_jobs(jobs, progress, base, workdir, log, poll_s)))
   sweep = {}
   for method, points in swept.items():
@@ -346,15 +342,22 @@ def run_sweep(config, workdir: str, log=print, progress_dir: str | None = None,
     picks[method] = runs[best]["overrides"]
   write_json(os.path.join(workdir, "sweep.json"), {"tuning": config.tuning.to_dict(),
                                                    "methods": sweep})
+  first = {method: sweep_config.sweeps()[method][0] for method in diagnosed}
+  diagnose_jobs = [
+      Job(f"diagnose/{method}/{i}", with_overrides(tuning, {**first[method], **overrides}),
+          method, tuning_row(method, label=label, overrides=overrides), label,
+          folder=None if overrides else f"sweep/{method}/0")
+      for method, variants in diagnosed.items() for i, (label, overrides) in enumerate(variants)]
+  log(f"== finals on the picks: {', '.join(f'{m} {picks[m]}' for m in swept)}; then "
+      f"diagnoses {len(diagnose_jobs)}")
+  second = [final(method) for method in swept] + diagnose_jobs
+  rows.update(zip((job.name for job in second),
+                  run_jobs(second, progress, base, workdir, log, poll_s)))
   diagnoses = {method: [rows[f"diagnose/{method}/{i}"] for i in range(len(variants))]
                for method, variants in diagnosed.items()}
   if diagnoses:
     write_json(os.path.join(workdir, "diagnoses.json"), diagnoses)
-  log(f"== finals on the picks: {', '.join(f'{m} {picks[m]}' for m in swept)}")
-  picked = dict(zip(swept, run_jobs([final(method) for method in swept], progress, base,
-                                    workdir, log, poll_s)))
-  finals = {method: picked[method] if method in swept else rows[f"final/{method}"]
-            for method in cmp.methods}
+  finals = {method: rows[f"final/{method}"] for method in cmp.methods}
   write_json(os.path.join(workdir, "finals.json"),
              {"env": cmp.env_name, "expert_return": base_results["demos"]["return_mean"],
               "random_return": base_results["random"]["return_mean"], "methods": finals})

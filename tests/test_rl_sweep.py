@@ -121,6 +121,14 @@ def test_every_diagnosis_overrides_keys_the_compare_config_has():
     assert ("energyflow_centered" in diagnoses) == (env == "inverted_pendulum")
 
 
+def test_the_picked_finals_run_before_the_diagnoses(swept):
+  """Diagnoses change no pick, so the swept methods' finals come first after the sweep:
+  runs.json keeps the rows in the order they finished."""
+  _, workdir, _ = swept
+  order = list(json.load(open(os.path.join(_progress(workdir), "runs.json")))["runs"])
+  assert order.index("sweep/gail/1") < order.index("final/gail") < order.index("diagnose/gail/0")
+
+
 def test_a_lost_workdir_resumes_from_the_kept_progress(swept, tmp_path):
   """A new workdir (the old one lost) takes the base the progress folder keeps (no expert
   trained again) and every finished run from its runs.json instead of training it again."""
