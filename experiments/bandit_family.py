@@ -21,7 +21,8 @@ command started more than once on one WORKDIR (a process per core) splits the me
 each is trained by the process that claims it (experiments.claims, WORKDIR/claims).
 
 --report (alone, or after the runs) rewrites config.report.markdown and its PNG from the
-raw JSON under RAW_DIR only (experiments/bandit_family_report.py).
+raw JSON under RAW_DIR only (experiments/bandit_family_report.py); of processes sharing a
+workdir, the one that finishes last writes it.
 """
 import json
 import os
@@ -94,9 +95,10 @@ def _record_path(family, setting: str, seed: int) -> str:
   return os.path.join(family.raw_dir, "held_out", setting, f"seed{seed}.json")
 
 
-def run_members(family, runs: list[tuple[int, str]], workdir: str, log=print) -> None:
+def run_members(family, runs: list[tuple[int, str]], workdir: str, log=print) -> list:
   """Trains, scores and records each (seed, setting) of runs that has no raw record yet;
-  one that another process sharing workdir holds is left to it."""
+  one that another process sharing workdir holds is left to it. Returns the runs that
+  still have no record at the end (those others were running)."""
   owners = claims.Claims(os.path.join(workdir, "claims"))
   recorded = [(seed, setting) for seed, setting in runs
               if os.path.exists(_record_path(family, setting, seed))]
@@ -118,6 +120,21 @@ def run_members(family, runs: list[tuple[int, str]], workdir: str, log=print) ->
     s = record["scores"]["support"]
     log(f"  Pearson {s['pearson']:.3f}  preference {s['preference_accuracy']:.3f}  "
         f"EPIC {s['epic']:.3f}  ({record['train_wall_s']:.0f}s)  {path}")
+  return [(seed, setting) for seed, setting in runs
+          if not os.path.exists(_record_path(family, setting, seed))]
+
+
+def write_report_if_last(family, left: list, log=print) -> str | None:
+  """Writes the report (returns its path) unless runs are `left` to other processes
+  sharing the workdir: they all finish here, and the last one writes the whole report."""
+  if left:
+    log(f"report: left to the process that records the last of the {len(left)} runs "
+        "others still hold")
+    return None
+  from experiments.bandit_family_report import write_report
+  path = write_report(family)
+  log(f"report: {path}")
+  return path
 
 
 def main(argv):
@@ -142,11 +159,9 @@ def main(argv):
   runs = [(seed, setting) for i, r in enumerate(rounds, 1)
           if not _ROUNDS.value or str(i) in _ROUNDS.value
           for seed in r["seeds"] for setting in r["settings"] if setting in settings]
-  if workdir is not None:
-    run_members(family, runs, workdir, log=cli.progress)
+  left = run_members(family, runs, workdir, log=cli.progress) if workdir is not None else []
   if _REPORT.value:
-    from experiments.bandit_family_report import write_report
-    print(f"report: {write_report(family)}")
+    write_report_if_last(family, left, log=cli.progress)
 
 
 if __name__ == "__main__":

@@ -630,6 +630,7 @@ def write_report(family) -> str:
   path = family.report.markdown
   os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
   plot(files, family.report.plot, family)
-  with open(path, "w") as f:
+  with open(path + ".tmp", "w") as f:               # whole or not at all
     f.write(document(files, family))
+  os.replace(path + ".tmp", path)
   return path

@@ -166,8 +166,12 @@ def test_the_bandit_family_leaves_a_member_another_process_holds(tmp_path, monke
     assert claims.Claims(os.path.join(workdir, "claims")).workers() == 2   # it and this one
     logs = []
     runs = [(1, "defaults"), (2, "defaults"), (3, "defaults")]
-    bandit_family.run_members(family, runs, workdir, logs.append)
-    assert trained == [1, 3]
+    left = bandit_family.run_members(family, runs, workdir, logs.append)
+    assert trained == [1, 3] and left == [(2, "defaults")]
+    family.report.markdown = str(tmp_path / "report.md")
+    assert bandit_family.write_report_if_last(family, left, logs.append) is None
+    assert not os.path.exists(family.report.markdown)       # the holder writes it, whole
+    assert "left to the process that records the last of the 1 runs" in logs[-1]
     assert any(f"seed 2: left to the process that holds it" in line and f"pid {holder.pid}" in line
                for line in logs)
     recorded = lambda seed: os.path.exists(      # noqa: E731
@@ -178,8 +182,11 @@ def test_the_bandit_family_leaves_a_member_another_process_holds(tmp_path, monke
     holder.wait()
   assert claims.Claims(os.path.join(workdir, "claims")).workers() == 1     # its claim is void
   logs.clear()
-  bandit_family.run_members(family, runs, workdir, logs.append)
+  assert bandit_family.run_members(family, runs, workdir, logs.append) == []
   assert trained == [1, 3, 2] and recorded(2)
+  from experiments import bandit_family_report
+  monkeypatch.setattr(bandit_family_report, "write_report", lambda family: "the report")
+  assert bandit_family.write_report_if_last(family, [], logs.append) == "the report"
   assert logs[0].startswith("2 of 3 runs already have a record in ")   # said, not silent
 
 
