@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 
+import numpy as np
 import pytest
 
 from experiments import rl_sweep
@@ -249,6 +250,11 @@ def test_the_report_lists_a_running_sweeps_kept_runs(swept):
     for i, run in enumerate(out["sweep"]["gail"]["runs"]):
       cells = ", ".join(f"{x:.2f}" for x in run["normalized_per_seed"])
       assert f"| GAIL | {i + 1} | " in section and f"| {cells} | {run['mean']:.2f} |" in section
+    finals = section[section.index("Finals finished so far"):]
+    for method, final in out["finals"].items():     # each final's own row, on its seeds
+      cells = ", ".join(f"{x:.2f}" for x in final["normalized_per_seed"])
+      assert f"| {rl_report.LABELS[method]} | " in finals
+      assert f"| {cells} | {np.mean(final['normalized_per_seed']):.2f} |" in finals
   assert text.count("\n## inverted_pendulum") == 1   # the record's section, not the progress
 
 

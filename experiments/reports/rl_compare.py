@@ -762,11 +762,36 @@ def progress_lines(files: dict) -> list[str]:
                      + f" | {r['mean']:.2f} | {_fmt(q.get('preference_accuracy'))} | "
                      f"{_fmt(q.get('pearson'))} | {_fmt(q.get('return_spearman'))} | "
                      f"{r['wall_s']:.0f} |")
+    lines += finals_so_far_lines(runs)
     so_far = {"env": f"{env} (so far)",
               "sweep": {m: {"runs": [rows[i] for i in sorted(rows)]} for m, rows in sweep.items()}}
     lines += ["", "Spearman's rho of each held-out quality measure against the mean normalized "
               "return over these runs, with a 95% bootstrap interval (n: runs carrying the "
               "measure; EPIC negated):", ""] + quality_prediction_table([so_far]) + [""]
+  return lines
+
+
+def finals_so_far_lines(runs: dict) -> list[str]:
+  """The finals a running sweep has finished (its 'final/<method>' rows), per seed on the
+  fresh seeds; no aggregate or claim: those wait for the record."""
+  finals = {name.split("/")[1]: kept["row"] for name, kept in runs.items()
+            if name.startswith("final/")}
+  if not finals:
+    return []
+  order = list(LABELS)
+  lines = ["", "Finals finished so far, on the fresh seeds (the IQM, the comparisons and the "
+           "claims wait for every final):", "",
+           "| method | configuration (the sweep's pick) | normalized per seed | mean | "
+           "preference accuracy | offset-free Pearson | return Spearman | wall s |",
+           "|---|---|---|---:|---:|---:|---:|---:|"]
+  for m in sorted(finals, key=lambda m: (order.index(m) if m in order else len(order), m)):
+    r, q = finals[m], finals[m].get("reward_quality") or {}
+    scores = r["normalized_per_seed"]
+    lines.append(f"| {LABELS.get(m, m)} | {_overrides_text(r['overrides']) or '—'} | "
+                 + ", ".join(f"{x:.2f}" for x in scores)
+                 + f" | {np.mean(scores):.2f} | {_fmt(q.get('preference_accuracy'))} | "
+                 f"{_fmt(q.get('pearson'))} | {_fmt(q.get('return_spearman'))} | "
+                 f"{r['rl']['wall_s']:.0f} |")
   return lines
 
 
