@@ -34,8 +34,23 @@ def test_vp_preserves_variance_and_edm_inverts():
   assert abs(np.log(median_sigma) - (-1.2)) < 0.1      # log-normal(P_mean=-1.2)
 
 
+def test_ve_lognormal_is_ve_with_log_normal_training_levels():
+  """VE's sigma(t) (so the sampler and a reward's t read as VE's), training sigmas
+  log-normal(p_mean, p_std) clipped to VE's range; VE itself keeps t ~ U[0, 1]."""
+  ve, lognormal = make("ve"), make("ve_lognormal", p_mean=-1.0, p_std=0.5)
+  t = jnp.linspace(0, 1, 11)
+  np.testing.assert_allclose(lognormal.sigma(t), ve.sigma(t), rtol=1e-6)
+  log_sigma = np.log(np.asarray(lognormal.sigma(lognormal.sample_t(jax.random.key(0),
+                                                                   (20_000,)))))
+  assert abs(log_sigma.mean() - (-1.0)) < 0.02 and abs(log_sigma.std() - 0.5) < 0.02
+  wide = make("ve_lognormal", p_mean=0.0, p_std=10.0).sample_t(jax.random.key(1), (20_000,))
+  assert float(wide.min()) == 0.0 and float(wide.max()) == 1.0      # clipped, not beyond
+  uniform = np.asarray(ve.sample_t(jax.random.key(0), (20_000,)))
+  assert abs(uniform.mean() - 0.5) < 0.01 and abs(uniform.std() - 12 ** -0.5) < 0.01
+
+
 def test_unknown_schedule_and_bad_kwargs():
-  with pytest.raises(ValueError, match="unknown noise schedule 'cosine'; valid: edm, ve, vp"):
+  with pytest.raises(ValueError, match="unknown noise schedule 'cosine'; valid: edm, ve, ve_lognormal, vp"):
     make("cosine")
   with pytest.raises(ValueError, match=r"schedule.kwargs \['beta'\]"):
     make("ve", beta=1.0)
@@ -43,7 +58,7 @@ def test_unknown_schedule_and_bad_kwargs():
     make("ve", sigma_min=1.0, sigma_max=0.5)
 
 
-@pytest.mark.parametrize("name", ["ve", "vp", "edm"])
+@pytest.mark.parametrize("name", ["ve", "vp", "edm", "ve_lognormal"])
 def test_t_of_sigma_inverts_sigma(name):
   schedule = make(name)
   t = jnp.linspace(0.05, 0.95, 7)
