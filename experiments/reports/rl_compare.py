@@ -787,7 +787,8 @@ def finals_so_far_lines(runs: dict) -> list[str]:
   for m in sorted(finals, key=lambda m: (order.index(m) if m in order else len(order), m)):
     r, q = finals[m], finals[m].get("reward_quality") or {}
     scores = r["normalized_per_seed"]
-    lines.append(f"| {LABELS.get(m, m)} | {_overrides_text(r['overrides']) or '—'} | "
+    swept = any(name.startswith(f"sweep/{m}/") for name in runs)
+    lines.append(f"| {LABELS.get(m, m)} | {_overrides_text(r['overrides']) if swept else '—'} | "
                  + ", ".join(f"{x:.2f}" for x in scores)
                  + f" | {np.mean(scores):.2f} | {_fmt(q.get('preference_accuracy'))} | "
                  f"{_fmt(q.get('pearson'))} | {_fmt(q.get('return_spearman'))} | "
