@@ -253,3 +253,59 @@ def test_the_defaults_recover_a_small_member_on_a_tiny_budget(tmp_path):
   print(f"small member, defaults, 1000 steps: {support}")
   assert support["pearson"] >= FLOOR_PEARSON
   assert support["preference_accuracy"] >= FLOOR_PREFERENCE
+
+
+def test_the_reading_ceiling_matches_the_smoothed_density_by_quadrature():
+  """reading_ceiling's Monte Carlo log p_sigma against the 1-D convolution of the exact
+  density with the noise (in Q units: sigma x the z-score scale, back through the file's
+  affine map), scored the same way; a narrow kernel recovers Q (Pearson near 1)."""
+  from efjax.envs.bandit_files import grid_arrays
+  from efjax.reward.bandit_scores import grid_quality, reading_ceiling
+  task = family_member(3, obs_dim=2, act_dim=1, num_modes=3, temperature=0.3)
+  grid = grid_arrays(task, num_states=8, num_actions=16)
+  scale = np.array([0.7])
+  sigmas = (0.05, 0.3)
+  got = reading_ceiling(task, grid, scale, sigmas, num_draws=20_000)
+  s = task.from_file_obs(grid["observations"].astype(np.float64))
+  a = task.from_file_actions(grid["support_actions"].astype(np.float64))[..., 0]   # [S, N]
+  fine = np.linspace(-1.0, 1.0, 4001)
+  log_pi = task.log_density(s, np.broadcast_to(fine[None, :, None], (len(s), len(fine), 1)))
+  pi = np.exp(log_pi - log_pi.max(1, keepdims=True))                             # [S, F]
+  for sigma in sigmas:
+    width = sigma * scale[0] / abs(task.act_matrix[0, 0])      # the noise's std in Q units
+    kernel = np.exp(-0.5 * ((a[:, :, None] - fine[None, None]) / width) ** 2)  # [S, N, F]
+    exact = np.log(np.einsum("snf,sf->sn", kernel, pi))
+    want = grid_quality(exact, grid["support_q"], float(grid["temperature"]))
+    assert abs(got[f"{sigma:g}"]["pearson"] - want["pearson"]) < 0.01, (sigma, got, want)
+  assert got["0.05"]["pearson"] > got["0.3"]["pearson"] and got["0.05"]["pearson"] > 0.97
+  chunks = dict(grid, support_actions=grid["support_actions"][:, :, None])
+  with pytest.raises(ValueError, match="chunks"):
+    reading_ceiling(task, chunks, scale, sigmas)
+
+
+def test_the_ceiling_command_records_each_tuning_member_once(tmp_path):
+  """experiments.bandit_ceiling on the smoke family: one record per seed with the reading's
+  sigma (the defaults' VE schedule) and scores at both draw counts; run again, it skips the
+  member; a held-out seed is refused before anything is computed."""
+  import json
+  import subprocess
+  import sys
+
+  from experiments import bandit_ceiling
+  from experiments.configs import bandit_family
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  command = [sys.executable, "-m", "experiments.bandit_ceiling",
+             "--config=experiments/configs/bandit_family.py:smoke", f"--workdir={tmp_path}"]
+  first = subprocess.run(command, capture_output=True, text=True, cwd=root)
+  assert first.returncode == 0, first.stderr
+  family = bandit_family.get_config("smoke")
+  path = tmp_path / "raw" / "ceiling" / f"seed{family.ceiling.seeds[0]}.json"
+  record = json.loads(path.read_text())
+  reading = record["readings"]["centered:0.5"]
+  assert abs(reading["sigma"] - 0.01 * 1000 ** 0.5) < 1e-5
+  assert sorted(reading["scores"]) == sorted(str(n) for n in family.ceiling.num_draws)
+  assert all(-1 <= s["pearson"] <= 1 for s in reading["scores"].values())
+  again = subprocess.run(command, capture_output=True, text=True, cwd=root)
+  assert again.returncode == 0 and "recorded, skipped" in again.stderr + again.stdout
+  with pytest.raises(ValueError, match="held-out member"):
+    bandit_ceiling.ceiling_record(family, HELD_OUT_START, schedule=None)

@@ -66,3 +66,37 @@ def score_models(models: dict, grid: dict, readings: dict | None = None) -> dict
 def score_model(model, grid: dict, readings: dict | None = None) -> dict:
   """{reading: {action set: grid_quality}} of one model (see score_models)."""
   return score_models({"model": model}, grid, readings)["model"]
+
+
+def reading_ceiling(task, grid: dict, action_scale, sigmas, num_draws: int = 40_000,
+                    seed: int = 0) -> dict:
+  """What a perfect energy would score when read at noise level sigma: {f'{sigma:g}':
+  grid_quality} on the support actions, like a model's reading.
+
+  A reading at sigma sees the expert's density smoothed by the noise the model adds in its
+  normalized action units (action_scale [da]: the demo file actions' z-score scale), log
+  p_sigma(a | s) = log E_{a' ~ pi(.|s)} N(a; a', Sigma); it is estimated here from num_draws
+  exact expert draws per state (task.sample_actions) and scored against Q. The Monte Carlo
+  estimate reads low where the kernel is narrower than the draws' spacing (small sigma,
+  many action dimensions): compare two num_draws. Single actions only (no chunks).
+
+  task: efjax.envs.bandit.BanditTask; grid: its `load_grid` dict.
+  """
+  if grid["support_actions"].ndim != 3:
+    raise ValueError("reading_ceiling scores single actions; this grid holds action chunks")
+  s = task.from_file_obs(np.asarray(grid["observations"], np.float64))            # [S, dc]
+  a = task.from_file_actions(np.asarray(grid["support_actions"], np.float64))     # [S, N, da]
+  draws = task.sample_actions(np.random.default_rng([task.seed, 3, seed]), s, num_draws)
+  to_q = np.linalg.inv(task.act_matrix)                   # file -> Q units, row vectors
+  out = {}
+  for sigma in sigmas:
+    cov = to_q.T @ np.diag(np.square(sigma * np.asarray(action_scale, np.float64))) @ to_q
+    whiten = np.linalg.inv(np.linalg.cholesky(cov)).T     # x @ whiten: unit covariance
+    log_p = np.empty(a.shape[:2])                         # [S, N]
+    for i, (x, y) in enumerate(zip(a @ whiten, draws @ whiten)):   # one state at a time
+      log_kernel = -0.5 * (np.sum(x * x, -1)[:, None] + np.sum(y * y, -1)[None]
+                           - 2.0 * x @ y.T)               # [N, M]
+      top = log_kernel.max(-1)
+      log_p[i] = top + np.log(np.mean(np.exp(log_kernel - top[:, None]), -1))
+    out[f"{sigma:g}"] = grid_quality(log_p, grid["support_q"], float(grid["temperature"]))
+  return out

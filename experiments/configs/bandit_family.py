@@ -333,6 +333,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.tune = dict(stages=_stages(), candidates=_candidates(),
                 ema_horizons=(0.003, 0.01, 0.03, 0.1, 0.4), readings=READINGS,
                 studies=_studies())
+  # experiments.bandit_ceiling: a perfect energy's scores at the defaults' reading levels,
+  # on stage 10's members and cold_modes' (where the defaults read lowest).
+  c.ceiling = dict(seeds=_stages()[-1]["seeds"] + _cold_many_mode_seeds(),
+                   readings=(0.4, 0.5, 0.6), num_draws=(10_000, 40_000))
   c.raw_dir = "results/raw/bandit_family"
   c.report = dict(markdown="results/bandit_family.md", plot="results/bandit_family.png")
   if arg == "smoke":
@@ -349,6 +353,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     c.held_out_rounds = (dict(name="round 1", seeds=tuple(held_out_seeds(2)),
                               settings=("defaults", "paper"), picked_by="stage 1"),)
     c.tune.stages = (dict(seeds=tuple(tuning_seeds(2)), candidates=("lr1e-3_k1_none",)),)
+    c.ceiling = dict(seeds=tuple(tuning_seeds(1)), readings=(0.5,), num_draws=(100, 200))
     c.tune.ema_horizons = (0.1, 0.4)
     c.tune.readings = ("centered:0.4",)
     chunked = dict(num_demos=400, episode_length=20, action_horizon=4)
