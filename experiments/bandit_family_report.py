@@ -5,7 +5,8 @@
 
 Reads RAW_DIR/held_out/<setting>/seed<k>.json (experiments.bandit_family) and
 RAW_DIR/tuning/<candidate>/seed<k>.json and RAW_DIR/study/<name>/seed<k>.json
-(experiments.bandit_tune, the latter with --study); every number in the
+(experiments.bandit_tune, the latter with --study) and RAW_DIR/ceiling/seed<k>.json
+(experiments.bandit_ceiling); every number in the
 report is computed here from those files. The choice rule for the defaults
 (`choose`) is applied to the tuning records only. `document(files)` and `plot(files, path)`
 take {path under RAW_DIR: record}; --report passes every file on disk, the build
@@ -419,6 +420,65 @@ def _baseline_lines(name: str, study: dict, table: dict) -> list[str]:
   return lines + [f"| median | | | | | {md['study']:.3f} | {md['study_best']:.3f} | |"]
 
 
+def _shipped_runs(pick: dict, tuning_records: list[dict], study_records: list[dict],
+                  studies: dict) -> dict:
+  """{seed: record} of the defaults' own runs: the pick's candidate in the stages, or in a
+  baseline study (nothing changed)."""
+  baselines = {n for n, st in studies.items() if is_baseline(st)}
+  runs = [r for r in tuning_records if r["candidate"] == pick["candidate"]]
+  runs += [r for r in study_records
+           if r.get("study") in baselines and r["candidate"] == pick["candidate"]]
+  return {r["member"]["seed"]: r for r in runs}
+
+
+def ceiling_lines(family, ceiling_records: list[dict], tuning_records: list[dict],
+                  study_records: list[dict]) -> list[str]:
+  """The section on what the reading level leaves: each member's ceiling (experiments.
+  bandit_ceiling) at every reading, beside the defaults' own run at their cell."""
+  pick = last_pick(family, tuning_records)
+  if not ceiling_records or pick is None:
+    return []
+  runs = _shipped_runs(pick, tuning_records, study_records, family.tune.get("studies") or {})
+  readings = list(ceiling_records[0]["readings"])
+  draws = sorted(ceiling_records[0]["readings"][readings[0]]["scores"], key=int)
+  lines = ["", "## What the reading level leaves (tuning seeds only)", "",
+           "`python -m experiments.bandit_ceiling --config=experiments/configs/"
+           "bandit_family.py`: the support Pearson of the exact expert density smoothed by "
+           "the noise of each reading level, in the model's z-scored action units (what a "
+           "perfect energy would read there; Monte Carlo over "
+           f"{int(draws[-1]):,} exact draws per state, and the largest change over the "
+           f"readings from {int(draws[0]):,} draws, which bounds how far it has converged: it "
+           "reads low where it has not), beside the defaults' own run on the member (the "
+           f"shipped candidate `{pick['candidate']}` at EMA horizon {pick['ema_horizon']}, "
+           f"`{pick['reading']}`, from its stage or a baseline study). One minus the "
+           "ceiling is what the reading level costs; the ceiling minus the run, what "
+           "training leaves.", "",
+           "| seed | obs_dim | act_dim | modes | temperature | "
+           + " | ".join(f"ceiling, `{r}`" for r in readings)
+           + f" | the defaults' run, `{pick['reading']}` | ceiling minus run | change from "
+           f"{int(draws[0]):,} draws |", "|---" * (8 + len(readings)) + "|"]
+  tops, paired = [], []
+  for rec in sorted(ceiling_records, key=lambda r: r["member"]["seed"]):
+    m, seed = rec["member"], rec["member"]["seed"]
+    top = {r: rec["readings"][r]["scores"][draws[-1]]["pearson"] for r in readings}
+    moved = max(abs(top[r] - rec["readings"][r]["scores"][draws[0]]["pearson"])
+                for r in readings)
+    run = (_cell(runs[seed], pick["ema_horizon"], pick["reading"]) if seed in runs else None)
+    gap = (top[pick["reading"]] - run if run is not None and pick["reading"] in top else None)
+    tops.append(top)
+    if gap is not None:
+      paired.append((run, gap))
+    lines.append(f"| {seed} | {m['obs_dim']} | {m['act_dim']} | {m['num_modes']} | "
+                 f"{m['temperature']:.3f} | " + " | ".join(f"{top[r]:.3f}" for r in readings)
+                 + f" | {'—' if run is None else f'{run:.3f}'} | "
+                 f"{'—' if gap is None else f'{gap:+.3f}'} | {moved:.3f} |")
+  run = f"{np.median([p[0] for p in paired]):.3f}" if paired else "—"
+  gap = f"{np.median([p[1] for p in paired]):+.3f}" if paired else "—"
+  lines.append("| median | | | | | " + " | ".join(f"{np.median([t[r] for t in tops]):.3f}"
+                                                  for r in readings) + f" | {run} | {gap} | |")
+  return lines
+
+
 def _provenance(records: list[dict]) -> list[str]:
   commits = sorted({(r["git_commit"] or "?")[:10] + (" (uncommitted changes)" if r["git_dirty"]
                                                       else "") for r in records})
@@ -448,7 +508,8 @@ def _tuning_tables(tuning: dict, pick: dict) -> list[str]:
 
 
 def markdown(family, held_out: list[dict], tuning_records: list[dict], plot_name: str,
-             speed: dict | None = None, study_records: list[dict] = ()) -> str:
+             speed: dict | None = None, study_records: list[dict] = (),
+             ceiling_records: list[dict] = ()) -> str:
   rounds = tuple(family.held_out_rounds)
   table = held_out_table(held_out, rounds)
   lines = ["# Reward recovery on a held-out family of max-ent bandits", "",
@@ -576,18 +637,20 @@ def markdown(family, held_out: list[dict], tuning_records: list[dict], plot_name
       lines.append(f"| {row['backbone']} | {row['candidate']} | {row['samples_per_s']:.0f} | "
                    f"{row['ratio_to_paper']:.2f} |")
   lines += _study_lines(family, tuning_records, list(study_records))
+  lines += ceiling_lines(family, list(ceiling_records), tuning_records, list(study_records))
   lines += ["", "## Provenance", ""] + _provenance(held_out + tuning_records
-                                                   + list(study_records))
+                                                   + list(study_records) + list(ceiling_records))
   if speed:
     lines.append(f"- speed: git commit {speed['git_commit'][:10]}, jax {speed['jax']}")
   return "\n".join(lines) + "\n"
 
 
-def split(files: dict) -> tuple[list, list, dict | None, list]:
+def split(files: dict) -> tuple[list, list, dict | None, list, list]:
   """{path under RAW_DIR: record} -> (held-out records, tuning records, speed record, study
-  records), each list in path order (the order read_records gives)."""
+  records, ceiling records), each list in path order (the order read_records gives)."""
   under = lambda prefix: [files[p] for p in sorted(files) if p.startswith(prefix)]  # noqa: E731
-  return under("held_out/"), under("tuning/"), files.get(SPEED_FILE), under("study/")
+  return (under("held_out/"), under("tuning/"), files.get(SPEED_FILE), under("study/"),
+          under("ceiling/"))
 
 
 def _family(family):
@@ -600,9 +663,9 @@ def _family(family):
 def document(files: dict, family=None) -> str:
   """The report's markdown from {path under RAW_DIR: record} (family: the config's)."""
   family = _family(family)
-  held_out, tuning, speed, studies = split(files)
+  held_out, tuning, speed, studies, ceiling = split(files)
   return markdown(family, held_out, tuning, os.path.basename(family.report.plot), speed,
-                  studies)
+                  studies, ceiling)
 
 
 def plot(files: dict, path: str, family=None) -> None:

@@ -61,6 +61,41 @@ def test_bandit_family_report_command_writes_what_the_build_makes(tmp_path, monk
   assert (tmp_path / "bandit_family.png").exists()
 
 
+def test_the_reading_ceiling_section_pairs_each_member_with_the_defaults_run(monkeypatch):
+  """Each member's ceiling (the largest draw count; the change from the smaller one) beside
+  the shipped candidate's run at the defaults' cell, from a stage or a baseline study (a
+  study that changed something is not the defaults' run), and the medians, by hand."""
+  from experiments import bandit_family_report as report
+  from experiments.configs import bandit_family
+  family = bandit_family.get_config("smoke")
+  family.tune.studies = dict(base=dict(candidate="c", member={}, seeds=(2,)),
+                             other=dict(candidate="c", member={}, flags=("x=1",), seeds=(3,)))
+  pick = dict(candidate="c", ema_horizon="0.4", reading="centered:0.5")
+  monkeypatch.setattr(report, "last_pick", lambda family, records: pick)
+
+  def member(seed):
+    return dict(seed=seed, obs_dim=1, act_dim=1, num_modes=2, temperature=0.5)
+
+  def run(seed, pearson, **extra):
+    return dict(member=member(seed), candidate="c", **extra,
+                scores={"0.4": {"centered:0.5": {"support": {"pearson": pearson}}}})
+
+  def ceiling(seed, at_5, at_6):
+    return dict(member=member(seed), readings={
+        "centered:0.5": {"sigma": 0.32, "scores": {"10": {"pearson": at_5 - 0.02},
+                                                   "40": {"pearson": at_5}}},
+        "centered:0.6": {"sigma": 0.63, "scores": {"10": {"pearson": at_6},
+                                                   "40": {"pearson": at_6}}}})
+  lines = report.ceiling_lines(
+      family, [ceiling(1, 0.9, 0.8), ceiling(2, 0.95, 0.7), ceiling(3, 0.99, 0.6)],
+      [run(1, 0.7)], [run(2, 0.85, study="base"), run(3, 0.5, study="other")])
+  rows = {line.split(" | ")[0]: line for line in lines if line.startswith("| ")}
+  assert rows["| 1"].endswith("| 0.900 | 0.800 | 0.700 | +0.200 | 0.020 |")
+  assert rows["| 2"].endswith("| 0.950 | 0.700 | 0.850 | +0.100 | 0.020 |")
+  assert rows["| 3"].endswith("| 0.990 | 0.600 | — | — | 0.020 |")    # changed: not paired
+  assert rows["| median"].endswith("| 0.950 | 0.700 | 0.775 | +0.150 | |")
+
+
 def test_the_committed_bandit_family_raw_files_are_tracked_ones():
   tracked = build._tracked("bandit_family")
   if tracked is None:
