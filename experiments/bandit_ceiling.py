@@ -23,8 +23,8 @@ from experiments import bandit_runs, cli
 
 _CONFIG = cli.shared_flag(config_flags.DEFINE_config_file, "config", None,
                           "experiments/configs/bandit_family.py[:smoke]")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Only for a config that keeps its records "
-                               "under the workdir (the smoke variant).")
+_WORKDIR = cli.shared_flag(flags.DEFINE_string, "workdir", None, "Only for a config that "
+                           "keeps its records under the workdir (the smoke variant).")
 
 FOLDER = "ceiling"
 
