@@ -487,6 +487,24 @@ def test_rl_compare_document_aggregates_two_envs():
   assert rl_report.document(files) == text                       # seeded bootstrap
 
 
+def test_rl_compare_readme_claims_end_with_the_documents_aggregate():
+  reacher = {"true_reward": [1.0, 1.0], "energyflow_centered": [0.6, 0.7],
+             "airl": [0.1, 0.2], "constant_plus": [0.0, 0.0]}
+  hopper = dict(reacher, energyflow_centered=[0.1, 0.2])
+  files = {"reacher.json": _rl_record("reacher", reacher),
+           "hopper.json": _rl_record("hopper", hopper)}
+  claims = rl_report.readme_claims(files)
+  agg = claims[claims.index("Aggregated over reacher, hopper"):]
+  # IQM of {0.6, 0.7, 0.1, 0.2}: the middle two; P(EF > AIRL): 1 on reacher, 2/4 on hopper
+  assert "EnergyFlow centered IQM normalized return 0.40 [" in agg
+  assert "vs AIRL" in agg and "(P = 0.75 [" in agg
+  table = rl_report.document(files)
+  row = next(l for l in table.splitlines() if l.startswith("| AIRL | 0.75 ["))
+  assert row.split("|")[2].strip() in agg                       # the same interval as the table
+  single = rl_report.readme_claims({"reacher.json": _rl_record("reacher", reacher)})
+  assert "Aggregated" not in single                              # one env: nothing to aggregate
+
+
 def test_ppo_runs_are_grouped_by_the_commit_that_made_them():
   rec = _rl_record("reacher", {"true_reward": [1.0], "energyflow_centered": [0.9],
                                "airl": [0.5]})

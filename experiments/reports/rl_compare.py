@@ -800,6 +800,25 @@ def _interval(stat) -> str:
   return f"{stat[0]:.2f} [{stat[1]:.2f}, {stat[2]:.2f}]"
 
 
+def aggregate(records: list[dict], per_env: dict) -> tuple[dict, dict, dict] | None:
+  """Over every recorded env ({env: {method: normalized final scores}}, from _env_sections),
+  for the methods every env ran: (IQM [95% CI] per method, P(CLAIM > baseline) averaged
+  over envs [95% CI] per learned baseline ({} without CLAIM), the under-tuned flags of
+  every record), each seed count cut to the smallest; None with fewer than two envs."""
+  names = list(per_env)
+  common = [m for m in LEARNED + ("true_reward",) + CONTROLS
+            if all(m in per_env[e] for e in names)]
+  if len(names) < 2 or not common:
+    return None
+  n = min(len(per_env[e][m]) for e in names for m in common)
+  agg = {m: np.stack([per_env[e][m][:n] for e in names], 1) for m in common}
+  others = [m for m in LEARNED if m != CLAIM and m in agg]
+  poi = (improvement_ci({m: (agg[CLAIM], agg[m]) for m in others})
+         if CLAIM in agg and others else {})
+  flagged = {m: f for rec in records for m, f in undertuned(rec).items()}
+  return iqm_ci(agg), poi, flagged
+
+
 def document(files: dict) -> str:
   """results/rl_compare.md from {'<env>.json': experiments.rl_sweep's raw record} (and
   READ_FOLDER's records, in their own section)."""
@@ -850,25 +869,18 @@ def document(files: dict) -> str:
   for rec in records:
     env_lines, per_env[rec["env"]] = _env_sections(rec)
     lines += env_lines
-  names = list(per_env)
-  common = [m for m in LEARNED + ("true_reward",) + CONTROLS
-            if all(m in per_env[e] for e in names)]
-  if len(names) > 1 and common:
-    n = min(len(per_env[e][m]) for e in names for m in common)
-    agg = {m: np.stack([per_env[e][m][:n] for e in names], 1) for m in common}
-    stats = iqm_ci(agg)
-    lines += [f"## Aggregate over {', '.join(names)}", "",
+  summary = aggregate(records, per_env)
+  if summary is not None:
+    stats, poi, flagged = summary
+    lines += [f"## Aggregate over {', '.join(per_env)}", "",
               "| method | IQM norm. return [95% CI] |", "|---|---|"]
     lines += [f"| {LABELS.get(m, m)} | {v[0]:.2f} [{v[1]:.2f}, {v[2]:.2f}] |"
               for m, v in stats.items()]
-    others = [m for m in LEARNED if m != CLAIM and m in agg]
-    if CLAIM in agg and others:
-      poi = improvement_ci({m: (agg[CLAIM], agg[m]) for m in others})
+    if poi:
       lines += ["", "| baseline | P(EnergyFlow centered > baseline), mean over envs [95% CI] "
                 "| claim |", "|---|---|---|"]
-      flagged = {m: f for rec in records for m, f in undertuned(rec).items()}
-      lines += [f"| {LABELS.get(m, m)} | {poi[m][0]:.2f} [{poi[m][1]:.2f}, {poi[m][2]:.2f}] | "
-                f"{_claim(poi[m], m, flagged)} |" for m in others]
+      lines += [f"| {LABELS.get(m, m)} | {p[0]:.2f} [{p[1]:.2f}, {p[2]:.2f}] | "
+                f"{_claim(p, m, flagged)} |" for m, p in poi.items()]
     lines.append("")
   lines += quality_prediction_lines(records)
   lines += progress_lines(files)
@@ -909,15 +921,17 @@ def run_commits_text(rec: dict) -> str | None:
 def readme_claims(files: dict) -> str:
   """README's bullet on the paper's second claim, from the same raw records as DOCUMENT:
   per env, EnergyFlow centered's IQM, whether it beats every control, and the verdict
-  against each learned baseline (P(improvement) with its 95% interval)."""
+  against each learned baseline (P(improvement) with its 95% interval); then the same over
+  every env together (DOCUMENT's aggregate section)."""
   head = ("- PPO on rewards learned from expert demos, with equal tuning for every method "
           f"([{DOCUMENT}]({DOCUMENT}), generated from `results/raw/{RAW_FOLDER}/`): ")
   records = _sorted_records(files)
   if not records:
     return head + "no env has a recorded comparison yet."
-  parts = []
+  parts, per_env = [], {}
   for rec in records:
     scores, stats, poi = env_statistics(rec)
+    per_env[rec["env"]] = scores
     if CLAIM not in scores:
       continue
     iqm, lo, hi = stats[CLAIM]
@@ -940,6 +954,15 @@ def readme_claims(files: dict) -> str:
                  f"[{lo:.2f}, {hi:.2f}]{beats}; {verdicts}")
   if not parts:
     return head + f"no recorded env has {LABELS[CLAIM]} in its finals yet."
+  summary = aggregate(records, per_env)
+  if summary is not None and CLAIM in summary[0]:
+    stats, poi, flagged = summary
+    iqm, lo, hi = stats[CLAIM]
+    verdicts = "; ".join(f"vs {LABELS.get(m, m)} {_claim(p, m, flagged)} (P = {p[0]:.2f} "
+                         f"[{p[1]:.2f}, {p[2]:.2f}])" for m, p in poi.items())
+    parts.append(f"Aggregated over {', '.join(per_env)} (P averaged over envs): "
+                 f"{LABELS[CLAIM]} IQM normalized return {iqm:.2f} [{lo:.2f}, {hi:.2f}]"
+                 + (f"; {verdicts}" if verdicts else ""))
   return head + ". ".join(parts) + "."
 
 
