@@ -20,18 +20,20 @@ def is_conservative(net: EnergyNet) -> bool:
   return net.backbone.output == "energy"
 
 
-def encode_obs(net: EnergyNet, variables, obs: Array) -> Array:
-  """obs [B, Ho, obs_dim] -> features [B, F]."""
-  return net.apply(variables, obs, method=EnergyNet.encode_obs)
+def encode_obs(net: EnergyNet, variables, obs: Array, rngs=None) -> Array:
+  """obs [B, Ho, obs_dim] -> features [B, F]. rngs: {'dropout': key} in training only."""
+  return net.apply(variables, obs, method=EnergyNet.encode_obs, rngs=rngs)
 
 
 def energy_from_features(net: EnergyNet, variables, actions: Array, obs_features: Array,
-                         t: Array) -> Array:
-  """actions [B, Ha, act_dim], obs_features [B, F], t [B] -> E [B]."""
+                         t: Array, rngs=None) -> Array:
+  """actions [B, Ha, act_dim], obs_features [B, F], t [B] -> E [B]. rngs: {'dropout': key}
+  in training only (model.dropout)."""
   if not is_conservative(net):
     raise ValueError("this network is a direct score network (model.parameterization="
                      "'score'): it has no energy")
-  return net.apply(variables, actions, obs_features, t, method=EnergyNet.from_features)
+  return net.apply(variables, actions, obs_features, t, method=EnergyNet.from_features,
+                   rngs=rngs)
 
 
 def energy_rows(net: EnergyNet, variables, actions: Array, obs_features: Array,
@@ -48,11 +50,14 @@ def energy_rows(net: EnergyNet, variables, actions: Array, obs_features: Array,
 
 
 def score_from_features(net: EnergyNet, variables, actions: Array, obs_features: Array,
-                        t: Array) -> Array:
-  """-grad_a E (or the direct network's output): [B, Ha, act_dim]."""
+                        t: Array, rngs=None) -> Array:
+  """-grad_a E (or the direct network's output): [B, Ha, act_dim]. rngs: {'dropout': key}
+  in training only: one dropout mask for the energy and its gradient."""
   if not is_conservative(net):
-    return net.apply(variables, actions, obs_features, t, method=EnergyNet.from_features)
-  total_energy = lambda a: energy_from_features(net, variables, a, obs_features, t).sum()  # noqa: E731
+    return net.apply(variables, actions, obs_features, t, method=EnergyNet.from_features,
+                     rngs=rngs)
+  total_energy = lambda a: energy_from_features(net, variables, a, obs_features, t,  # noqa: E731
+                                                rngs).sum()
   return -jax.grad(total_energy)(actions)
 
 

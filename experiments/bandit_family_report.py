@@ -48,8 +48,8 @@ def round_of(seed: int, rounds) -> dict | None:
 
 def recipe(config: dict) -> str:
   """The tuned keys a run used, read from its config: learning rate, EMA, preconditioning,
-  noise levels per sample, the reward reading, the learning rate's warm-up and the weight
-  decay."""
+  noise levels per sample, the reward reading, the learning rate's warm-up, the weight
+  decay and, where set, dropout."""
   train, reward, optim = config["train"], config["reward"], config.get("optim", {})
   ema = (f"EMA {train['ema']:g}" if train.get("ema") is not None
          else f"EMA horizon {train.get('ema_horizon', 0):g}")
@@ -57,7 +57,8 @@ def recipe(config: dict) -> str:
              else f"warm-up {optim.get('warmup_fraction', 0):g} of the run")
   return (f"lr {train['learning_rate']:g}, {ema}, {config['model']['preconditioning']}, "
           f"{train['num_levels']} level(s), {reward['kind']} t={reward['t']:g}, {warm_up}, "
-          f"weight decay {optim.get('weight_decay', 0):g}")
+          f"weight decay {optim.get('weight_decay', 0):g}"
+          + (f", dropout {dropout:g}" if (dropout := config["model"].get("dropout")) else ""))
 
 
 def held_out_table(records: list[dict], rounds=()) -> dict:

@@ -6,7 +6,7 @@ import pytest
 from efjax import energy, losses, networks, schedules
 from efjax.train import (create_train_state, default_optim_config, make_multi_step,
                          make_optimizer, make_train_step)
-from conftest import assert_close, init_network, tiny_unet_config
+from conftest import assert_close, init_network, tiny_mlp_config, tiny_unet_config
 
 SCHEDULE = schedules.make_schedule(schedules.default_schedule_config())
 
@@ -42,6 +42,32 @@ def test_k1_loss_is_the_papers_formula():
   sigma = (0.01 * 1000.0**t)[:, None, None]
   s = energy.score(net, variables, actions + sigma * eps, obs, t)
   assert_close(loss.mean(), jnp.mean((sigma * s + eps) ** 2), rtol=1e-5)
+
+
+def test_dropout_acts_in_the_training_loss_only():
+  """model.dropout masks the MLP layers in dsm_loss (one mask for the energy and its
+  gradient), and nowhere else: every reading of the energy is the network without it."""
+  plain_cfg, drop_cfg = tiny_mlp_config(), tiny_mlp_config()
+  drop_cfg.dropout = 0.5
+  plain, variables, actions, obs, t = init_network(plain_cfg)
+  drop = networks.make_network(drop_cfg)
+  assert jax.tree.structure(drop.init(jax.random.key(0), actions, obs, t)) == \
+      jax.tree.structure(variables)                       # dropout adds no parameters
+  read = lambda net: energy.energy_from_features(  # noqa: E731
+      net, variables, actions, energy.encode_obs(net, variables, obs), t)
+  assert_close(read(drop), read(plain), rtol=0, atol=0)
+  key = jax.random.key(3)
+  loss = lambda net: losses.dsm_loss(net, variables, actions, obs, key, SCHEDULE)  # noqa: E731
+  assert float(jnp.max(jnp.abs(loss(drop) - loss(plain)))) > 1e-5   # at init: 7e-4
+  assert_close(loss(drop), loss(drop), rtol=0, atol=0)    # the masks come from the key
+  # The score under dropout is the gradient of the same masked energy.
+  rngs = {"dropout": jax.random.key(5)}
+  features = energy.encode_obs(drop, variables, obs, rngs)
+  masked = lambda a: energy.energy_from_features(drop, variables, a, features, t,  # noqa: E731
+                                                 rngs).sum()
+  assert_close(energy.score_from_features(drop, variables, actions, features, t, rngs),
+               -jax.grad(masked)(actions), rtol=1e-5)
+  assert float(jnp.max(jnp.abs(masked(actions) - read(plain).sum()))) > 1e-4
 
 
 def test_num_levels_must_be_positive(tiny_energy):

@@ -52,6 +52,8 @@ def test_bfloat16_compute_switch_is_close():
     ("activation", "relu", "unknown activation 'relu'; valid: silu, softplus"),
     ("parameterization", "eps", "model.parameterization"),
     ("compute_dtype", "float16", "model.compute_dtype"),
+    ("dropout", 1.0, r"model.dropout must be in \[0, 1\), got 1.0"),
+    ("dropout", -0.1, "model.dropout must be in"),
 ])
 def test_bad_model_config_names_the_key(key, value, match):
   cfg = tiny_unet_config()

@@ -40,7 +40,8 @@ def _unet(cfg, output, activation, dtype):
 def _mlp(cfg, output, activation, dtype):
   return MLPBackbone(hidden=tuple(cfg.mlp.hidden), head_hidden=tuple(cfg.head_hidden),
                      spectral_norm=cfg.spectral_norm, output=output,
-                     activation=activation, compute_dtype=dtype)
+                     activation=activation, compute_dtype=dtype,
+                     dropout=cfg.get("dropout", 0.0))
 
 
 BACKBONES.register("unet", _unet)
@@ -63,6 +64,10 @@ def default_model_config() -> ml_collections.ConfigDict:
       # every noise level (EnergyNet._preconditioned). Measured on Meta-World
       # drawer-open with the MLP: results/metaworld.md.
       preconditioning="none",
+      # Dropout after every activation of the MLP layers (observation encoder, time
+      # embedding, the MLP backbone; the UNet's convolution blocks and the energy head
+      # have none), in the training loss only: the paper has none.
+      dropout=0.0,
       unet=dict(down_dims=(64, 128, 256), kernel_size=5, num_groups=8, conv_impl="auto"),
       mlp=dict(hidden=(256, 256, 256)),
   ))
@@ -81,6 +86,8 @@ def validate_model_config(cfg: ml_collections.ConfigDict) -> None:
   if cfg.get("preconditioning", "none") not in PRECONDITIONINGS:
     raise ValueError(f"model.preconditioning {cfg.preconditioning!r} is not one of "
                      f"{PRECONDITIONINGS}")
+  if not 0.0 <= cfg.get("dropout", 0.0) < 1.0:
+    raise ValueError(f"model.dropout must be in [0, 1), got {cfg.dropout}")
   if cfg.emb_dim <= 0:
     raise ValueError(f"model.emb_dim must be positive, got {cfg.emb_dim}")
   if cfg.backbone == "unet":
@@ -105,10 +112,12 @@ def make_network(cfg: ml_collections.ConfigDict, schedule=None) -> EnergyNet:
                      "make_network(config.model, make_schedule(config.schedule))")
   activation = ACTIVATIONS.get(cfg.activation)
   dtype = COMPUTE_DTYPES[cfg.compute_dtype]
+  dropout = cfg.get("dropout", 0.0)     # configs saved before the key read 0
   return EnergyNet(
       obs_encoder=MLP(tuple(cfg.obs_hidden), activation, activate_last=True,
-                      compute_dtype=dtype),
-      time_embedding=TimeEmbedding(cfg.emb_dim, activation, compute_dtype=dtype),
+                      compute_dtype=dtype, dropout=dropout),
+      time_embedding=TimeEmbedding(cfg.emb_dim, activation, compute_dtype=dtype,
+                                   dropout=dropout),
       backbone=BACKBONES.get(cfg.backbone)(cfg, cfg.parameterization, activation, dtype),
       preconditioning=schedule if precondition == "edm" else None)
 

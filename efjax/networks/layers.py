@@ -97,11 +97,17 @@ class MLP(nn.Module):
 
   `MLP(...)(x, shared)`: the first layer is over concat(x, shared) for rows x [R, B, X]
   sharing shared [B, S] (see `dense`); the result is [R, B, widths[-1]].
+
+  dropout: the rate of dropout after each activation, active only when the caller gives
+  a 'dropout' rng (`apply(..., rngs={"dropout": key})`: the training loss does, see
+  efjax.losses.dsm_loss); without one, as in every reading of the energy, the layers are
+  deterministic and the energy stays a smooth function of the actions.
   """
   widths: Sequence[int]
   activation: Callable[[Array], Array] = nn.softplus
   activate_last: bool = False
   compute_dtype: object = None
+  dropout: float = 0.0
 
   @nn.compact
   def __call__(self, x: Array, shared: Array | None = None) -> Array:
@@ -110,6 +116,8 @@ class MLP(nn.Module):
       x = layer(x, shared) if i == 0 else layer(x)
       if self.activate_last or i < len(self.widths) - 1:
         x = self.activation(x)
+        if self.dropout > 0 and self.has_rng("dropout"):
+          x = nn.Dropout(self.dropout, deterministic=False)(x, rng=self.make_rng("dropout"))
     return x
 
 
@@ -126,8 +134,10 @@ class TimeEmbedding(nn.Module):
   dim: int = 128
   activation: Callable[[Array], Array] = nn.softplus
   compute_dtype: object = None
+  dropout: float = 0.0            # see MLP
 
   @nn.compact
   def __call__(self, t: Array) -> Array:
     x = sinusoidal_features(t, self.dim)
-    return MLP((self.dim, self.dim), self.activation, compute_dtype=self.compute_dtype)(x)
+    return MLP((self.dim, self.dim), self.activation, compute_dtype=self.compute_dtype,
+               dropout=self.dropout)(x)

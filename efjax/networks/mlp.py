@@ -24,13 +24,14 @@ class MLPBackbone(nn.Module):
   output: str = "energy"
   activation: Callable[[Array], Array] = nn.softplus
   compute_dtype: object = None
+  dropout: float = 0.0            # after each hidden layer, in training only (layers.MLP)
   shares_conditioning = True      # takes energy rows (see the class doc); a class constant
 
   @nn.compact
   def __call__(self, actions: Array, cond: Array) -> Array:
     *lead, horizon, act_dim = actions.shape
     mlp = MLP(tuple(self.hidden), self.activation, activate_last=True,
-              compute_dtype=self.compute_dtype)
+              compute_dtype=self.compute_dtype, dropout=self.dropout)
     if len(lead) == 2:            # energy rows [R, B]
       rows, batch = lead
       x = mlp(actions.reshape(rows, batch, horizon * act_dim), shared=cond)

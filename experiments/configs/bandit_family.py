@@ -278,6 +278,14 @@ def _studies() -> dict:
   Stopped after four members (the table): seed 27 higher at every reading, but 28, 37
   and 40 lower at the shipped cell and at their best readings, by more than 27 gained.
   Weight decay stays 0.01.
+  cold_modes_dropout: the same members and demos with dropout 0.1 after every activation of
+  the MLP layers in training (model.dropout; the paper: none), the regularizer IDQL's
+  score network uses on small offline datasets. dropout: the same on stage 10's members,
+  against their stage runs. An uncommitted patch of the same layers ran both first: on
+  cold_modes it lifted seed 27 (+0.07 at the shipped cell) and moved the others by -0.03
+  to +0.01, but on the stage members it collapsed seed 294 (the learned term flat: the same
+  Pearson at every reading) and lowered 261 and 7; this pair of studies is its committed
+  rerun, the seeds it hurt and helped most first. Dropout stays off (model.dropout 0).
   A study's `flags` follow the family's user flags (the later value of a key wins) and
   `paired_with` names the study its runs are compared with (default: the stage runs).
   """
@@ -309,6 +317,12 @@ def _studies() -> dict:
                                         flags=("schedule.name=ve_lognormal",),
                                         seeds=_in_order(cold, WEAKEST_FIRST),
                                         paired_with="cold_modes"),
+              cold_modes_dropout=dict(candidate=shipped, member={},
+                                      flags=("model.dropout=0.1",),
+                                      seeds=_in_order(cold, LARGE_CONTEXT_FIRST),
+                                      paired_with="cold_modes"),
+              dropout=dict(candidate=shipped, member={}, flags=("model.dropout=0.1",),
+                           seeds=(294, 7, 261, 1, 0, 4, 12, 6)),
               **{"cold_modes_wd1e-1": dict(candidate=shipped, member={},
                                            flags=("optim.weight_decay=0.1",),
                                            seeds=_in_order(cold, LARGE_CONTEXT_FIRST),
