@@ -8,7 +8,9 @@ Reads the model of W (efjax.load) and demo windows (the file W was trained on, o
 functions of efjax/reward/diagnostics.py: preference of demo actions over perturbed ones
 as the perturbation grows, the reward along lines from demo to random actions, the
 agreement of the reward read at several noise levels t, and how much the reference rule
-moves the centering term. Bad input (no workdir, an unreadable npz, sizes that do not
+moves the centering term; and, for a run that held out episodes (`data.val_fraction`),
+whether its held-out DSM loss rose late in training (efjax.train.metrics.validation_curve:
+the run overfits its demos). Bad input (no workdir, an unreadable npz, sizes that do not
 match the model) is one line on stderr and exit status 2.
 """
 import json
@@ -154,7 +156,27 @@ def markdown(result: dict, workdir: str, demos_path: str) -> str:
                 "quadratic alone and says nothing about the demos (the noise levels above then "
                 "agree perfectly). Training collapsed; retrain with a lower learning rate, e.g. "
                 "`--config.train.learning_rate=1e-3`."]
+  lines += ["", "## Held-out DSM loss over training", ""] + validation_lines(
+      result.get("validation"))
   return "\n".join(lines) + "\n"
+
+
+def validation_lines(curve: dict | None) -> list[str]:
+  """The report's lines on efjax.train.metrics.validation_curve's result."""
+  if curve is None:
+    return ["Not measured: the run held out no episodes. Train with "
+            "`--config.data.val_fraction=0.1` (and `train.eval_every` set) to see whether it "
+            "overfits its demos."]
+  lines = [f"The EMA model's DSM loss on the held-out episodes: lowest {curve['best']:.4f} at "
+           f"step {curve['best_step']}, {curve['last']:.4f} at step {curve['last_step']} "
+           f"({curve['rise']:+.2%})."]
+  if curve["overfits"]:
+    lines += ["", f"**The held-out loss rose after step {curve['best_step']}** while training "
+              "went on: the network has begun to fit its training demos rather than the "
+              "expert's distribution. More demos, or a run of about "
+              f"`--config.train.num_steps={curve['best_step']}`, may read a better "
+              "reward."]
+  return lines
 
 
 def main(argv):
@@ -169,7 +191,9 @@ def main(argv):
   except (FileNotFoundError, DemoFileError, DiagnosticsError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
+  from efjax.train.metrics import validation_curve
   result = diagnose(model, obs, actions, _SEED.value)
+  result["validation"] = validation_curve(os.path.join(workdir, "metrics.jsonl"))
   os.makedirs(out, exist_ok=True)
   with open(os.path.join(out, RESULTS), "w") as f:
     json.dump(result, f, indent=1)
@@ -180,6 +204,10 @@ def main(argv):
     print(f"warning: the network's learned term is flat in the action (spread "
           f"{result['learned_term']['ratio']:.2g} x the prior's): the reward is the "
           "preconditioning's prior alone; retrain with a lower train.learning_rate",
+          file=sys.stderr)
+  if result["validation"] is not None and result["validation"]["overfits"]:
+    print(f"warning: the held-out DSM loss rose {result['validation']['rise']:+.2%} after "
+          f"step {result['validation']['best_step']}: the run overfits its demos",
           file=sys.stderr)
   print(os.path.join(out, REPORT))
 

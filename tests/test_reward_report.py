@@ -100,6 +100,30 @@ def test_cli_writes_the_report(smoke_workdir, tmp_path):
           "reward_lines.png", "reward_noise_levels.png"} <= files
   text = open(os.path.join(out, "reward_report.md")).read()
   assert "## Demo actions over perturbed ones" in text and "## Reference rule" in text
+  assert "## Held-out DSM loss over training" in text and "held out no episodes" in text
+  assert json.load(open(os.path.join(out, "reward_report.json")))["validation"] is None
+
+
+def test_a_held_out_loss_that_rises_is_called_overfitting(tmp_path):
+  from experiments.reward_report import validation_lines
+  from efjax.train.metrics import MetricsWriter, validation_curve
+  path = str(tmp_path / "metrics.jsonl")
+  assert validation_curve(path) is None                           # no metrics at all
+  writer = MetricsWriter(str(tmp_path), tensorboard=False)
+  writer.write({"step": 100, "loss": 0.7, "eval_loss": 0.60, "eval_split": "train"})
+  assert validation_curve(path) is None                           # training episodes only
+  for step, loss in ((200, 0.600), (400, 0.580), (600, 0.582), (800, 0.590)):
+    writer.write({"step": step, "loss": 0.5, "eval_loss": loss, "eval_split": "val"})
+    writer.write({"step": step + 50, "loss": 0.5})                # a log line between
+  curve = validation_curve(path)
+  assert curve["steps"] == [200, 400, 600, 800] and curve["best_step"] == 400
+  assert curve["rise"] == pytest.approx(0.59 / 0.58 - 1) and curve["overfits"]
+  text = "\n".join(validation_lines(curve))
+  assert "rose after step 400" in text and "--config.train.num_steps=400" in text
+  writer.write({"step": 1000, "loss": 0.5, "eval_loss": 0.5801, "eval_split": "val"})
+  flat = validation_curve(path)                                   # back near the minimum
+  assert flat["best_step"] == 400 and not flat["overfits"]
+  assert "rose" not in "\n".join(validation_lines(flat))
 
 
 @pytest.mark.parametrize("case,match", [

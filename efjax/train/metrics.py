@@ -81,3 +81,35 @@ def truncate_metrics(workdir: str, last_step: int, step_key: str = "step") -> li
   with open(os.path.join(workdir, "metrics.jsonl"), "w") as f:
     f.writelines(json.dumps(r) + "\n" for r in rows)
   return rows
+
+
+# A rise of the held-out loss above its minimum that `validation_curve` calls overfitting:
+# the evaluation batch is fixed (efjax.train.validation), so its loss moves with the
+# parameters only, and a rise this size is not noise.
+OVERFIT_RISE = 0.005
+
+
+def validation_curve(path: str) -> dict | None:
+  """The EMA model's DSM loss on held-out episodes over a run, from its metrics.jsonl.
+
+  Returns {'steps', 'eval_loss' (lists), 'best_step', 'best', 'last_step', 'last',
+  'rise' (last / best - 1), 'overfits' (rise > OVERFIT_RISE)}, or None when the run held
+  out no episodes (`data.val_fraction` 0: its eval_loss, if any, is on training
+  episodes) or wrote no metrics.
+  """
+  if not os.path.exists(path):
+    return None
+  steps, losses = [], []
+  with open(path) as f:
+    for line in f:
+      record = json.loads(line)
+      if record.get("eval_split") == "val" and "eval_loss" in record:
+        steps.append(int(record["step"]))
+        losses.append(float(record["eval_loss"]))
+  if not steps:
+    return None
+  best = int(np.argmin(losses))
+  rise = losses[-1] / losses[best] - 1.0
+  return {"steps": steps, "eval_loss": losses, "best_step": steps[best], "best": losses[best],
+          "last_step": steps[-1], "last": losses[-1], "rise": rise,
+          "overfits": bool(rise > OVERFIT_RISE)}
