@@ -193,7 +193,7 @@ def main(argv):
     sys.exit(2)
   from efjax.train.metrics import validation_curve
   result = diagnose(model, obs, actions, _SEED.value)
-  result["validation"] = validation_curve(os.path.join(workdir, "metrics.jsonl"))
+  result["validation"] = validation_curve(workdir)
   os.makedirs(out, exist_ok=True)
   with open(os.path.join(out, RESULTS), "w") as f:
     json.dump(result, f, indent=1)

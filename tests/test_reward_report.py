@@ -107,7 +107,7 @@ def test_cli_writes_the_report(smoke_workdir, tmp_path):
 def test_a_held_out_loss_that_rises_is_called_overfitting(tmp_path):
   from experiments.reward_report import validation_lines
   from efjax.train.metrics import MetricsWriter, validation_curve
-  path = str(tmp_path / "metrics.jsonl")
+  path = str(tmp_path)
   assert validation_curve(path) is None                           # no metrics at all
   writer = MetricsWriter(str(tmp_path), tensorboard=False)
   writer.write({"step": 100, "loss": 0.7, "eval_loss": 0.60, "eval_split": "train"})

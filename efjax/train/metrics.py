@@ -89,23 +89,18 @@ def truncate_metrics(workdir: str, last_step: int, step_key: str = "step") -> li
 OVERFIT_RISE = 0.005
 
 
-def validation_curve(path: str) -> dict | None:
-  """The EMA model's DSM loss on held-out episodes over a run, from its metrics.jsonl.
+def validation_curve(workdir: str) -> dict | None:
+  """The EMA model's DSM loss on held-out episodes over a run, from WORKDIR/metrics.jsonl.
 
   Returns {'steps', 'eval_loss' (lists), 'best_step', 'best', 'last_step', 'last',
   'rise' (last / best - 1), 'overfits' (rise > OVERFIT_RISE)}, or None when the run held
   out no episodes (`data.val_fraction` 0: its eval_loss, if any, is on training
   episodes) or wrote no metrics.
   """
-  if not os.path.exists(path):
-    return None
-  steps, losses = [], []
-  with open(path) as f:
-    for line in f:
-      record = json.loads(line)
-      if record.get("eval_split") == "val" and "eval_loss" in record:
-        steps.append(int(record["step"]))
-        losses.append(float(record["eval_loss"]))
+  held_out = [r for r in read_metrics(workdir)
+              if r.get("eval_split") == "val" and "eval_loss" in r]
+  steps = [int(r["step"]) for r in held_out]
+  losses = [float(r["eval_loss"]) for r in held_out]
   if not steps:
     return None
   best = int(np.argmin(losses))
